@@ -1,0 +1,58 @@
+// Serves the client API of one member on every --listen-client-urls address: the gRPC
+// services and, on the same port, the HTTP endpoints.
+import { RangeRequest } from '../proto/etcdserverpb.js';
+import { CLUSTER_VERSION, SERVER_VERSION, type EtcdServer } from '../server/server.js';
+import type { Logger } from '../pkg/logger.js';
+import { GrpcRouter } from './grpc/server.js';
+import { createHttpHandler, type HealthStatus } from './http.js';
+import { listenCleartext, type ClientListener } from './listener.js';
+import { registerUnary, type AnyUnaryMethod } from './method.js';
+import { kvMethods } from './kv-service.js';
+import { clusterMethods, maintenanceMethods } from './cluster-service.js';
+
+/** gRPC accepts this much more than --max-request-bytes, so the server can answer "request is too large" itself. */
+const GRPC_OVERHEAD_BYTES = 512 * 1024;
+const HEALTH_TIMEOUT_MS = 5000;
+
+export interface ClientApi {
+  close(): Promise<void>;
+}
+
+export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Logger): Promise<ClientApi> {
+  const router = new GrpcRouter({ maxReceiveMessageBytes: server.maxRequestBytes + GRPC_OVERHEAD_BYTES });
+  const methods: AnyUnaryMethod[] = [...kvMethods(server), ...clusterMethods(server), ...maintenanceMethods(server)];
+  registerUnary(router, methods);
+  const httpHandler = createHttpHandler({
+    version: () => ({ etcdserver: SERVER_VERSION, etcdcluster: CLUSTER_VERSION }),
+    health: () => checkHealth(server),
+    gatewayMethods: methods,
+    maxRequestBytes: server.maxRequestBytes,
+  });
+  const listeners: ClientListener[] = [];
+  try {
+    for (const url of urls) {
+      if (url.protocol !== 'http:') throw new Error(`client URL ${url.href}: only http is served by this build (TLS comes with the security work)`);
+      const host = url.hostname.replace(/^\[|\]$/g, '');
+      const listener = await listenCleartext(host, Number(url.port || 2379), {
+        onGrpcStream: (stream, headers) => router.handle(stream, headers),
+        onHttpRequest: httpHandler,
+      });
+      listeners.push(listener);
+      logger.info('serving client traffic insecurely; this is strongly discouraged!', { address: `${host}:${url.port}` });
+    }
+  } catch (err) {
+    await Promise.all(listeners.map((l) => l.close()));
+    throw err;
+  }
+  return { close: async () => void (await Promise.all(listeners.map((l) => l.close()))) };
+}
+
+async function checkHealth(server: EtcdServer): Promise<HealthStatus> {
+  const timeout = new Promise<HealthStatus>((resolve) =>
+    setTimeout(() => resolve({ health: false, reason: 'RANGE ERROR' }), HEALTH_TIMEOUT_MS).unref(),
+  );
+  const read = server
+    .range(RangeRequest.create({ key: Buffer.from('health'), keys_only: true, limit: 1 }))
+    .then(() => ({ health: true, reason: '' }), () => ({ health: false, reason: 'RANGE ERROR' }));
+  return Promise.race([read, timeout]);
+}

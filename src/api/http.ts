@@ -1,0 +1,145 @@
+// The client port's HTTP side: /health, /livez, /readyz, /version and etcd's JSON
+// gateway under /v3/ (and the older /v3beta/ prefix).
+import type { HttpRequestLike, HttpResponseLike } from './listener.js';
+import { GrpcCode, GrpcError } from './grpc/status.js';
+import type { CallContext } from './grpc/server.js';
+import { asGrpcError } from './grpc/server.js';
+import type { AnyUnaryMethod } from './method.js';
+
+type Req = HttpRequestLike;
+type Res = HttpResponseLike;
+
+export interface HealthStatus {
+  health: boolean;
+  reason: string;
+}
+
+export interface HttpApiOptions {
+  version: () => { etcdserver: string; etcdcluster: string };
+  /** checks the member can serve a linearizable read within a timeout */
+  health: () => Promise<HealthStatus>;
+  /** extra routes (metrics) by exact path */
+  extraRoutes?: Map<string, (req: Req, res: Res) => void>;
+  gatewayMethods: AnyUnaryMethod[];
+  /** largest request body accepted by the gateway */
+  maxRequestBytes: number;
+}
+
+const CORS_HEADERS = {
+  'Access-Control-Allow-Headers': 'accept, content-type, authorization',
+  'Access-Control-Allow-Methods': 'POST, GET, OPTIONS, PUT, DELETE',
+  'Access-Control-Allow-Origin': '*',
+};
+
+/** grpc-gateway's mapping of gRPC codes to HTTP statuses */
+const HTTP_STATUS_BY_CODE: Record<number, number> = {
+  [GrpcCode.OK]: 200,
+  [GrpcCode.Canceled]: 408,
+  [GrpcCode.Unknown]: 500,
+  [GrpcCode.InvalidArgument]: 400,
+  [GrpcCode.DeadlineExceeded]: 504,
+  [GrpcCode.NotFound]: 404,
+  [GrpcCode.AlreadyExists]: 409,
+  [GrpcCode.PermissionDenied]: 403,
+  [GrpcCode.Unauthenticated]: 401,
+  [GrpcCode.ResourceExhausted]: 429,
+  [GrpcCode.FailedPrecondition]: 400,
+  [GrpcCode.Aborted]: 409,
+  [GrpcCode.OutOfRange]: 400,
+  [GrpcCode.Unimplemented]: 501,
+  [GrpcCode.Internal]: 500,
+  [GrpcCode.Unavailable]: 503,
+  [GrpcCode.DataLoss]: 500,
+};
+
+function send(res: Res, status: number, contentType: string, body: string): void {
+  const headers = { ...CORS_HEADERS, 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) };
+  res.writeHead(status, headers);
+  res.end(body);
+}
+
+export function createHttpHandler(opts: HttpApiOptions): (req: Req, res: Res) => void {
+  const gateway = new Map<string, AnyUnaryMethod>();
+  for (const m of opts.gatewayMethods) {
+    if (!m.gatewayPath) continue;
+    gateway.set('/v3' + m.gatewayPath, m);
+    gateway.set('/v3beta' + m.gatewayPath, m);
+  }
+  return (req, res) => {
+    const url = req.url ?? '/';
+    const pathname = url.split('?')[0]!;
+    const extra = opts.extraRoutes?.get(pathname);
+    if (extra) return extra(req, res);
+    switch (pathname) {
+      case '/health':
+      case '/livez':
+      case '/readyz':
+        return void serveHealth(pathname, opts, res);
+      case '/version':
+        return send(res, 200, 'application/json', JSON.stringify(opts.version()));
+    }
+    const method = gateway.get(pathname);
+    if (method) {
+      if (req.method !== 'POST' && req.method !== 'PUT') return send(res, 405, 'text/plain; charset=utf-8', 'Method Not Allowed\n');
+      return void serveGateway(method, req, res, opts.maxRequestBytes);
+    }
+    send(res, 404, 'text/plain; charset=utf-8', '404 page not found\n');
+  };
+}
+
+async function serveHealth(path: string, opts: HttpApiOptions, res: Res): Promise<void> {
+  let status: HealthStatus;
+  try {
+    status = await opts.health();
+  } catch (err) {
+    status = { health: false, reason: (err as Error).message };
+  }
+  if (path === '/health') {
+    return send(res, status.health ? 200 : 503, 'text/plain; charset=utf-8', JSON.stringify({ health: String(status.health), reason: status.reason }));
+  }
+  send(res, status.health ? 200 : 503, 'text/plain; charset=utf-8', status.health ? 'ok\n' : `not ok: ${status.reason}\n`);
+}
+
+function readBody(req: Req, maxBytes: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    req.on('data', (c: Buffer) => {
+      total += c.length;
+      if (total > maxBytes) {
+        reject(new GrpcError(GrpcCode.InvalidArgument, 'etcdserver: request is too large'));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+async function serveGateway(method: AnyUnaryMethod, req: Req, res: Res, maxRequestBytes: number): Promise<void> {
+  try {
+    const body = await readBody(req, maxRequestBytes + 512 * 1024);
+    let json: unknown;
+    try {
+      json = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
+    } catch (err) {
+      throw new GrpcError(GrpcCode.InvalidArgument, (err as Error).message);
+    }
+    let request: unknown;
+    try {
+      request = method.request.fromJSON(json);
+    } catch (err) {
+      throw new GrpcError(GrpcCode.InvalidArgument, (err as Error).message);
+    }
+    const raw = method.request.encode(request);
+    const ctx: CallContext = { path: method.path, metadata: req.headers, signal: new AbortController().signal };
+    const response = await method.handle(request, raw, ctx);
+    send(res, 200, 'application/json', JSON.stringify(method.response.toJSON(response)));
+  } catch (err) {
+    const g = asGrpcError(err);
+    const payload = JSON.stringify({ error: g.message, message: g.message, code: g.code });
+    send(res, HTTP_STATUS_BY_CODE[g.code] ?? 500, 'application/json', payload);
+  }
+}

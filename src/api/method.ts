@@ -1,0 +1,48 @@
+// A unary method described once and served twice: over gRPC (protobuf bytes) and over
+// the JSON gateway (etcd's grpc-gateway mapping). Handlers get the decoded request and
+// the bytes it came in, so a proposal can carry the client's bytes unchanged.
+import { GrpcCode, GrpcError } from './grpc/status.js';
+import type { CallContext, GrpcRouter } from './grpc/server.js';
+
+export interface Codec<T> {
+  encode(m: T): Uint8Array;
+  decode(b: Uint8Array): T;
+  toJSON(m: T): unknown;
+  fromJSON(o: unknown): T;
+}
+
+export interface UnaryMethod<Req, Res> {
+  /** gRPC path, e.g. /etcdserverpb.KV/Put */
+  path: string;
+  /** gateway path below /v3, e.g. /kv/put; absent when etcd's gateway does not serve it */
+  gatewayPath?: string;
+  request: Codec<Req>;
+  response: Codec<Res>;
+  handle(req: Req, raw: Uint8Array, ctx: CallContext): Promise<Res> | Res;
+}
+
+// Each method has its own request/response types; the table holds them side by side.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyUnaryMethod = UnaryMethod<any, any>;
+
+export function unaryMethod<Req, Res>(m: UnaryMethod<Req, Res>): UnaryMethod<Req, Res> {
+  return m;
+}
+
+export function decodeRequest<T>(codec: Codec<T>, bytes: Uint8Array): T {
+  try {
+    return codec.decode(bytes);
+  } catch (err) {
+    throw new GrpcError(GrpcCode.Internal, `grpc: error unmarshalling request: ${(err as Error).message}`);
+  }
+}
+
+export function registerUnary(router: GrpcRouter, methods: AnyUnaryMethod[]): void {
+  for (const m of methods) {
+    router.unary(m.path, async (bytes, ctx) => {
+      const req = decodeRequest(m.request, bytes);
+      const res = await m.handle(req, bytes, ctx);
+      return m.response.encode(res);
+    });
+  }
+}

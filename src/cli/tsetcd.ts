@@ -1,0 +1,126 @@
+// tsetcd: the member process. Takes etcd's flags, ETCD_* environment and
+// --config-file, starts the member and serves clients until SIGINT/SIGTERM.
+import { checkBootstrap, helpText, parseConfig, usageText, type Config } from '../config/index.js';
+import { parseUrlsMap } from '../config/urls.js';
+import { createLogger, type Logger, type LogLevel } from '../pkg/logger.js';
+import { EtcdServer, SERVER_VERSION, type ServerOptions } from '../server/server.js';
+import { serveClientApi } from '../api/client-api.js';
+import { servePeerApi } from '../api/peer-api.js';
+import { Wal } from '../wal/index.js';
+import { TSETCD_VERSION } from './version.js';
+
+function exitWith(code: number, text: string): never {
+  process.stderr.write(text.endsWith('\n') ? text : text + '\n');
+  process.exit(code);
+}
+
+function loggerFor(config: Config): Logger {
+  const level: LogLevel = config.logLevel === 'dpanic' ? 'panic' : config.logLevel;
+  return createLogger({ level, outputs: [...config.logOutputs] });
+}
+
+function urlTexts(config: Config, flag: string): string[] {
+  return [...((config.values.get(flag) as readonly string[] | undefined) ?? [])];
+}
+
+function serverOptions(config: Config, logger: Logger): ServerOptions {
+  const parsed = parseUrlsMap(config.initialClusterRaw);
+  if (!parsed.ok) throw new Error(parsed.message);
+  const initialCluster = new Map<string, string[]>();
+  for (const [name, urls] of parsed.members) initialCluster.set(name, urls.map((u) => u.text));
+  const quota = config.quotaBackendBytes === 0 ? 2 * 1024 ** 3 : config.quotaBackendBytes < 0 ? 0 : config.quotaBackendBytes;
+  return {
+    name: config.name,
+    dataDir: config.dataDir,
+    walDir: config.walDir,
+    initialCluster,
+    initialClusterState: config.initialClusterState,
+    initialClusterToken: config.initialClusterToken,
+    advertiseClientUrls: urlTexts(config, 'advertise-client-urls'),
+    maxRequestBytes: config.maxRequestBytes,
+    maxTxnOps: config.maxTxnOps,
+    quotaBackendBytes: quota,
+    snapshotCount: config.snapshotCount,
+    maxSnapshots: config.maxSnapshots,
+    maxWals: config.maxWals,
+    autoCompaction:
+      config.autoCompaction.mode === 'periodic'
+        ? { mode: 'periodic', retentionMs: config.autoCompaction.retentionMs }
+        : { mode: 'revision', retentionRevisions: config.autoCompaction.retentionRevisions },
+    logger,
+  };
+}
+
+async function main(): Promise<void> {
+  const result = parseConfig(process.argv.slice(2), process.env, { bootstrapChecks: false });
+  if (result.action === 'help') {
+    process.stdout.write(helpText());
+    process.exit(0);
+  }
+  if (result.action === 'version') {
+    process.stdout.write(
+      `tsetcd Version: ${TSETCD_VERSION}\netcd API Version: ${SERVER_VERSION}\nNode Version: ${process.version}\nNode OS/Arch: ${process.platform}/${process.arch}\n`,
+    );
+    process.exit(0);
+  }
+  if (result.error || !result.config) {
+    const e = result.error!;
+    exitWith(e.exitCode, e.usage ? `${e.message}\n${usageText()}` : e.message);
+  }
+  const config = result.config;
+  const logger = loggerFor(config);
+  for (const n of result.notices) logger.info(n);
+  for (const w of result.warnings) logger.warn(w);
+
+  if (!Wal.exists(config.walDir)) {
+    const check = checkBootstrap(config);
+    for (const w of check.warnings) logger.warn(w);
+    if (check.error) {
+      logger.fatal('discovery failed', { error: check.error });
+      exitWith(1, check.error);
+    }
+  }
+
+  logger.info('starting tsetcd', { version: TSETCD_VERSION, 'etcd-api-version': SERVER_VERSION, name: config.name, 'data-dir': config.dataDir });
+  let server: EtcdServer;
+  try {
+    server = await EtcdServer.start(serverOptions(config, logger));
+  } catch (err) {
+    logger.fatal('failed to start member', { error: (err as Error).message });
+    exitWith(1, `tsetcd: ${(err as Error).message}`);
+  }
+  let clientApi;
+  let peerApi;
+  try {
+    peerApi = await servePeerApi(server, [...config.listenPeerUrls], logger);
+    clientApi = await serveClientApi(server, [...config.listenClientUrls], logger);
+  } catch (err) {
+    logger.fatal('failed to serve', { error: (err as Error).message });
+    await server.stop().catch(() => {});
+    exitWith(1, `tsetcd: ${(err as Error).message}`);
+  }
+  logger.info('ready to serve client requests', { 'local-member-id': server.memberId.toString(16) });
+  notifySystemdReady(logger);
+
+  let stopping = false;
+  const shutdown = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('received signal; shutting down', { signal });
+    await clientApi.close();
+    await peerApi.close();
+    await server.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+/** Type=notify units wait for READY=1 on $NOTIFY_SOCKET, as etcd sends it. */
+function notifySystemdReady(logger: Logger): void {
+  const socketPath = process.env['NOTIFY_SOCKET'];
+  if (!socketPath) return;
+  logger.info('systemd notification is not sent: unix datagram sockets are not available in Node.js', { 'notify-socket': socketPath });
+}
+
+main().catch((err) => exitWith(1, `tsetcd: ${(err as Error).stack ?? String(err)}`));

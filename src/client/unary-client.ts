@@ -1,0 +1,76 @@
+// A minimal gRPC client over node:http2 for unary calls: what the tools and tests
+// need to talk to a member without pulling in a gRPC library.
+import http2 from 'node:http2';
+import { frameMessage, MessageDeframer } from '../api/grpc/framing.js';
+import { decodeGrpcMessage, GrpcCode, GrpcError } from '../api/grpc/status.js';
+
+export interface UnaryCallOptions {
+  timeoutMs?: number;
+  metadata?: Record<string, string>;
+}
+
+const MAX_RESPONSE_BYTES = 2 ** 31 - 1;
+
+export class UnaryClient {
+  private session: http2.ClientHttp2Session;
+
+  constructor(readonly endpoint: string) {
+    this.session = this.connect();
+  }
+
+  private connect(): http2.ClientHttp2Session {
+    const s = http2.connect(this.endpoint, { settings: { initialWindowSize: 1 << 20 } });
+    s.on('error', () => {});
+    s.on('close', () => {
+      if (this.session === s) this.session = undefined as unknown as http2.ClientHttp2Session;
+    });
+    return s;
+  }
+
+  call(path: string, request: Uint8Array, opts: UnaryCallOptions = {}): Promise<Buffer> {
+    if (!this.session || this.session.closed || this.session.destroyed) this.session = this.connect();
+    return new Promise((resolve, reject) => {
+      const headers: http2.OutgoingHttpHeaders = {
+        ':method': 'POST',
+        ':path': path,
+        'content-type': 'application/grpc',
+        te: 'trailers',
+        ...opts.metadata,
+      };
+      if (opts.timeoutMs !== undefined) headers['grpc-timeout'] = `${Math.max(1, Math.ceil(opts.timeoutMs))}m`;
+      let req: http2.ClientHttp2Stream;
+      try {
+        req = this.session.request(headers);
+      } catch (err) {
+        reject(new GrpcError(GrpcCode.Unavailable, (err as Error).message));
+        return;
+      }
+      const deframer = new MessageDeframer(MAX_RESPONSE_BYTES);
+      let message: Uint8Array | undefined;
+      let status: number | undefined;
+      let statusMessage = '';
+      const takeStatus = (h: http2.IncomingHttpHeaders): void => {
+        if (h['grpc-status'] !== undefined) {
+          status = Number(h['grpc-status']);
+          statusMessage = decodeGrpcMessage(String(h['grpc-message'] ?? ''));
+        }
+      };
+      req.on('response', takeStatus);
+      req.on('trailers', takeStatus);
+      req.on('data', (chunk: Buffer) => {
+        for (const m of deframer.push(chunk)) message = m;
+      });
+      req.on('error', (err) => reject(new GrpcError(GrpcCode.Unavailable, err.message)));
+      req.on('close', () => {
+        if (status === undefined) reject(new GrpcError(GrpcCode.Unavailable, 'stream closed without a status'));
+        else if (status !== 0) reject(new GrpcError(status as GrpcCode, statusMessage));
+        else resolve(Buffer.from(message ?? new Uint8Array(0)));
+      });
+      req.end(frameMessage(request));
+    });
+  }
+
+  close(): void {
+    this.session?.close();
+  }
+}
