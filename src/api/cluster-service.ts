@@ -25,7 +25,8 @@ export function clusterMethods(server: EtcdServer): AnyUnaryMethod[] {
           clientURLs: m.clientURLs,
           isLearner: m.isLearner,
         }));
-        return { header: server.header(server.revision), members };
+        // etcd leaves the revision out of member list headers
+        return { header: server.header(0), members };
       },
     }),
   ];

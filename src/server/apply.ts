@@ -59,7 +59,7 @@ export function applyEntry(entry: Entry, ctx: ApplyContext, decoded?: unknown): 
   try {
     switch (req.field) {
       case RaftRequestField.put:
-        return { id, response: writeOnce(ctx, (txn) => applyPut(txn, (decoded as PutRequest) ?? PutRequest.decode(req.body))) };
+        return { id, response: writeOnce(ctx, (txn) => applyPut(txn, (decoded as PutRequest) ?? PutRequest.decode(req.body), ctx.leases)) };
       case RaftRequestField.deleteRange:
         return { id, response: writeOnce(ctx, (txn) => applyDeleteRange(txn, (decoded as DeleteRangeRequest) ?? DeleteRangeRequest.decode(req.body))) };
       case RaftRequestField.txn:

@@ -97,7 +97,12 @@ function comparatorFor(target: number): (a: KeyValue, b: KeyValue) => number {
   }
 }
 
-export function applyPut(txn: WriteTxn, p: PutRequest): PutResponse {
+/**
+ * Applies a put. A standalone put checks its lease here (`leases` given); inside a txn
+ * the check ran before any op was applied.
+ */
+export function applyPut(txn: WriteTxn, p: PutRequest, leases?: LeaseLookup): PutResponse {
+  if (leases && p.lease !== 0n && !leases.exists(p.lease)) throw Errors.leaseNotFound();
   let value = p.value;
   let lease = p.lease;
   let prev: KeyValue | undefined;
