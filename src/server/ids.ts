@@ -36,7 +36,8 @@ export class RequestIdGenerator {
   private counter: number;
 
   constructor(memberId: bigint, nowMs: number) {
-    this.prefix = Number(memberId & 0xffffn) * 2 ** 37;
+    // 15 member bits + 37 counter bits: the sum stays below 2^53, so no precision is lost
+    this.prefix = Number(memberId & 0x7fffn) * 2 ** 37;
     this.counter = (nowMs * 256) % 2 ** 37;
   }
 

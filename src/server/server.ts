@@ -199,6 +199,14 @@ export class EtcdServer {
     store.restore();
     const consistentIndex = readConsistentIndex(backend);
     const lastIndex = opened.entries.length > 0 ? opened.entries[opened.entries.length - 1]!.index : (snapMeta?.index ?? 0);
+    if (consistentIndex > lastIndex) {
+      // Entries are applied only after they are durable in the WAL, so this means the WAL
+      // lost durable records (a disk that lied about fsync, or files replaced by hand).
+      // Going on would reuse indexes the backend has already applied.
+      throw new Error(
+        `the backend has applied entries up to index ${consistentIndex} but the WAL in ${walDir} ends at ${lastIndex}; the WAL is missing durable records`,
+      );
+    }
     const server = new EtcdServer(
       opts,
       backend,
