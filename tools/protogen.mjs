@@ -12,6 +12,23 @@
 // two-pass encoding scheme; the shape of the generated API is described in
 // genPackage() below.
 
+// Go's generated code names fields and types in its decode errors; clients and tests
+// compare those strings, so ours use the same names: `range_end` -> `RangeEnd`,
+// `etcdserverpb.WatchResponse` -> `WatchResponse`, nested `A.B` -> `A_B`.
+function goFieldName(protoName) {
+  return protoName
+    .split('_')
+    .map((part) => (part.length > 0 ? part[0].toUpperCase() + part.slice(1) : part))
+    .join('');
+}
+function goTypeName(fullName) {
+  const parts = fullName.split('.');
+  // drop the package (lower-case leading segments)
+  while (parts.length > 1 && /^[a-z]/.test(parts[0])) parts.shift();
+  return parts.join('_');
+}
+
+
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -609,10 +626,10 @@ function genPackage(pkg, packages, runtimeImport) {
     out('      default:');
     if (sorted.length) {
       out('        switch (tag >>> 3) {');
-      for (const f of sorted) out(`          case ${f.num}: throw wireTypeError('${m.protoName}', '${f.name}', tag);`);
+      for (const f of sorted) out(`          case ${f.num}: throw wireTypeError('${goFieldName(f.name)}', tag);`);
       out('        }');
     }
-    out(`        pos = skipField(buf, pos, end, tag, '${m.protoName}');`);
+    out(`        pos = skipField(buf, pos, end, tag, '${goTypeName(m.protoName)}');`);
     out('    }');
     out('  }');
     out('  return m;');

@@ -54,9 +54,9 @@ function $decode_UserAddOptions(buf: Buffer, pos: number, end: number, into: Use
       case 8: { m.no_password = rdBool(buf, pos, end); pos = R.p; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('authpb.UserAddOptions', 'no_password', tag);
+          case 1: throw wireTypeError('NoPassword', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'authpb.UserAddOptions');
+        pos = skipField(buf, pos, end, tag, 'UserAddOptions');
     }
   }
   return m;
@@ -150,12 +150,12 @@ function $decode_User(buf: Buffer, pos: number, end: number, into: User | undefi
       case 34: { const n = rdLen(buf, pos, end); pos = R.p; m.options = $decode_UserAddOptions(buf, pos, pos + n, m.options); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('authpb.User', 'name', tag);
-          case 2: throw wireTypeError('authpb.User', 'password', tag);
-          case 3: throw wireTypeError('authpb.User', 'roles', tag);
-          case 4: throw wireTypeError('authpb.User', 'options', tag);
+          case 1: throw wireTypeError('Name', tag);
+          case 2: throw wireTypeError('Password', tag);
+          case 3: throw wireTypeError('Roles', tag);
+          case 4: throw wireTypeError('Options', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'authpb.User');
+        pos = skipField(buf, pos, end, tag, 'User');
     }
   }
   return m;
@@ -253,11 +253,11 @@ function $decode_Permission(buf: Buffer, pos: number, end: number, into: Permiss
       case 26: { const n = rdLen(buf, pos, end); pos = R.p; m.range_end = rdBytes(buf, pos, pos + n); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('authpb.Permission', 'permType', tag);
-          case 2: throw wireTypeError('authpb.Permission', 'key', tag);
-          case 3: throw wireTypeError('authpb.Permission', 'range_end', tag);
+          case 1: throw wireTypeError('PermType', tag);
+          case 2: throw wireTypeError('Key', tag);
+          case 3: throw wireTypeError('RangeEnd', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'authpb.Permission');
+        pos = skipField(buf, pos, end, tag, 'Permission');
     }
   }
   return m;
@@ -347,10 +347,10 @@ function $decode_Role(buf: Buffer, pos: number, end: number, into: Role | undefi
       case 18: { const n = rdLen(buf, pos, end); pos = R.p; m.keyPermission.push($decode_Permission(buf, pos, pos + n, undefined)); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('authpb.Role', 'name', tag);
-          case 2: throw wireTypeError('authpb.Role', 'keyPermission', tag);
+          case 1: throw wireTypeError('Name', tag);
+          case 2: throw wireTypeError('KeyPermission', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'authpb.Role');
+        pos = skipField(buf, pos, end, tag, 'Role');
     }
   }
   return m;

@@ -118,11 +118,11 @@ function $decode_RequestHeader(buf: Buffer, pos: number, end: number, into: Requ
       case 24: { m.auth_revision = rdU64(buf, pos, end); pos = R.p; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.RequestHeader', 'ID', tag);
-          case 2: throw wireTypeError('etcdserverpb.RequestHeader', 'username', tag);
-          case 3: throw wireTypeError('etcdserverpb.RequestHeader', 'auth_revision', tag);
+          case 1: throw wireTypeError('ID', tag);
+          case 2: throw wireTypeError('Username', tag);
+          case 3: throw wireTypeError('AuthRevision', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.RequestHeader');
+        pos = skipField(buf, pos, end, tag, 'RequestHeader');
     }
   }
   return m;
@@ -342,36 +342,36 @@ function $decode_InternalRaftRequest(buf: Buffer, pos: number, end: number, into
       case 9634: { const n = rdLen(buf, pos, end); pos = R.p; m.auth_role_revoke_permission = $decode_AuthRoleRevokePermissionRequest(buf, pos, pos + n, m.auth_role_revoke_permission); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.InternalRaftRequest', 'ID', tag);
-          case 3: throw wireTypeError('etcdserverpb.InternalRaftRequest', 'range', tag);
-          case 4: throw wireTypeError('etcdserverpb.InternalRaftRequest', 'put', tag);
-          case 5: throw wireTypeError('etcdserverpb.InternalRaftRequest', 'delete_range', tag);
-          case 6: throw wireTypeError('etcdserverpb.InternalRaftRequest', 'txn', tag);
-          case 7: throw wireTypeError('etcdserverpb.InternalRaftRequest', 'compaction', tag);
-          case 8: throw wireTypeError('etcdserverpb.InternalRaftRequest', 'lease_grant', tag);
-          case 9: throw wireTypeError('etcdserverpb.InternalRaftRequest', 'lease_revoke', tag);
-          case 10: throw wireTypeError('etcdserverpb.InternalRaftRequest', 'alarm', tag);
-          case 11: throw wireTypeError('etcdserverpb.InternalRaftRequest', 'lease_checkpoint', tag);
-          case 100: throw wireTypeError('etcdserverpb.InternalRaftRequest', 'header', tag);
-          case 1000: throw wireTypeError('etcdserverpb.InternalRaftRequest', 'auth_enable', tag);
-          case 1011: throw wireTypeError('etcdserverpb.InternalRaftRequest', 'auth_disable', tag);
-          case 1012: throw wireTypeError('etcdserverpb.InternalRaftRequest', 'authenticate', tag);
-          case 1013: throw wireTypeError('etcdserverpb.InternalRaftRequest', 'auth_status', tag);
-          case 1100: throw wireTypeError('etcdserverpb.InternalRaftRequest', 'auth_user_add', tag);
-          case 1101: throw wireTypeError('etcdserverpb.InternalRaftRequest', 'auth_user_delete', tag);
-          case 1102: throw wireTypeError('etcdserverpb.InternalRaftRequest', 'auth_user_get', tag);
-          case 1103: throw wireTypeError('etcdserverpb.InternalRaftRequest', 'auth_user_change_password', tag);
-          case 1104: throw wireTypeError('etcdserverpb.InternalRaftRequest', 'auth_user_grant_role', tag);
-          case 1105: throw wireTypeError('etcdserverpb.InternalRaftRequest', 'auth_user_revoke_role', tag);
-          case 1106: throw wireTypeError('etcdserverpb.InternalRaftRequest', 'auth_user_list', tag);
-          case 1107: throw wireTypeError('etcdserverpb.InternalRaftRequest', 'auth_role_list', tag);
-          case 1200: throw wireTypeError('etcdserverpb.InternalRaftRequest', 'auth_role_add', tag);
-          case 1201: throw wireTypeError('etcdserverpb.InternalRaftRequest', 'auth_role_delete', tag);
-          case 1202: throw wireTypeError('etcdserverpb.InternalRaftRequest', 'auth_role_get', tag);
-          case 1203: throw wireTypeError('etcdserverpb.InternalRaftRequest', 'auth_role_grant_permission', tag);
-          case 1204: throw wireTypeError('etcdserverpb.InternalRaftRequest', 'auth_role_revoke_permission', tag);
+          case 1: throw wireTypeError('ID', tag);
+          case 3: throw wireTypeError('Range', tag);
+          case 4: throw wireTypeError('Put', tag);
+          case 5: throw wireTypeError('DeleteRange', tag);
+          case 6: throw wireTypeError('Txn', tag);
+          case 7: throw wireTypeError('Compaction', tag);
+          case 8: throw wireTypeError('LeaseGrant', tag);
+          case 9: throw wireTypeError('LeaseRevoke', tag);
+          case 10: throw wireTypeError('Alarm', tag);
+          case 11: throw wireTypeError('LeaseCheckpoint', tag);
+          case 100: throw wireTypeError('Header', tag);
+          case 1000: throw wireTypeError('AuthEnable', tag);
+          case 1011: throw wireTypeError('AuthDisable', tag);
+          case 1012: throw wireTypeError('Authenticate', tag);
+          case 1013: throw wireTypeError('AuthStatus', tag);
+          case 1100: throw wireTypeError('AuthUserAdd', tag);
+          case 1101: throw wireTypeError('AuthUserDelete', tag);
+          case 1102: throw wireTypeError('AuthUserGet', tag);
+          case 1103: throw wireTypeError('AuthUserChangePassword', tag);
+          case 1104: throw wireTypeError('AuthUserGrantRole', tag);
+          case 1105: throw wireTypeError('AuthUserRevokeRole', tag);
+          case 1106: throw wireTypeError('AuthUserList', tag);
+          case 1107: throw wireTypeError('AuthRoleList', tag);
+          case 1200: throw wireTypeError('AuthRoleAdd', tag);
+          case 1201: throw wireTypeError('AuthRoleDelete', tag);
+          case 1202: throw wireTypeError('AuthRoleGet', tag);
+          case 1203: throw wireTypeError('AuthRoleGrantPermission', tag);
+          case 1204: throw wireTypeError('AuthRoleRevokePermission', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.InternalRaftRequest');
+        pos = skipField(buf, pos, end, tag, 'InternalRaftRequest');
     }
   }
   return m;
@@ -524,7 +524,7 @@ function $decode_EmptyResponse(buf: Buffer, pos: number, end: number, into: Empt
     }
     switch (tag) {
       default:
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.EmptyResponse');
+        pos = skipField(buf, pos, end, tag, 'EmptyResponse');
     }
   }
   return m;
@@ -600,11 +600,11 @@ function $decode_InternalAuthenticateRequest(buf: Buffer, pos: number, end: numb
       case 26: { const n = rdLen(buf, pos, end); pos = R.p; m.simple_token = rdStr(buf, pos, pos + n); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.InternalAuthenticateRequest', 'name', tag);
-          case 2: throw wireTypeError('etcdserverpb.InternalAuthenticateRequest', 'password', tag);
-          case 3: throw wireTypeError('etcdserverpb.InternalAuthenticateRequest', 'simple_token', tag);
+          case 1: throw wireTypeError('Name', tag);
+          case 2: throw wireTypeError('Password', tag);
+          case 3: throw wireTypeError('SimpleToken', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.InternalAuthenticateRequest');
+        pos = skipField(buf, pos, end, tag, 'InternalAuthenticateRequest');
     }
   }
   return m;
@@ -704,12 +704,12 @@ function $decode_ResponseHeader(buf: Buffer, pos: number, end: number, into: Res
       case 32: { m.raft_term = rdU64(buf, pos, end); pos = R.p; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.ResponseHeader', 'cluster_id', tag);
-          case 2: throw wireTypeError('etcdserverpb.ResponseHeader', 'member_id', tag);
-          case 3: throw wireTypeError('etcdserverpb.ResponseHeader', 'revision', tag);
-          case 4: throw wireTypeError('etcdserverpb.ResponseHeader', 'raft_term', tag);
+          case 1: throw wireTypeError('ClusterId', tag);
+          case 2: throw wireTypeError('MemberId', tag);
+          case 3: throw wireTypeError('Revision', tag);
+          case 4: throw wireTypeError('RaftTerm', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.ResponseHeader');
+        pos = skipField(buf, pos, end, tag, 'ResponseHeader');
     }
   }
   return m;
@@ -857,21 +857,21 @@ function $decode_RangeRequest(buf: Buffer, pos: number, end: number, into: Range
       case 104: { m.max_create_revision = rdI64(buf, pos, end); pos = R.p; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.RangeRequest', 'key', tag);
-          case 2: throw wireTypeError('etcdserverpb.RangeRequest', 'range_end', tag);
-          case 3: throw wireTypeError('etcdserverpb.RangeRequest', 'limit', tag);
-          case 4: throw wireTypeError('etcdserverpb.RangeRequest', 'revision', tag);
-          case 5: throw wireTypeError('etcdserverpb.RangeRequest', 'sort_order', tag);
-          case 6: throw wireTypeError('etcdserverpb.RangeRequest', 'sort_target', tag);
-          case 7: throw wireTypeError('etcdserverpb.RangeRequest', 'serializable', tag);
-          case 8: throw wireTypeError('etcdserverpb.RangeRequest', 'keys_only', tag);
-          case 9: throw wireTypeError('etcdserverpb.RangeRequest', 'count_only', tag);
-          case 10: throw wireTypeError('etcdserverpb.RangeRequest', 'min_mod_revision', tag);
-          case 11: throw wireTypeError('etcdserverpb.RangeRequest', 'max_mod_revision', tag);
-          case 12: throw wireTypeError('etcdserverpb.RangeRequest', 'min_create_revision', tag);
-          case 13: throw wireTypeError('etcdserverpb.RangeRequest', 'max_create_revision', tag);
+          case 1: throw wireTypeError('Key', tag);
+          case 2: throw wireTypeError('RangeEnd', tag);
+          case 3: throw wireTypeError('Limit', tag);
+          case 4: throw wireTypeError('Revision', tag);
+          case 5: throw wireTypeError('SortOrder', tag);
+          case 6: throw wireTypeError('SortTarget', tag);
+          case 7: throw wireTypeError('Serializable', tag);
+          case 8: throw wireTypeError('KeysOnly', tag);
+          case 9: throw wireTypeError('CountOnly', tag);
+          case 10: throw wireTypeError('MinModRevision', tag);
+          case 11: throw wireTypeError('MaxModRevision', tag);
+          case 12: throw wireTypeError('MinCreateRevision', tag);
+          case 13: throw wireTypeError('MaxCreateRevision', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.RangeRequest');
+        pos = skipField(buf, pos, end, tag, 'RangeRequest');
     }
   }
   return m;
@@ -1001,12 +1001,12 @@ function $decode_RangeResponse(buf: Buffer, pos: number, end: number, into: Rang
       case 32: { m.count = rdI64(buf, pos, end); pos = R.p; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.RangeResponse', 'header', tag);
-          case 2: throw wireTypeError('etcdserverpb.RangeResponse', 'kvs', tag);
-          case 3: throw wireTypeError('etcdserverpb.RangeResponse', 'more', tag);
-          case 4: throw wireTypeError('etcdserverpb.RangeResponse', 'count', tag);
+          case 1: throw wireTypeError('Header', tag);
+          case 2: throw wireTypeError('Kvs', tag);
+          case 3: throw wireTypeError('More', tag);
+          case 4: throw wireTypeError('Count', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.RangeResponse');
+        pos = skipField(buf, pos, end, tag, 'RangeResponse');
     }
   }
   return m;
@@ -1119,14 +1119,14 @@ function $decode_PutRequest(buf: Buffer, pos: number, end: number, into: PutRequ
       case 48: { m.ignore_lease = rdBool(buf, pos, end); pos = R.p; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.PutRequest', 'key', tag);
-          case 2: throw wireTypeError('etcdserverpb.PutRequest', 'value', tag);
-          case 3: throw wireTypeError('etcdserverpb.PutRequest', 'lease', tag);
-          case 4: throw wireTypeError('etcdserverpb.PutRequest', 'prev_kv', tag);
-          case 5: throw wireTypeError('etcdserverpb.PutRequest', 'ignore_value', tag);
-          case 6: throw wireTypeError('etcdserverpb.PutRequest', 'ignore_lease', tag);
+          case 1: throw wireTypeError('Key', tag);
+          case 2: throw wireTypeError('Value', tag);
+          case 3: throw wireTypeError('Lease', tag);
+          case 4: throw wireTypeError('PrevKv', tag);
+          case 5: throw wireTypeError('IgnoreValue', tag);
+          case 6: throw wireTypeError('IgnoreLease', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.PutRequest');
+        pos = skipField(buf, pos, end, tag, 'PutRequest');
     }
   }
   return m;
@@ -1225,10 +1225,10 @@ function $decode_PutResponse(buf: Buffer, pos: number, end: number, into: PutRes
       case 18: { const n = rdLen(buf, pos, end); pos = R.p; m.prev_kv = mvccpb.KeyValue.$decode(buf, pos, pos + n, m.prev_kv); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.PutResponse', 'header', tag);
-          case 2: throw wireTypeError('etcdserverpb.PutResponse', 'prev_kv', tag);
+          case 1: throw wireTypeError('Header', tag);
+          case 2: throw wireTypeError('PrevKv', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.PutResponse');
+        pos = skipField(buf, pos, end, tag, 'PutResponse');
     }
   }
   return m;
@@ -1320,11 +1320,11 @@ function $decode_DeleteRangeRequest(buf: Buffer, pos: number, end: number, into:
       case 24: { m.prev_kv = rdBool(buf, pos, end); pos = R.p; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.DeleteRangeRequest', 'key', tag);
-          case 2: throw wireTypeError('etcdserverpb.DeleteRangeRequest', 'range_end', tag);
-          case 3: throw wireTypeError('etcdserverpb.DeleteRangeRequest', 'prev_kv', tag);
+          case 1: throw wireTypeError('Key', tag);
+          case 2: throw wireTypeError('RangeEnd', tag);
+          case 3: throw wireTypeError('PrevKv', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.DeleteRangeRequest');
+        pos = skipField(buf, pos, end, tag, 'DeleteRangeRequest');
     }
   }
   return m;
@@ -1419,11 +1419,11 @@ function $decode_DeleteRangeResponse(buf: Buffer, pos: number, end: number, into
       case 26: { const n = rdLen(buf, pos, end); pos = R.p; m.prev_kvs.push(mvccpb.KeyValue.$decode(buf, pos, pos + n, undefined)); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.DeleteRangeResponse', 'header', tag);
-          case 2: throw wireTypeError('etcdserverpb.DeleteRangeResponse', 'deleted', tag);
-          case 3: throw wireTypeError('etcdserverpb.DeleteRangeResponse', 'prev_kvs', tag);
+          case 1: throw wireTypeError('Header', tag);
+          case 2: throw wireTypeError('Deleted', tag);
+          case 3: throw wireTypeError('PrevKvs', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.DeleteRangeResponse');
+        pos = skipField(buf, pos, end, tag, 'DeleteRangeResponse');
     }
   }
   return m;
@@ -1533,12 +1533,12 @@ function $decode_RequestOp(buf: Buffer, pos: number, end: number, into: RequestO
       case 34: { const n = rdLen(buf, pos, end); pos = R.p; m.request_txn = $decode_TxnRequest(buf, pos, pos + n, m.request_txn); m.request_range = undefined; m.request_put = undefined; m.request_delete_range = undefined; pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.RequestOp', 'request_range', tag);
-          case 2: throw wireTypeError('etcdserverpb.RequestOp', 'request_put', tag);
-          case 3: throw wireTypeError('etcdserverpb.RequestOp', 'request_delete_range', tag);
-          case 4: throw wireTypeError('etcdserverpb.RequestOp', 'request_txn', tag);
+          case 1: throw wireTypeError('RequestRange', tag);
+          case 2: throw wireTypeError('RequestPut', tag);
+          case 3: throw wireTypeError('RequestDeleteRange', tag);
+          case 4: throw wireTypeError('RequestTxn', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.RequestOp');
+        pos = skipField(buf, pos, end, tag, 'RequestOp');
     }
   }
   return m;
@@ -1651,12 +1651,12 @@ function $decode_ResponseOp(buf: Buffer, pos: number, end: number, into: Respons
       case 34: { const n = rdLen(buf, pos, end); pos = R.p; m.response_txn = $decode_TxnResponse(buf, pos, pos + n, m.response_txn); m.response_range = undefined; m.response_put = undefined; m.response_delete_range = undefined; pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.ResponseOp', 'response_range', tag);
-          case 2: throw wireTypeError('etcdserverpb.ResponseOp', 'response_put', tag);
-          case 3: throw wireTypeError('etcdserverpb.ResponseOp', 'response_delete_range', tag);
-          case 4: throw wireTypeError('etcdserverpb.ResponseOp', 'response_txn', tag);
+          case 1: throw wireTypeError('ResponseRange', tag);
+          case 2: throw wireTypeError('ResponsePut', tag);
+          case 3: throw wireTypeError('ResponseDeleteRange', tag);
+          case 4: throw wireTypeError('ResponseTxn', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.ResponseOp');
+        pos = skipField(buf, pos, end, tag, 'ResponseOp');
     }
   }
   return m;
@@ -1796,17 +1796,17 @@ function $decode_Compare(buf: Buffer, pos: number, end: number, into: Compare | 
       case 514: { const n = rdLen(buf, pos, end); pos = R.p; m.range_end = rdBytes(buf, pos, pos + n); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.Compare', 'result', tag);
-          case 2: throw wireTypeError('etcdserverpb.Compare', 'target', tag);
-          case 3: throw wireTypeError('etcdserverpb.Compare', 'key', tag);
-          case 4: throw wireTypeError('etcdserverpb.Compare', 'version', tag);
-          case 5: throw wireTypeError('etcdserverpb.Compare', 'create_revision', tag);
-          case 6: throw wireTypeError('etcdserverpb.Compare', 'mod_revision', tag);
-          case 7: throw wireTypeError('etcdserverpb.Compare', 'value', tag);
-          case 8: throw wireTypeError('etcdserverpb.Compare', 'lease', tag);
-          case 64: throw wireTypeError('etcdserverpb.Compare', 'range_end', tag);
+          case 1: throw wireTypeError('Result', tag);
+          case 2: throw wireTypeError('Target', tag);
+          case 3: throw wireTypeError('Key', tag);
+          case 4: throw wireTypeError('Version', tag);
+          case 5: throw wireTypeError('CreateRevision', tag);
+          case 6: throw wireTypeError('ModRevision', tag);
+          case 7: throw wireTypeError('Value', tag);
+          case 8: throw wireTypeError('Lease', tag);
+          case 64: throw wireTypeError('RangeEnd', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.Compare');
+        pos = skipField(buf, pos, end, tag, 'Compare');
     }
   }
   return m;
@@ -1919,11 +1919,11 @@ function $decode_TxnRequest(buf: Buffer, pos: number, end: number, into: TxnRequ
       case 26: { const n = rdLen(buf, pos, end); pos = R.p; m.failure.push($decode_RequestOp(buf, pos, pos + n, undefined)); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.TxnRequest', 'compare', tag);
-          case 2: throw wireTypeError('etcdserverpb.TxnRequest', 'success', tag);
-          case 3: throw wireTypeError('etcdserverpb.TxnRequest', 'failure', tag);
+          case 1: throw wireTypeError('Compare', tag);
+          case 2: throw wireTypeError('Success', tag);
+          case 3: throw wireTypeError('Failure', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.TxnRequest');
+        pos = skipField(buf, pos, end, tag, 'TxnRequest');
     }
   }
   return m;
@@ -2018,11 +2018,11 @@ function $decode_TxnResponse(buf: Buffer, pos: number, end: number, into: TxnRes
       case 26: { const n = rdLen(buf, pos, end); pos = R.p; m.responses.push($decode_ResponseOp(buf, pos, pos + n, undefined)); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.TxnResponse', 'header', tag);
-          case 2: throw wireTypeError('etcdserverpb.TxnResponse', 'succeeded', tag);
-          case 3: throw wireTypeError('etcdserverpb.TxnResponse', 'responses', tag);
+          case 1: throw wireTypeError('Header', tag);
+          case 2: throw wireTypeError('Succeeded', tag);
+          case 3: throw wireTypeError('Responses', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.TxnResponse');
+        pos = skipField(buf, pos, end, tag, 'TxnResponse');
     }
   }
   return m;
@@ -2112,10 +2112,10 @@ function $decode_CompactionRequest(buf: Buffer, pos: number, end: number, into: 
       case 16: { m.physical = rdBool(buf, pos, end); pos = R.p; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.CompactionRequest', 'revision', tag);
-          case 2: throw wireTypeError('etcdserverpb.CompactionRequest', 'physical', tag);
+          case 1: throw wireTypeError('Revision', tag);
+          case 2: throw wireTypeError('Physical', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.CompactionRequest');
+        pos = skipField(buf, pos, end, tag, 'CompactionRequest');
     }
   }
   return m;
@@ -2197,9 +2197,9 @@ function $decode_CompactionResponse(buf: Buffer, pos: number, end: number, into:
       case 10: { const n = rdLen(buf, pos, end); pos = R.p; m.header = $decode_ResponseHeader(buf, pos, pos + n, m.header); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.CompactionResponse', 'header', tag);
+          case 1: throw wireTypeError('Header', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.CompactionResponse');
+        pos = skipField(buf, pos, end, tag, 'CompactionResponse');
     }
   }
   return m;
@@ -2271,7 +2271,7 @@ function $decode_HashRequest(buf: Buffer, pos: number, end: number, into: HashRe
     }
     switch (tag) {
       default:
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.HashRequest');
+        pos = skipField(buf, pos, end, tag, 'HashRequest');
     }
   }
   return m;
@@ -2337,9 +2337,9 @@ function $decode_HashKVRequest(buf: Buffer, pos: number, end: number, into: Hash
       case 8: { m.revision = rdI64(buf, pos, end); pos = R.p; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.HashKVRequest', 'revision', tag);
+          case 1: throw wireTypeError('Revision', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.HashKVRequest');
+        pos = skipField(buf, pos, end, tag, 'HashKVRequest');
     }
   }
   return m;
@@ -2433,12 +2433,12 @@ function $decode_HashKVResponse(buf: Buffer, pos: number, end: number, into: Has
       case 32: { m.hash_revision = rdI64(buf, pos, end); pos = R.p; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.HashKVResponse', 'header', tag);
-          case 2: throw wireTypeError('etcdserverpb.HashKVResponse', 'hash', tag);
-          case 3: throw wireTypeError('etcdserverpb.HashKVResponse', 'compact_revision', tag);
-          case 4: throw wireTypeError('etcdserverpb.HashKVResponse', 'hash_revision', tag);
+          case 1: throw wireTypeError('Header', tag);
+          case 2: throw wireTypeError('Hash', tag);
+          case 3: throw wireTypeError('CompactRevision', tag);
+          case 4: throw wireTypeError('HashRevision', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.HashKVResponse');
+        pos = skipField(buf, pos, end, tag, 'HashKVResponse');
     }
   }
   return m;
@@ -2531,10 +2531,10 @@ function $decode_HashResponse(buf: Buffer, pos: number, end: number, into: HashR
       case 16: { m.hash = rdU32(buf, pos, end); pos = R.p; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.HashResponse', 'header', tag);
-          case 2: throw wireTypeError('etcdserverpb.HashResponse', 'hash', tag);
+          case 1: throw wireTypeError('Header', tag);
+          case 2: throw wireTypeError('Hash', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.HashResponse');
+        pos = skipField(buf, pos, end, tag, 'HashResponse');
     }
   }
   return m;
@@ -2609,7 +2609,7 @@ function $decode_SnapshotRequest(buf: Buffer, pos: number, end: number, into: Sn
     }
     switch (tag) {
       default:
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.SnapshotRequest');
+        pos = skipField(buf, pos, end, tag, 'SnapshotRequest');
     }
   }
   return m;
@@ -2690,12 +2690,12 @@ function $decode_SnapshotResponse(buf: Buffer, pos: number, end: number, into: S
       case 34: { const n = rdLen(buf, pos, end); pos = R.p; m.version = rdStr(buf, pos, pos + n); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.SnapshotResponse', 'header', tag);
-          case 2: throw wireTypeError('etcdserverpb.SnapshotResponse', 'remaining_bytes', tag);
-          case 3: throw wireTypeError('etcdserverpb.SnapshotResponse', 'blob', tag);
-          case 4: throw wireTypeError('etcdserverpb.SnapshotResponse', 'version', tag);
+          case 1: throw wireTypeError('Header', tag);
+          case 2: throw wireTypeError('RemainingBytes', tag);
+          case 3: throw wireTypeError('Blob', tag);
+          case 4: throw wireTypeError('Version', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.SnapshotResponse');
+        pos = skipField(buf, pos, end, tag, 'SnapshotResponse');
     }
   }
   return m;
@@ -2801,11 +2801,11 @@ function $decode_WatchRequest(buf: Buffer, pos: number, end: number, into: Watch
       case 26: { const n = rdLen(buf, pos, end); pos = R.p; m.progress_request = $decode_WatchProgressRequest(buf, pos, pos + n, m.progress_request); m.create_request = undefined; m.cancel_request = undefined; pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.WatchRequest', 'create_request', tag);
-          case 2: throw wireTypeError('etcdserverpb.WatchRequest', 'cancel_request', tag);
-          case 3: throw wireTypeError('etcdserverpb.WatchRequest', 'progress_request', tag);
+          case 1: throw wireTypeError('CreateRequest', tag);
+          case 2: throw wireTypeError('CancelRequest', tag);
+          case 3: throw wireTypeError('ProgressRequest', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.WatchRequest');
+        pos = skipField(buf, pos, end, tag, 'WatchRequest');
     }
   }
   return m;
@@ -2926,16 +2926,16 @@ function $decode_WatchCreateRequest(buf: Buffer, pos: number, end: number, into:
       case 64: { m.fragment = rdBool(buf, pos, end); pos = R.p; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.WatchCreateRequest', 'key', tag);
-          case 2: throw wireTypeError('etcdserverpb.WatchCreateRequest', 'range_end', tag);
-          case 3: throw wireTypeError('etcdserverpb.WatchCreateRequest', 'start_revision', tag);
-          case 4: throw wireTypeError('etcdserverpb.WatchCreateRequest', 'progress_notify', tag);
-          case 5: throw wireTypeError('etcdserverpb.WatchCreateRequest', 'filters', tag);
-          case 6: throw wireTypeError('etcdserverpb.WatchCreateRequest', 'prev_kv', tag);
-          case 7: throw wireTypeError('etcdserverpb.WatchCreateRequest', 'watch_id', tag);
-          case 8: throw wireTypeError('etcdserverpb.WatchCreateRequest', 'fragment', tag);
+          case 1: throw wireTypeError('Key', tag);
+          case 2: throw wireTypeError('RangeEnd', tag);
+          case 3: throw wireTypeError('StartRevision', tag);
+          case 4: throw wireTypeError('ProgressNotify', tag);
+          case 5: throw wireTypeError('Filters', tag);
+          case 6: throw wireTypeError('PrevKv', tag);
+          case 7: throw wireTypeError('WatchId', tag);
+          case 8: throw wireTypeError('Fragment', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.WatchCreateRequest');
+        pos = skipField(buf, pos, end, tag, 'WatchCreateRequest');
     }
   }
   return m;
@@ -3035,9 +3035,9 @@ function $decode_WatchCancelRequest(buf: Buffer, pos: number, end: number, into:
       case 8: { m.watch_id = rdI64(buf, pos, end); pos = R.p; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.WatchCancelRequest', 'watch_id', tag);
+          case 1: throw wireTypeError('WatchId', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.WatchCancelRequest');
+        pos = skipField(buf, pos, end, tag, 'WatchCancelRequest');
     }
   }
   return m;
@@ -3109,7 +3109,7 @@ function $decode_WatchProgressRequest(buf: Buffer, pos: number, end: number, int
     }
     switch (tag) {
       default:
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.WatchProgressRequest');
+        pos = skipField(buf, pos, end, tag, 'WatchProgressRequest');
     }
   }
   return m;
@@ -3210,16 +3210,16 @@ function $decode_WatchResponse(buf: Buffer, pos: number, end: number, into: Watc
       case 90: { const n = rdLen(buf, pos, end); pos = R.p; m.events.push(mvccpb.Event.$decode(buf, pos, pos + n, undefined)); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.WatchResponse', 'header', tag);
-          case 2: throw wireTypeError('etcdserverpb.WatchResponse', 'watch_id', tag);
-          case 3: throw wireTypeError('etcdserverpb.WatchResponse', 'created', tag);
-          case 4: throw wireTypeError('etcdserverpb.WatchResponse', 'canceled', tag);
-          case 5: throw wireTypeError('etcdserverpb.WatchResponse', 'compact_revision', tag);
-          case 6: throw wireTypeError('etcdserverpb.WatchResponse', 'cancel_reason', tag);
-          case 7: throw wireTypeError('etcdserverpb.WatchResponse', 'fragment', tag);
-          case 11: throw wireTypeError('etcdserverpb.WatchResponse', 'events', tag);
+          case 1: throw wireTypeError('Header', tag);
+          case 2: throw wireTypeError('WatchId', tag);
+          case 3: throw wireTypeError('Created', tag);
+          case 4: throw wireTypeError('Canceled', tag);
+          case 5: throw wireTypeError('CompactRevision', tag);
+          case 6: throw wireTypeError('CancelReason', tag);
+          case 7: throw wireTypeError('Fragment', tag);
+          case 11: throw wireTypeError('Events', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.WatchResponse');
+        pos = skipField(buf, pos, end, tag, 'WatchResponse');
     }
   }
   return m;
@@ -3324,10 +3324,10 @@ function $decode_LeaseGrantRequest(buf: Buffer, pos: number, end: number, into: 
       case 16: { m.ID = rdI64B(buf, pos, end); pos = R.p; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.LeaseGrantRequest', 'TTL', tag);
-          case 2: throw wireTypeError('etcdserverpb.LeaseGrantRequest', 'ID', tag);
+          case 1: throw wireTypeError('TTL', tag);
+          case 2: throw wireTypeError('ID', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.LeaseGrantRequest');
+        pos = skipField(buf, pos, end, tag, 'LeaseGrantRequest');
     }
   }
   return m;
@@ -3424,12 +3424,12 @@ function $decode_LeaseGrantResponse(buf: Buffer, pos: number, end: number, into:
       case 34: { const n = rdLen(buf, pos, end); pos = R.p; m.error = rdStr(buf, pos, pos + n); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.LeaseGrantResponse', 'header', tag);
-          case 2: throw wireTypeError('etcdserverpb.LeaseGrantResponse', 'ID', tag);
-          case 3: throw wireTypeError('etcdserverpb.LeaseGrantResponse', 'TTL', tag);
-          case 4: throw wireTypeError('etcdserverpb.LeaseGrantResponse', 'error', tag);
+          case 1: throw wireTypeError('Header', tag);
+          case 2: throw wireTypeError('ID', tag);
+          case 3: throw wireTypeError('TTL', tag);
+          case 4: throw wireTypeError('Error', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.LeaseGrantResponse');
+        pos = skipField(buf, pos, end, tag, 'LeaseGrantResponse');
     }
   }
   return m;
@@ -3517,9 +3517,9 @@ function $decode_LeaseRevokeRequest(buf: Buffer, pos: number, end: number, into:
       case 8: { m.ID = rdI64B(buf, pos, end); pos = R.p; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.LeaseRevokeRequest', 'ID', tag);
+          case 1: throw wireTypeError('ID', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.LeaseRevokeRequest');
+        pos = skipField(buf, pos, end, tag, 'LeaseRevokeRequest');
     }
   }
   return m;
@@ -3598,9 +3598,9 @@ function $decode_LeaseRevokeResponse(buf: Buffer, pos: number, end: number, into
       case 10: { const n = rdLen(buf, pos, end); pos = R.p; m.header = $decode_ResponseHeader(buf, pos, pos + n, m.header); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.LeaseRevokeResponse', 'header', tag);
+          case 1: throw wireTypeError('Header', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.LeaseRevokeResponse');
+        pos = skipField(buf, pos, end, tag, 'LeaseRevokeResponse');
     }
   }
   return m;
@@ -3684,10 +3684,10 @@ function $decode_LeaseCheckpoint(buf: Buffer, pos: number, end: number, into: Le
       case 16: { m.remaining_TTL = rdI64(buf, pos, end); pos = R.p; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.LeaseCheckpoint', 'ID', tag);
-          case 2: throw wireTypeError('etcdserverpb.LeaseCheckpoint', 'remaining_TTL', tag);
+          case 1: throw wireTypeError('ID', tag);
+          case 2: throw wireTypeError('RemainingTTL', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.LeaseCheckpoint');
+        pos = skipField(buf, pos, end, tag, 'LeaseCheckpoint');
     }
   }
   return m;
@@ -3769,9 +3769,9 @@ function $decode_LeaseCheckpointRequest(buf: Buffer, pos: number, end: number, i
       case 10: { const n = rdLen(buf, pos, end); pos = R.p; m.checkpoints.push($decode_LeaseCheckpoint(buf, pos, pos + n, undefined)); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.LeaseCheckpointRequest', 'checkpoints', tag);
+          case 1: throw wireTypeError('Checkpoints', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.LeaseCheckpointRequest');
+        pos = skipField(buf, pos, end, tag, 'LeaseCheckpointRequest');
     }
   }
   return m;
@@ -3850,9 +3850,9 @@ function $decode_LeaseCheckpointResponse(buf: Buffer, pos: number, end: number, 
       case 10: { const n = rdLen(buf, pos, end); pos = R.p; m.header = $decode_ResponseHeader(buf, pos, pos + n, m.header); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.LeaseCheckpointResponse', 'header', tag);
+          case 1: throw wireTypeError('Header', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.LeaseCheckpointResponse');
+        pos = skipField(buf, pos, end, tag, 'LeaseCheckpointResponse');
     }
   }
   return m;
@@ -3931,9 +3931,9 @@ function $decode_LeaseKeepAliveRequest(buf: Buffer, pos: number, end: number, in
       case 8: { m.ID = rdI64B(buf, pos, end); pos = R.p; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.LeaseKeepAliveRequest', 'ID', tag);
+          case 1: throw wireTypeError('ID', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.LeaseKeepAliveRequest');
+        pos = skipField(buf, pos, end, tag, 'LeaseKeepAliveRequest');
     }
   }
   return m;
@@ -4022,11 +4022,11 @@ function $decode_LeaseKeepAliveResponse(buf: Buffer, pos: number, end: number, i
       case 24: { m.TTL = rdI64(buf, pos, end); pos = R.p; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.LeaseKeepAliveResponse', 'header', tag);
-          case 2: throw wireTypeError('etcdserverpb.LeaseKeepAliveResponse', 'ID', tag);
-          case 3: throw wireTypeError('etcdserverpb.LeaseKeepAliveResponse', 'TTL', tag);
+          case 1: throw wireTypeError('Header', tag);
+          case 2: throw wireTypeError('ID', tag);
+          case 3: throw wireTypeError('TTL', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.LeaseKeepAliveResponse');
+        pos = skipField(buf, pos, end, tag, 'LeaseKeepAliveResponse');
     }
   }
   return m;
@@ -4116,10 +4116,10 @@ function $decode_LeaseTimeToLiveRequest(buf: Buffer, pos: number, end: number, i
       case 16: { m.keys = rdBool(buf, pos, end); pos = R.p; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.LeaseTimeToLiveRequest', 'ID', tag);
-          case 2: throw wireTypeError('etcdserverpb.LeaseTimeToLiveRequest', 'keys', tag);
+          case 1: throw wireTypeError('ID', tag);
+          case 2: throw wireTypeError('Keys', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.LeaseTimeToLiveRequest');
+        pos = skipField(buf, pos, end, tag, 'LeaseTimeToLiveRequest');
     }
   }
   return m;
@@ -4221,13 +4221,13 @@ function $decode_LeaseTimeToLiveResponse(buf: Buffer, pos: number, end: number, 
       case 42: { const n = rdLen(buf, pos, end); pos = R.p; m.keys.push(rdBytes(buf, pos, pos + n)); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.LeaseTimeToLiveResponse', 'header', tag);
-          case 2: throw wireTypeError('etcdserverpb.LeaseTimeToLiveResponse', 'ID', tag);
-          case 3: throw wireTypeError('etcdserverpb.LeaseTimeToLiveResponse', 'TTL', tag);
-          case 4: throw wireTypeError('etcdserverpb.LeaseTimeToLiveResponse', 'grantedTTL', tag);
-          case 5: throw wireTypeError('etcdserverpb.LeaseTimeToLiveResponse', 'keys', tag);
+          case 1: throw wireTypeError('Header', tag);
+          case 2: throw wireTypeError('ID', tag);
+          case 3: throw wireTypeError('TTL', tag);
+          case 4: throw wireTypeError('GrantedTTL', tag);
+          case 5: throw wireTypeError('Keys', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.LeaseTimeToLiveResponse');
+        pos = skipField(buf, pos, end, tag, 'LeaseTimeToLiveResponse');
     }
   }
   return m;
@@ -4311,7 +4311,7 @@ function $decode_LeaseLeasesRequest(buf: Buffer, pos: number, end: number, into:
     }
     switch (tag) {
       default:
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.LeaseLeasesRequest');
+        pos = skipField(buf, pos, end, tag, 'LeaseLeasesRequest');
     }
   }
   return m;
@@ -4377,9 +4377,9 @@ function $decode_LeaseStatus(buf: Buffer, pos: number, end: number, into: LeaseS
       case 8: { m.ID = rdI64B(buf, pos, end); pos = R.p; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.LeaseStatus', 'ID', tag);
+          case 1: throw wireTypeError('ID', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.LeaseStatus');
+        pos = skipField(buf, pos, end, tag, 'LeaseStatus');
     }
   }
   return m;
@@ -4463,10 +4463,10 @@ function $decode_LeaseLeasesResponse(buf: Buffer, pos: number, end: number, into
       case 18: { const n = rdLen(buf, pos, end); pos = R.p; m.leases.push($decode_LeaseStatus(buf, pos, pos + n, undefined)); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.LeaseLeasesResponse', 'header', tag);
-          case 2: throw wireTypeError('etcdserverpb.LeaseLeasesResponse', 'leases', tag);
+          case 1: throw wireTypeError('Header', tag);
+          case 2: throw wireTypeError('Leases', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.LeaseLeasesResponse');
+        pos = skipField(buf, pos, end, tag, 'LeaseLeasesResponse');
     }
   }
   return m;
@@ -4568,13 +4568,13 @@ function $decode_Member(buf: Buffer, pos: number, end: number, into: Member | un
       case 40: { m.isLearner = rdBool(buf, pos, end); pos = R.p; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.Member', 'ID', tag);
-          case 2: throw wireTypeError('etcdserverpb.Member', 'name', tag);
-          case 3: throw wireTypeError('etcdserverpb.Member', 'peerURLs', tag);
-          case 4: throw wireTypeError('etcdserverpb.Member', 'clientURLs', tag);
-          case 5: throw wireTypeError('etcdserverpb.Member', 'isLearner', tag);
+          case 1: throw wireTypeError('ID', tag);
+          case 2: throw wireTypeError('Name', tag);
+          case 3: throw wireTypeError('PeerURLs', tag);
+          case 4: throw wireTypeError('ClientURLs', tag);
+          case 5: throw wireTypeError('IsLearner', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.Member');
+        pos = skipField(buf, pos, end, tag, 'Member');
     }
   }
   return m;
@@ -4670,10 +4670,10 @@ function $decode_MemberAddRequest(buf: Buffer, pos: number, end: number, into: M
       case 16: { m.isLearner = rdBool(buf, pos, end); pos = R.p; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.MemberAddRequest', 'peerURLs', tag);
-          case 2: throw wireTypeError('etcdserverpb.MemberAddRequest', 'isLearner', tag);
+          case 1: throw wireTypeError('PeerURLs', tag);
+          case 2: throw wireTypeError('IsLearner', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.MemberAddRequest');
+        pos = skipField(buf, pos, end, tag, 'MemberAddRequest');
     }
   }
   return m;
@@ -4765,11 +4765,11 @@ function $decode_MemberAddResponse(buf: Buffer, pos: number, end: number, into: 
       case 26: { const n = rdLen(buf, pos, end); pos = R.p; m.members.push($decode_Member(buf, pos, pos + n, undefined)); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.MemberAddResponse', 'header', tag);
-          case 2: throw wireTypeError('etcdserverpb.MemberAddResponse', 'member', tag);
-          case 3: throw wireTypeError('etcdserverpb.MemberAddResponse', 'members', tag);
+          case 1: throw wireTypeError('Header', tag);
+          case 2: throw wireTypeError('Member', tag);
+          case 3: throw wireTypeError('Members', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.MemberAddResponse');
+        pos = skipField(buf, pos, end, tag, 'MemberAddResponse');
     }
   }
   return m;
@@ -4854,9 +4854,9 @@ function $decode_MemberRemoveRequest(buf: Buffer, pos: number, end: number, into
       case 8: { m.ID = rdU64B(buf, pos, end); pos = R.p; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.MemberRemoveRequest', 'ID', tag);
+          case 1: throw wireTypeError('ID', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.MemberRemoveRequest');
+        pos = skipField(buf, pos, end, tag, 'MemberRemoveRequest');
     }
   }
   return m;
@@ -4940,10 +4940,10 @@ function $decode_MemberRemoveResponse(buf: Buffer, pos: number, end: number, int
       case 18: { const n = rdLen(buf, pos, end); pos = R.p; m.members.push($decode_Member(buf, pos, pos + n, undefined)); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.MemberRemoveResponse', 'header', tag);
-          case 2: throw wireTypeError('etcdserverpb.MemberRemoveResponse', 'members', tag);
+          case 1: throw wireTypeError('Header', tag);
+          case 2: throw wireTypeError('Members', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.MemberRemoveResponse');
+        pos = skipField(buf, pos, end, tag, 'MemberRemoveResponse');
     }
   }
   return m;
@@ -5030,10 +5030,10 @@ function $decode_MemberUpdateRequest(buf: Buffer, pos: number, end: number, into
       case 18: { const n = rdLen(buf, pos, end); pos = R.p; m.peerURLs.push(rdStr(buf, pos, pos + n)); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.MemberUpdateRequest', 'ID', tag);
-          case 2: throw wireTypeError('etcdserverpb.MemberUpdateRequest', 'peerURLs', tag);
+          case 1: throw wireTypeError('ID', tag);
+          case 2: throw wireTypeError('PeerURLs', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.MemberUpdateRequest');
+        pos = skipField(buf, pos, end, tag, 'MemberUpdateRequest');
     }
   }
   return m;
@@ -5120,10 +5120,10 @@ function $decode_MemberUpdateResponse(buf: Buffer, pos: number, end: number, int
       case 18: { const n = rdLen(buf, pos, end); pos = R.p; m.members.push($decode_Member(buf, pos, pos + n, undefined)); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.MemberUpdateResponse', 'header', tag);
-          case 2: throw wireTypeError('etcdserverpb.MemberUpdateResponse', 'members', tag);
+          case 1: throw wireTypeError('Header', tag);
+          case 2: throw wireTypeError('Members', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.MemberUpdateResponse');
+        pos = skipField(buf, pos, end, tag, 'MemberUpdateResponse');
     }
   }
   return m;
@@ -5205,9 +5205,9 @@ function $decode_MemberListRequest(buf: Buffer, pos: number, end: number, into: 
       case 8: { m.linearizable = rdBool(buf, pos, end); pos = R.p; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.MemberListRequest', 'linearizable', tag);
+          case 1: throw wireTypeError('Linearizable', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.MemberListRequest');
+        pos = skipField(buf, pos, end, tag, 'MemberListRequest');
     }
   }
   return m;
@@ -5291,10 +5291,10 @@ function $decode_MemberListResponse(buf: Buffer, pos: number, end: number, into:
       case 18: { const n = rdLen(buf, pos, end); pos = R.p; m.members.push($decode_Member(buf, pos, pos + n, undefined)); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.MemberListResponse', 'header', tag);
-          case 2: throw wireTypeError('etcdserverpb.MemberListResponse', 'members', tag);
+          case 1: throw wireTypeError('Header', tag);
+          case 2: throw wireTypeError('Members', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.MemberListResponse');
+        pos = skipField(buf, pos, end, tag, 'MemberListResponse');
     }
   }
   return m;
@@ -5376,9 +5376,9 @@ function $decode_MemberPromoteRequest(buf: Buffer, pos: number, end: number, int
       case 8: { m.ID = rdU64B(buf, pos, end); pos = R.p; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.MemberPromoteRequest', 'ID', tag);
+          case 1: throw wireTypeError('ID', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.MemberPromoteRequest');
+        pos = skipField(buf, pos, end, tag, 'MemberPromoteRequest');
     }
   }
   return m;
@@ -5462,10 +5462,10 @@ function $decode_MemberPromoteResponse(buf: Buffer, pos: number, end: number, in
       case 18: { const n = rdLen(buf, pos, end); pos = R.p; m.members.push($decode_Member(buf, pos, pos + n, undefined)); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.MemberPromoteResponse', 'header', tag);
-          case 2: throw wireTypeError('etcdserverpb.MemberPromoteResponse', 'members', tag);
+          case 1: throw wireTypeError('Header', tag);
+          case 2: throw wireTypeError('Members', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.MemberPromoteResponse');
+        pos = skipField(buf, pos, end, tag, 'MemberPromoteResponse');
     }
   }
   return m;
@@ -5540,7 +5540,7 @@ function $decode_DefragmentRequest(buf: Buffer, pos: number, end: number, into: 
     }
     switch (tag) {
       default:
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.DefragmentRequest');
+        pos = skipField(buf, pos, end, tag, 'DefragmentRequest');
     }
   }
   return m;
@@ -5606,9 +5606,9 @@ function $decode_DefragmentResponse(buf: Buffer, pos: number, end: number, into:
       case 10: { const n = rdLen(buf, pos, end); pos = R.p; m.header = $decode_ResponseHeader(buf, pos, pos + n, m.header); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.DefragmentResponse', 'header', tag);
+          case 1: throw wireTypeError('Header', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.DefragmentResponse');
+        pos = skipField(buf, pos, end, tag, 'DefragmentResponse');
     }
   }
   return m;
@@ -5687,9 +5687,9 @@ function $decode_MoveLeaderRequest(buf: Buffer, pos: number, end: number, into: 
       case 8: { m.targetID = rdU64B(buf, pos, end); pos = R.p; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.MoveLeaderRequest', 'targetID', tag);
+          case 1: throw wireTypeError('TargetID', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.MoveLeaderRequest');
+        pos = skipField(buf, pos, end, tag, 'MoveLeaderRequest');
     }
   }
   return m;
@@ -5768,9 +5768,9 @@ function $decode_MoveLeaderResponse(buf: Buffer, pos: number, end: number, into:
       case 10: { const n = rdLen(buf, pos, end); pos = R.p; m.header = $decode_ResponseHeader(buf, pos, pos + n, m.header); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.MoveLeaderResponse', 'header', tag);
+          case 1: throw wireTypeError('Header', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.MoveLeaderResponse');
+        pos = skipField(buf, pos, end, tag, 'MoveLeaderResponse');
     }
   }
   return m;
@@ -5859,11 +5859,11 @@ function $decode_AlarmRequest(buf: Buffer, pos: number, end: number, into: Alarm
       case 24: { m.alarm = rdI32(buf, pos, end); pos = R.p; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.AlarmRequest', 'action', tag);
-          case 2: throw wireTypeError('etcdserverpb.AlarmRequest', 'memberID', tag);
-          case 3: throw wireTypeError('etcdserverpb.AlarmRequest', 'alarm', tag);
+          case 1: throw wireTypeError('Action', tag);
+          case 2: throw wireTypeError('MemberID', tag);
+          case 3: throw wireTypeError('Alarm', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.AlarmRequest');
+        pos = skipField(buf, pos, end, tag, 'AlarmRequest');
     }
   }
   return m;
@@ -5953,10 +5953,10 @@ function $decode_AlarmMember(buf: Buffer, pos: number, end: number, into: AlarmM
       case 16: { m.alarm = rdI32(buf, pos, end); pos = R.p; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.AlarmMember', 'memberID', tag);
-          case 2: throw wireTypeError('etcdserverpb.AlarmMember', 'alarm', tag);
+          case 1: throw wireTypeError('MemberID', tag);
+          case 2: throw wireTypeError('Alarm', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.AlarmMember');
+        pos = skipField(buf, pos, end, tag, 'AlarmMember');
     }
   }
   return m;
@@ -6043,10 +6043,10 @@ function $decode_AlarmResponse(buf: Buffer, pos: number, end: number, into: Alar
       case 18: { const n = rdLen(buf, pos, end); pos = R.p; m.alarms.push($decode_AlarmMember(buf, pos, pos + n, undefined)); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.AlarmResponse', 'header', tag);
-          case 2: throw wireTypeError('etcdserverpb.AlarmResponse', 'alarms', tag);
+          case 1: throw wireTypeError('Header', tag);
+          case 2: throw wireTypeError('Alarms', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.AlarmResponse');
+        pos = skipField(buf, pos, end, tag, 'AlarmResponse');
     }
   }
   return m;
@@ -6133,10 +6133,10 @@ function $decode_DowngradeRequest(buf: Buffer, pos: number, end: number, into: D
       case 18: { const n = rdLen(buf, pos, end); pos = R.p; m.version = rdStr(buf, pos, pos + n); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.DowngradeRequest', 'action', tag);
-          case 2: throw wireTypeError('etcdserverpb.DowngradeRequest', 'version', tag);
+          case 1: throw wireTypeError('Action', tag);
+          case 2: throw wireTypeError('Version', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.DowngradeRequest');
+        pos = skipField(buf, pos, end, tag, 'DowngradeRequest');
     }
   }
   return m;
@@ -6223,10 +6223,10 @@ function $decode_DowngradeResponse(buf: Buffer, pos: number, end: number, into: 
       case 18: { const n = rdLen(buf, pos, end); pos = R.p; m.version = rdStr(buf, pos, pos + n); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.DowngradeResponse', 'header', tag);
-          case 2: throw wireTypeError('etcdserverpb.DowngradeResponse', 'version', tag);
+          case 1: throw wireTypeError('Header', tag);
+          case 2: throw wireTypeError('Version', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.DowngradeResponse');
+        pos = skipField(buf, pos, end, tag, 'DowngradeResponse');
     }
   }
   return m;
@@ -6301,7 +6301,7 @@ function $decode_StatusRequest(buf: Buffer, pos: number, end: number, into: Stat
     }
     switch (tag) {
       default:
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.StatusRequest');
+        pos = skipField(buf, pos, end, tag, 'StatusRequest');
     }
   }
   return m;
@@ -6427,21 +6427,21 @@ function $decode_StatusResponse(buf: Buffer, pos: number, end: number, into: Sta
       case 106: { const n = rdLen(buf, pos, end); pos = R.p; m.downgradeInfo = $decode_DowngradeInfo(buf, pos, pos + n, m.downgradeInfo); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.StatusResponse', 'header', tag);
-          case 2: throw wireTypeError('etcdserverpb.StatusResponse', 'version', tag);
-          case 3: throw wireTypeError('etcdserverpb.StatusResponse', 'dbSize', tag);
-          case 4: throw wireTypeError('etcdserverpb.StatusResponse', 'leader', tag);
-          case 5: throw wireTypeError('etcdserverpb.StatusResponse', 'raftIndex', tag);
-          case 6: throw wireTypeError('etcdserverpb.StatusResponse', 'raftTerm', tag);
-          case 7: throw wireTypeError('etcdserverpb.StatusResponse', 'raftAppliedIndex', tag);
-          case 8: throw wireTypeError('etcdserverpb.StatusResponse', 'errors', tag);
-          case 9: throw wireTypeError('etcdserverpb.StatusResponse', 'dbSizeInUse', tag);
-          case 10: throw wireTypeError('etcdserverpb.StatusResponse', 'isLearner', tag);
-          case 11: throw wireTypeError('etcdserverpb.StatusResponse', 'storageVersion', tag);
-          case 12: throw wireTypeError('etcdserverpb.StatusResponse', 'dbSizeQuota', tag);
-          case 13: throw wireTypeError('etcdserverpb.StatusResponse', 'downgradeInfo', tag);
+          case 1: throw wireTypeError('Header', tag);
+          case 2: throw wireTypeError('Version', tag);
+          case 3: throw wireTypeError('DbSize', tag);
+          case 4: throw wireTypeError('Leader', tag);
+          case 5: throw wireTypeError('RaftIndex', tag);
+          case 6: throw wireTypeError('RaftTerm', tag);
+          case 7: throw wireTypeError('RaftAppliedIndex', tag);
+          case 8: throw wireTypeError('Errors', tag);
+          case 9: throw wireTypeError('DbSizeInUse', tag);
+          case 10: throw wireTypeError('IsLearner', tag);
+          case 11: throw wireTypeError('StorageVersion', tag);
+          case 12: throw wireTypeError('DbSizeQuota', tag);
+          case 13: throw wireTypeError('DowngradeInfo', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.StatusResponse');
+        pos = skipField(buf, pos, end, tag, 'StatusResponse');
     }
   }
   return m;
@@ -6561,10 +6561,10 @@ function $decode_DowngradeInfo(buf: Buffer, pos: number, end: number, into: Down
       case 18: { const n = rdLen(buf, pos, end); pos = R.p; m.targetVersion = rdStr(buf, pos, pos + n); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.DowngradeInfo', 'enabled', tag);
-          case 2: throw wireTypeError('etcdserverpb.DowngradeInfo', 'targetVersion', tag);
+          case 1: throw wireTypeError('Enabled', tag);
+          case 2: throw wireTypeError('TargetVersion', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.DowngradeInfo');
+        pos = skipField(buf, pos, end, tag, 'DowngradeInfo');
     }
   }
   return m;
@@ -6639,7 +6639,7 @@ function $decode_AuthEnableRequest(buf: Buffer, pos: number, end: number, into: 
     }
     switch (tag) {
       default:
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.AuthEnableRequest');
+        pos = skipField(buf, pos, end, tag, 'AuthEnableRequest');
     }
   }
   return m;
@@ -6698,7 +6698,7 @@ function $decode_AuthDisableRequest(buf: Buffer, pos: number, end: number, into:
     }
     switch (tag) {
       default:
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.AuthDisableRequest');
+        pos = skipField(buf, pos, end, tag, 'AuthDisableRequest');
     }
   }
   return m;
@@ -6757,7 +6757,7 @@ function $decode_AuthStatusRequest(buf: Buffer, pos: number, end: number, into: 
     }
     switch (tag) {
       default:
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.AuthStatusRequest');
+        pos = skipField(buf, pos, end, tag, 'AuthStatusRequest');
     }
   }
   return m;
@@ -6828,10 +6828,10 @@ function $decode_AuthenticateRequest(buf: Buffer, pos: number, end: number, into
       case 18: { const n = rdLen(buf, pos, end); pos = R.p; m.password = rdStr(buf, pos, pos + n); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.AuthenticateRequest', 'name', tag);
-          case 2: throw wireTypeError('etcdserverpb.AuthenticateRequest', 'password', tag);
+          case 1: throw wireTypeError('Name', tag);
+          case 2: throw wireTypeError('Password', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.AuthenticateRequest');
+        pos = skipField(buf, pos, end, tag, 'AuthenticateRequest');
     }
   }
   return m;
@@ -6928,12 +6928,12 @@ function $decode_AuthUserAddRequest(buf: Buffer, pos: number, end: number, into:
       case 34: { const n = rdLen(buf, pos, end); pos = R.p; m.hashedPassword = rdStr(buf, pos, pos + n); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.AuthUserAddRequest', 'name', tag);
-          case 2: throw wireTypeError('etcdserverpb.AuthUserAddRequest', 'password', tag);
-          case 3: throw wireTypeError('etcdserverpb.AuthUserAddRequest', 'options', tag);
-          case 4: throw wireTypeError('etcdserverpb.AuthUserAddRequest', 'hashedPassword', tag);
+          case 1: throw wireTypeError('Name', tag);
+          case 2: throw wireTypeError('Password', tag);
+          case 3: throw wireTypeError('Options', tag);
+          case 4: throw wireTypeError('HashedPassword', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.AuthUserAddRequest');
+        pos = skipField(buf, pos, end, tag, 'AuthUserAddRequest');
     }
   }
   return m;
@@ -7021,9 +7021,9 @@ function $decode_AuthUserGetRequest(buf: Buffer, pos: number, end: number, into:
       case 10: { const n = rdLen(buf, pos, end); pos = R.p; m.name = rdStr(buf, pos, pos + n); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.AuthUserGetRequest', 'name', tag);
+          case 1: throw wireTypeError('Name', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.AuthUserGetRequest');
+        pos = skipField(buf, pos, end, tag, 'AuthUserGetRequest');
     }
   }
   return m;
@@ -7102,9 +7102,9 @@ function $decode_AuthUserDeleteRequest(buf: Buffer, pos: number, end: number, in
       case 10: { const n = rdLen(buf, pos, end); pos = R.p; m.name = rdStr(buf, pos, pos + n); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.AuthUserDeleteRequest', 'name', tag);
+          case 1: throw wireTypeError('Name', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.AuthUserDeleteRequest');
+        pos = skipField(buf, pos, end, tag, 'AuthUserDeleteRequest');
     }
   }
   return m;
@@ -7193,11 +7193,11 @@ function $decode_AuthUserChangePasswordRequest(buf: Buffer, pos: number, end: nu
       case 26: { const n = rdLen(buf, pos, end); pos = R.p; m.hashedPassword = rdStr(buf, pos, pos + n); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.AuthUserChangePasswordRequest', 'name', tag);
-          case 2: throw wireTypeError('etcdserverpb.AuthUserChangePasswordRequest', 'password', tag);
-          case 3: throw wireTypeError('etcdserverpb.AuthUserChangePasswordRequest', 'hashedPassword', tag);
+          case 1: throw wireTypeError('Name', tag);
+          case 2: throw wireTypeError('Password', tag);
+          case 3: throw wireTypeError('HashedPassword', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.AuthUserChangePasswordRequest');
+        pos = skipField(buf, pos, end, tag, 'AuthUserChangePasswordRequest');
     }
   }
   return m;
@@ -7287,10 +7287,10 @@ function $decode_AuthUserGrantRoleRequest(buf: Buffer, pos: number, end: number,
       case 18: { const n = rdLen(buf, pos, end); pos = R.p; m.role = rdStr(buf, pos, pos + n); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.AuthUserGrantRoleRequest', 'user', tag);
-          case 2: throw wireTypeError('etcdserverpb.AuthUserGrantRoleRequest', 'role', tag);
+          case 1: throw wireTypeError('User', tag);
+          case 2: throw wireTypeError('Role', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.AuthUserGrantRoleRequest');
+        pos = skipField(buf, pos, end, tag, 'AuthUserGrantRoleRequest');
     }
   }
   return m;
@@ -7377,10 +7377,10 @@ function $decode_AuthUserRevokeRoleRequest(buf: Buffer, pos: number, end: number
       case 18: { const n = rdLen(buf, pos, end); pos = R.p; m.role = rdStr(buf, pos, pos + n); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.AuthUserRevokeRoleRequest', 'name', tag);
-          case 2: throw wireTypeError('etcdserverpb.AuthUserRevokeRoleRequest', 'role', tag);
+          case 1: throw wireTypeError('Name', tag);
+          case 2: throw wireTypeError('Role', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.AuthUserRevokeRoleRequest');
+        pos = skipField(buf, pos, end, tag, 'AuthUserRevokeRoleRequest');
     }
   }
   return m;
@@ -7462,9 +7462,9 @@ function $decode_AuthRoleAddRequest(buf: Buffer, pos: number, end: number, into:
       case 10: { const n = rdLen(buf, pos, end); pos = R.p; m.name = rdStr(buf, pos, pos + n); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.AuthRoleAddRequest', 'name', tag);
+          case 1: throw wireTypeError('Name', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.AuthRoleAddRequest');
+        pos = skipField(buf, pos, end, tag, 'AuthRoleAddRequest');
     }
   }
   return m;
@@ -7543,9 +7543,9 @@ function $decode_AuthRoleGetRequest(buf: Buffer, pos: number, end: number, into:
       case 10: { const n = rdLen(buf, pos, end); pos = R.p; m.role = rdStr(buf, pos, pos + n); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.AuthRoleGetRequest', 'role', tag);
+          case 1: throw wireTypeError('Role', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.AuthRoleGetRequest');
+        pos = skipField(buf, pos, end, tag, 'AuthRoleGetRequest');
     }
   }
   return m;
@@ -7617,7 +7617,7 @@ function $decode_AuthUserListRequest(buf: Buffer, pos: number, end: number, into
     }
     switch (tag) {
       default:
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.AuthUserListRequest');
+        pos = skipField(buf, pos, end, tag, 'AuthUserListRequest');
     }
   }
   return m;
@@ -7676,7 +7676,7 @@ function $decode_AuthRoleListRequest(buf: Buffer, pos: number, end: number, into
     }
     switch (tag) {
       default:
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.AuthRoleListRequest');
+        pos = skipField(buf, pos, end, tag, 'AuthRoleListRequest');
     }
   }
   return m;
@@ -7742,9 +7742,9 @@ function $decode_AuthRoleDeleteRequest(buf: Buffer, pos: number, end: number, in
       case 10: { const n = rdLen(buf, pos, end); pos = R.p; m.role = rdStr(buf, pos, pos + n); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.AuthRoleDeleteRequest', 'role', tag);
+          case 1: throw wireTypeError('Role', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.AuthRoleDeleteRequest');
+        pos = skipField(buf, pos, end, tag, 'AuthRoleDeleteRequest');
     }
   }
   return m;
@@ -7828,10 +7828,10 @@ function $decode_AuthRoleGrantPermissionRequest(buf: Buffer, pos: number, end: n
       case 18: { const n = rdLen(buf, pos, end); pos = R.p; m.perm = authpb.Permission.$decode(buf, pos, pos + n, m.perm); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.AuthRoleGrantPermissionRequest', 'name', tag);
-          case 2: throw wireTypeError('etcdserverpb.AuthRoleGrantPermissionRequest', 'perm', tag);
+          case 1: throw wireTypeError('Name', tag);
+          case 2: throw wireTypeError('Perm', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.AuthRoleGrantPermissionRequest');
+        pos = skipField(buf, pos, end, tag, 'AuthRoleGrantPermissionRequest');
     }
   }
   return m;
@@ -7923,11 +7923,11 @@ function $decode_AuthRoleRevokePermissionRequest(buf: Buffer, pos: number, end: 
       case 26: { const n = rdLen(buf, pos, end); pos = R.p; m.range_end = rdBytes(buf, pos, pos + n); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.AuthRoleRevokePermissionRequest', 'role', tag);
-          case 2: throw wireTypeError('etcdserverpb.AuthRoleRevokePermissionRequest', 'key', tag);
-          case 3: throw wireTypeError('etcdserverpb.AuthRoleRevokePermissionRequest', 'range_end', tag);
+          case 1: throw wireTypeError('Role', tag);
+          case 2: throw wireTypeError('Key', tag);
+          case 3: throw wireTypeError('RangeEnd', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.AuthRoleRevokePermissionRequest');
+        pos = skipField(buf, pos, end, tag, 'AuthRoleRevokePermissionRequest');
     }
   }
   return m;
@@ -8012,9 +8012,9 @@ function $decode_AuthEnableResponse(buf: Buffer, pos: number, end: number, into:
       case 10: { const n = rdLen(buf, pos, end); pos = R.p; m.header = $decode_ResponseHeader(buf, pos, pos + n, m.header); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.AuthEnableResponse', 'header', tag);
+          case 1: throw wireTypeError('Header', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.AuthEnableResponse');
+        pos = skipField(buf, pos, end, tag, 'AuthEnableResponse');
     }
   }
   return m;
@@ -8093,9 +8093,9 @@ function $decode_AuthDisableResponse(buf: Buffer, pos: number, end: number, into
       case 10: { const n = rdLen(buf, pos, end); pos = R.p; m.header = $decode_ResponseHeader(buf, pos, pos + n, m.header); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.AuthDisableResponse', 'header', tag);
+          case 1: throw wireTypeError('Header', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.AuthDisableResponse');
+        pos = skipField(buf, pos, end, tag, 'AuthDisableResponse');
     }
   }
   return m;
@@ -8184,11 +8184,11 @@ function $decode_AuthStatusResponse(buf: Buffer, pos: number, end: number, into:
       case 24: { m.authRevision = rdU64(buf, pos, end); pos = R.p; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.AuthStatusResponse', 'header', tag);
-          case 2: throw wireTypeError('etcdserverpb.AuthStatusResponse', 'enabled', tag);
-          case 3: throw wireTypeError('etcdserverpb.AuthStatusResponse', 'authRevision', tag);
+          case 1: throw wireTypeError('Header', tag);
+          case 2: throw wireTypeError('Enabled', tag);
+          case 3: throw wireTypeError('AuthRevision', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.AuthStatusResponse');
+        pos = skipField(buf, pos, end, tag, 'AuthStatusResponse');
     }
   }
   return m;
@@ -8278,10 +8278,10 @@ function $decode_AuthenticateResponse(buf: Buffer, pos: number, end: number, int
       case 18: { const n = rdLen(buf, pos, end); pos = R.p; m.token = rdStr(buf, pos, pos + n); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.AuthenticateResponse', 'header', tag);
-          case 2: throw wireTypeError('etcdserverpb.AuthenticateResponse', 'token', tag);
+          case 1: throw wireTypeError('Header', tag);
+          case 2: throw wireTypeError('Token', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.AuthenticateResponse');
+        pos = skipField(buf, pos, end, tag, 'AuthenticateResponse');
     }
   }
   return m;
@@ -8363,9 +8363,9 @@ function $decode_AuthUserAddResponse(buf: Buffer, pos: number, end: number, into
       case 10: { const n = rdLen(buf, pos, end); pos = R.p; m.header = $decode_ResponseHeader(buf, pos, pos + n, m.header); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.AuthUserAddResponse', 'header', tag);
+          case 1: throw wireTypeError('Header', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.AuthUserAddResponse');
+        pos = skipField(buf, pos, end, tag, 'AuthUserAddResponse');
     }
   }
   return m;
@@ -8449,10 +8449,10 @@ function $decode_AuthUserGetResponse(buf: Buffer, pos: number, end: number, into
       case 18: { const n = rdLen(buf, pos, end); pos = R.p; m.roles.push(rdStr(buf, pos, pos + n)); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.AuthUserGetResponse', 'header', tag);
-          case 2: throw wireTypeError('etcdserverpb.AuthUserGetResponse', 'roles', tag);
+          case 1: throw wireTypeError('Header', tag);
+          case 2: throw wireTypeError('Roles', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.AuthUserGetResponse');
+        pos = skipField(buf, pos, end, tag, 'AuthUserGetResponse');
     }
   }
   return m;
@@ -8534,9 +8534,9 @@ function $decode_AuthUserDeleteResponse(buf: Buffer, pos: number, end: number, i
       case 10: { const n = rdLen(buf, pos, end); pos = R.p; m.header = $decode_ResponseHeader(buf, pos, pos + n, m.header); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.AuthUserDeleteResponse', 'header', tag);
+          case 1: throw wireTypeError('Header', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.AuthUserDeleteResponse');
+        pos = skipField(buf, pos, end, tag, 'AuthUserDeleteResponse');
     }
   }
   return m;
@@ -8615,9 +8615,9 @@ function $decode_AuthUserChangePasswordResponse(buf: Buffer, pos: number, end: n
       case 10: { const n = rdLen(buf, pos, end); pos = R.p; m.header = $decode_ResponseHeader(buf, pos, pos + n, m.header); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.AuthUserChangePasswordResponse', 'header', tag);
+          case 1: throw wireTypeError('Header', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.AuthUserChangePasswordResponse');
+        pos = skipField(buf, pos, end, tag, 'AuthUserChangePasswordResponse');
     }
   }
   return m;
@@ -8696,9 +8696,9 @@ function $decode_AuthUserGrantRoleResponse(buf: Buffer, pos: number, end: number
       case 10: { const n = rdLen(buf, pos, end); pos = R.p; m.header = $decode_ResponseHeader(buf, pos, pos + n, m.header); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.AuthUserGrantRoleResponse', 'header', tag);
+          case 1: throw wireTypeError('Header', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.AuthUserGrantRoleResponse');
+        pos = skipField(buf, pos, end, tag, 'AuthUserGrantRoleResponse');
     }
   }
   return m;
@@ -8777,9 +8777,9 @@ function $decode_AuthUserRevokeRoleResponse(buf: Buffer, pos: number, end: numbe
       case 10: { const n = rdLen(buf, pos, end); pos = R.p; m.header = $decode_ResponseHeader(buf, pos, pos + n, m.header); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.AuthUserRevokeRoleResponse', 'header', tag);
+          case 1: throw wireTypeError('Header', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.AuthUserRevokeRoleResponse');
+        pos = skipField(buf, pos, end, tag, 'AuthUserRevokeRoleResponse');
     }
   }
   return m;
@@ -8858,9 +8858,9 @@ function $decode_AuthRoleAddResponse(buf: Buffer, pos: number, end: number, into
       case 10: { const n = rdLen(buf, pos, end); pos = R.p; m.header = $decode_ResponseHeader(buf, pos, pos + n, m.header); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.AuthRoleAddResponse', 'header', tag);
+          case 1: throw wireTypeError('Header', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.AuthRoleAddResponse');
+        pos = skipField(buf, pos, end, tag, 'AuthRoleAddResponse');
     }
   }
   return m;
@@ -8944,10 +8944,10 @@ function $decode_AuthRoleGetResponse(buf: Buffer, pos: number, end: number, into
       case 18: { const n = rdLen(buf, pos, end); pos = R.p; m.perm.push(authpb.Permission.$decode(buf, pos, pos + n, undefined)); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.AuthRoleGetResponse', 'header', tag);
-          case 2: throw wireTypeError('etcdserverpb.AuthRoleGetResponse', 'perm', tag);
+          case 1: throw wireTypeError('Header', tag);
+          case 2: throw wireTypeError('Perm', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.AuthRoleGetResponse');
+        pos = skipField(buf, pos, end, tag, 'AuthRoleGetResponse');
     }
   }
   return m;
@@ -9034,10 +9034,10 @@ function $decode_AuthRoleListResponse(buf: Buffer, pos: number, end: number, int
       case 18: { const n = rdLen(buf, pos, end); pos = R.p; m.roles.push(rdStr(buf, pos, pos + n)); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.AuthRoleListResponse', 'header', tag);
-          case 2: throw wireTypeError('etcdserverpb.AuthRoleListResponse', 'roles', tag);
+          case 1: throw wireTypeError('Header', tag);
+          case 2: throw wireTypeError('Roles', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.AuthRoleListResponse');
+        pos = skipField(buf, pos, end, tag, 'AuthRoleListResponse');
     }
   }
   return m;
@@ -9124,10 +9124,10 @@ function $decode_AuthUserListResponse(buf: Buffer, pos: number, end: number, int
       case 18: { const n = rdLen(buf, pos, end); pos = R.p; m.users.push(rdStr(buf, pos, pos + n)); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.AuthUserListResponse', 'header', tag);
-          case 2: throw wireTypeError('etcdserverpb.AuthUserListResponse', 'users', tag);
+          case 1: throw wireTypeError('Header', tag);
+          case 2: throw wireTypeError('Users', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.AuthUserListResponse');
+        pos = skipField(buf, pos, end, tag, 'AuthUserListResponse');
     }
   }
   return m;
@@ -9209,9 +9209,9 @@ function $decode_AuthRoleDeleteResponse(buf: Buffer, pos: number, end: number, i
       case 10: { const n = rdLen(buf, pos, end); pos = R.p; m.header = $decode_ResponseHeader(buf, pos, pos + n, m.header); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.AuthRoleDeleteResponse', 'header', tag);
+          case 1: throw wireTypeError('Header', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.AuthRoleDeleteResponse');
+        pos = skipField(buf, pos, end, tag, 'AuthRoleDeleteResponse');
     }
   }
   return m;
@@ -9290,9 +9290,9 @@ function $decode_AuthRoleGrantPermissionResponse(buf: Buffer, pos: number, end: 
       case 10: { const n = rdLen(buf, pos, end); pos = R.p; m.header = $decode_ResponseHeader(buf, pos, pos + n, m.header); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.AuthRoleGrantPermissionResponse', 'header', tag);
+          case 1: throw wireTypeError('Header', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.AuthRoleGrantPermissionResponse');
+        pos = skipField(buf, pos, end, tag, 'AuthRoleGrantPermissionResponse');
     }
   }
   return m;
@@ -9371,9 +9371,9 @@ function $decode_AuthRoleRevokePermissionResponse(buf: Buffer, pos: number, end:
       case 10: { const n = rdLen(buf, pos, end); pos = R.p; m.header = $decode_ResponseHeader(buf, pos, pos + n, m.header); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('etcdserverpb.AuthRoleRevokePermissionResponse', 'header', tag);
+          case 1: throw wireTypeError('Header', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'etcdserverpb.AuthRoleRevokePermissionResponse');
+        pos = skipField(buf, pos, end, tag, 'AuthRoleRevokePermissionResponse');
     }
   }
   return m;

@@ -79,14 +79,14 @@ function $decode_KeyValue(buf: Buffer, pos: number, end: number, into: KeyValue 
       case 48: { m.lease = rdI64B(buf, pos, end); pos = R.p; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('mvccpb.KeyValue', 'key', tag);
-          case 2: throw wireTypeError('mvccpb.KeyValue', 'create_revision', tag);
-          case 3: throw wireTypeError('mvccpb.KeyValue', 'mod_revision', tag);
-          case 4: throw wireTypeError('mvccpb.KeyValue', 'version', tag);
-          case 5: throw wireTypeError('mvccpb.KeyValue', 'value', tag);
-          case 6: throw wireTypeError('mvccpb.KeyValue', 'lease', tag);
+          case 1: throw wireTypeError('Key', tag);
+          case 2: throw wireTypeError('CreateRevision', tag);
+          case 3: throw wireTypeError('ModRevision', tag);
+          case 4: throw wireTypeError('Version', tag);
+          case 5: throw wireTypeError('Value', tag);
+          case 6: throw wireTypeError('Lease', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'mvccpb.KeyValue');
+        pos = skipField(buf, pos, end, tag, 'KeyValue');
     }
   }
   return m;
@@ -190,11 +190,11 @@ function $decode_Event(buf: Buffer, pos: number, end: number, into: Event | unde
       case 26: { const n = rdLen(buf, pos, end); pos = R.p; m.prev_kv = $decode_KeyValue(buf, pos, pos + n, m.prev_kv); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('mvccpb.Event', 'type', tag);
-          case 2: throw wireTypeError('mvccpb.Event', 'kv', tag);
-          case 3: throw wireTypeError('mvccpb.Event', 'prev_kv', tag);
+          case 1: throw wireTypeError('Type', tag);
+          case 2: throw wireTypeError('Kv', tag);
+          case 3: throw wireTypeError('PrevKv', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'mvccpb.Event');
+        pos = skipField(buf, pos, end, tag, 'Event');
     }
   }
   return m;

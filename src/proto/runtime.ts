@@ -327,7 +327,7 @@ export function wStr(buf: Buffer, pos: number, s: string, n: number): number {
 // ------------------------------------------------------------------ reads
 
 export function eof(): never {
-  throw new ProtoDecodeError('proto: unexpected EOF');
+  throw new ProtoDecodeError('unexpected EOF');
 }
 
 function overflow(): never {
@@ -605,8 +605,8 @@ function skipGroup(buf: Uint8Array, pos: number, end: number, field: number, msg
 }
 
 /** The error for a known field arriving with a wire type that does not fit its type. */
-export function wireTypeError(msg: string, field: string, tag: number): ProtoDecodeError {
-  return new ProtoDecodeError(`proto: ${msg}: wrong wireType = ${tag & 7} for field ${field}`);
+export function wireTypeError(goField: string, tag: number): ProtoDecodeError {
+  return new ProtoDecodeError(`proto: wrong wireType = ${tag & 7} for field ${goField}`);
 }
 
 // ------------------------------------------------------------------ JSON out

@@ -61,11 +61,11 @@ function $decode_CampaignRequest(buf: Buffer, pos: number, end: number, into: Ca
       case 26: { const n = rdLen(buf, pos, end); pos = R.p; m.value = rdBytes(buf, pos, pos + n); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('v3electionpb.CampaignRequest', 'name', tag);
-          case 2: throw wireTypeError('v3electionpb.CampaignRequest', 'lease', tag);
-          case 3: throw wireTypeError('v3electionpb.CampaignRequest', 'value', tag);
+          case 1: throw wireTypeError('Name', tag);
+          case 2: throw wireTypeError('Lease', tag);
+          case 3: throw wireTypeError('Value', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'v3electionpb.CampaignRequest');
+        pos = skipField(buf, pos, end, tag, 'CampaignRequest');
     }
   }
   return m;
@@ -155,10 +155,10 @@ function $decode_CampaignResponse(buf: Buffer, pos: number, end: number, into: C
       case 18: { const n = rdLen(buf, pos, end); pos = R.p; m.leader = $decode_LeaderKey(buf, pos, pos + n, m.leader); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('v3electionpb.CampaignResponse', 'header', tag);
-          case 2: throw wireTypeError('v3electionpb.CampaignResponse', 'leader', tag);
+          case 1: throw wireTypeError('Header', tag);
+          case 2: throw wireTypeError('Leader', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'v3electionpb.CampaignResponse');
+        pos = skipField(buf, pos, end, tag, 'CampaignResponse');
     }
   }
   return m;
@@ -255,12 +255,12 @@ function $decode_LeaderKey(buf: Buffer, pos: number, end: number, into: LeaderKe
       case 32: { m.lease = rdI64B(buf, pos, end); pos = R.p; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('v3electionpb.LeaderKey', 'name', tag);
-          case 2: throw wireTypeError('v3electionpb.LeaderKey', 'key', tag);
-          case 3: throw wireTypeError('v3electionpb.LeaderKey', 'rev', tag);
-          case 4: throw wireTypeError('v3electionpb.LeaderKey', 'lease', tag);
+          case 1: throw wireTypeError('Name', tag);
+          case 2: throw wireTypeError('Key', tag);
+          case 3: throw wireTypeError('Rev', tag);
+          case 4: throw wireTypeError('Lease', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'v3electionpb.LeaderKey');
+        pos = skipField(buf, pos, end, tag, 'LeaderKey');
     }
   }
   return m;
@@ -348,9 +348,9 @@ function $decode_LeaderRequest(buf: Buffer, pos: number, end: number, into: Lead
       case 10: { const n = rdLen(buf, pos, end); pos = R.p; m.name = rdBytes(buf, pos, pos + n); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('v3electionpb.LeaderRequest', 'name', tag);
+          case 1: throw wireTypeError('Name', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'v3electionpb.LeaderRequest');
+        pos = skipField(buf, pos, end, tag, 'LeaderRequest');
     }
   }
   return m;
@@ -434,10 +434,10 @@ function $decode_LeaderResponse(buf: Buffer, pos: number, end: number, into: Lea
       case 18: { const n = rdLen(buf, pos, end); pos = R.p; m.kv = mvccpb.KeyValue.$decode(buf, pos, pos + n, m.kv); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('v3electionpb.LeaderResponse', 'header', tag);
-          case 2: throw wireTypeError('v3electionpb.LeaderResponse', 'kv', tag);
+          case 1: throw wireTypeError('Header', tag);
+          case 2: throw wireTypeError('Kv', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'v3electionpb.LeaderResponse');
+        pos = skipField(buf, pos, end, tag, 'LeaderResponse');
     }
   }
   return m;
@@ -519,9 +519,9 @@ function $decode_ResignRequest(buf: Buffer, pos: number, end: number, into: Resi
       case 10: { const n = rdLen(buf, pos, end); pos = R.p; m.leader = $decode_LeaderKey(buf, pos, pos + n, m.leader); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('v3electionpb.ResignRequest', 'leader', tag);
+          case 1: throw wireTypeError('Leader', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'v3electionpb.ResignRequest');
+        pos = skipField(buf, pos, end, tag, 'ResignRequest');
     }
   }
   return m;
@@ -600,9 +600,9 @@ function $decode_ResignResponse(buf: Buffer, pos: number, end: number, into: Res
       case 10: { const n = rdLen(buf, pos, end); pos = R.p; m.header = etcdserverpb.ResponseHeader.$decode(buf, pos, pos + n, m.header); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('v3electionpb.ResignResponse', 'header', tag);
+          case 1: throw wireTypeError('Header', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'v3electionpb.ResignResponse');
+        pos = skipField(buf, pos, end, tag, 'ResignResponse');
     }
   }
   return m;
@@ -686,10 +686,10 @@ function $decode_ProclaimRequest(buf: Buffer, pos: number, end: number, into: Pr
       case 18: { const n = rdLen(buf, pos, end); pos = R.p; m.value = rdBytes(buf, pos, pos + n); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('v3electionpb.ProclaimRequest', 'leader', tag);
-          case 2: throw wireTypeError('v3electionpb.ProclaimRequest', 'value', tag);
+          case 1: throw wireTypeError('Leader', tag);
+          case 2: throw wireTypeError('Value', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'v3electionpb.ProclaimRequest');
+        pos = skipField(buf, pos, end, tag, 'ProclaimRequest');
     }
   }
   return m;
@@ -771,9 +771,9 @@ function $decode_ProclaimResponse(buf: Buffer, pos: number, end: number, into: P
       case 10: { const n = rdLen(buf, pos, end); pos = R.p; m.header = etcdserverpb.ResponseHeader.$decode(buf, pos, pos + n, m.header); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('v3electionpb.ProclaimResponse', 'header', tag);
+          case 1: throw wireTypeError('Header', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'v3electionpb.ProclaimResponse');
+        pos = skipField(buf, pos, end, tag, 'ProclaimResponse');
     }
   }
   return m;

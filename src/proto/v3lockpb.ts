@@ -55,10 +55,10 @@ function $decode_LockRequest(buf: Buffer, pos: number, end: number, into: LockRe
       case 16: { m.lease = rdI64B(buf, pos, end); pos = R.p; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('v3lockpb.LockRequest', 'name', tag);
-          case 2: throw wireTypeError('v3lockpb.LockRequest', 'lease', tag);
+          case 1: throw wireTypeError('Name', tag);
+          case 2: throw wireTypeError('Lease', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'v3lockpb.LockRequest');
+        pos = skipField(buf, pos, end, tag, 'LockRequest');
     }
   }
   return m;
@@ -145,10 +145,10 @@ function $decode_LockResponse(buf: Buffer, pos: number, end: number, into: LockR
       case 18: { const n = rdLen(buf, pos, end); pos = R.p; m.key = rdBytes(buf, pos, pos + n); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('v3lockpb.LockResponse', 'header', tag);
-          case 2: throw wireTypeError('v3lockpb.LockResponse', 'key', tag);
+          case 1: throw wireTypeError('Header', tag);
+          case 2: throw wireTypeError('Key', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'v3lockpb.LockResponse');
+        pos = skipField(buf, pos, end, tag, 'LockResponse');
     }
   }
   return m;
@@ -230,9 +230,9 @@ function $decode_UnlockRequest(buf: Buffer, pos: number, end: number, into: Unlo
       case 10: { const n = rdLen(buf, pos, end); pos = R.p; m.key = rdBytes(buf, pos, pos + n); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('v3lockpb.UnlockRequest', 'key', tag);
+          case 1: throw wireTypeError('Key', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'v3lockpb.UnlockRequest');
+        pos = skipField(buf, pos, end, tag, 'UnlockRequest');
     }
   }
   return m;
@@ -311,9 +311,9 @@ function $decode_UnlockResponse(buf: Buffer, pos: number, end: number, into: Unl
       case 10: { const n = rdLen(buf, pos, end); pos = R.p; m.header = etcdserverpb.ResponseHeader.$decode(buf, pos, pos + n, m.header); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('v3lockpb.UnlockResponse', 'header', tag);
+          case 1: throw wireTypeError('Header', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'v3lockpb.UnlockResponse');
+        pos = skipField(buf, pos, end, tag, 'UnlockResponse');
     }
   }
   return m;

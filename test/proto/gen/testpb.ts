@@ -161,29 +161,29 @@ function $decode_Scalars(buf: Buffer, pos: number, end: number, into: Scalars | 
       case 169: { m.targetID = rdFixedB64(buf, pos, end, true); pos = R.p; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('testpb.Scalars', 'f_double', tag);
-          case 2: throw wireTypeError('testpb.Scalars', 'f_float', tag);
-          case 3: throw wireTypeError('testpb.Scalars', 'f_int32', tag);
-          case 4: throw wireTypeError('testpb.Scalars', 'f_int64', tag);
-          case 5: throw wireTypeError('testpb.Scalars', 'f_uint32', tag);
-          case 6: throw wireTypeError('testpb.Scalars', 'f_uint64', tag);
-          case 7: throw wireTypeError('testpb.Scalars', 'f_sint32', tag);
-          case 8: throw wireTypeError('testpb.Scalars', 'f_sint64', tag);
-          case 9: throw wireTypeError('testpb.Scalars', 'f_fixed32', tag);
-          case 10: throw wireTypeError('testpb.Scalars', 'f_fixed64', tag);
-          case 11: throw wireTypeError('testpb.Scalars', 'f_sfixed32', tag);
-          case 12: throw wireTypeError('testpb.Scalars', 'f_sfixed64', tag);
-          case 13: throw wireTypeError('testpb.Scalars', 'f_bool', tag);
-          case 14: throw wireTypeError('testpb.Scalars', 'f_string', tag);
-          case 15: throw wireTypeError('testpb.Scalars', 'f_bytes', tag);
-          case 16: throw wireTypeError('testpb.Scalars', 'f_color', tag);
-          case 17: throw wireTypeError('testpb.Scalars', 'ID', tag);
-          case 18: throw wireTypeError('testpb.Scalars', 'member_id', tag);
-          case 19: throw wireTypeError('testpb.Scalars', 'lease', tag);
-          case 20: throw wireTypeError('testpb.Scalars', 'leader', tag);
-          case 21: throw wireTypeError('testpb.Scalars', 'targetID', tag);
+          case 1: throw wireTypeError('FDouble', tag);
+          case 2: throw wireTypeError('FFloat', tag);
+          case 3: throw wireTypeError('FInt32', tag);
+          case 4: throw wireTypeError('FInt64', tag);
+          case 5: throw wireTypeError('FUint32', tag);
+          case 6: throw wireTypeError('FUint64', tag);
+          case 7: throw wireTypeError('FSint32', tag);
+          case 8: throw wireTypeError('FSint64', tag);
+          case 9: throw wireTypeError('FFixed32', tag);
+          case 10: throw wireTypeError('FFixed64', tag);
+          case 11: throw wireTypeError('FSfixed32', tag);
+          case 12: throw wireTypeError('FSfixed64', tag);
+          case 13: throw wireTypeError('FBool', tag);
+          case 14: throw wireTypeError('FString', tag);
+          case 15: throw wireTypeError('FBytes', tag);
+          case 16: throw wireTypeError('FColor', tag);
+          case 17: throw wireTypeError('ID', tag);
+          case 18: throw wireTypeError('MemberId', tag);
+          case 19: throw wireTypeError('Lease', tag);
+          case 20: throw wireTypeError('Leader', tag);
+          case 21: throw wireTypeError('TargetID', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'testpb.Scalars');
+        pos = skipField(buf, pos, end, tag, 'Scalars');
     }
   }
   return m;
@@ -422,26 +422,26 @@ function $decode_Repeated(buf: Buffer, pos: number, end: number, into: Repeated 
       case 146: { const n = rdLen(buf, pos, end); pos = R.p; m.r_msg.push($decode_Scalars(buf, pos, pos + n, undefined)); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('testpb.Repeated', 'r_double', tag);
-          case 2: throw wireTypeError('testpb.Repeated', 'r_float', tag);
-          case 3: throw wireTypeError('testpb.Repeated', 'r_int32', tag);
-          case 4: throw wireTypeError('testpb.Repeated', 'r_int64', tag);
-          case 5: throw wireTypeError('testpb.Repeated', 'r_uint32', tag);
-          case 6: throw wireTypeError('testpb.Repeated', 'r_uint64', tag);
-          case 7: throw wireTypeError('testpb.Repeated', 'r_sint32', tag);
-          case 8: throw wireTypeError('testpb.Repeated', 'r_sint64', tag);
-          case 9: throw wireTypeError('testpb.Repeated', 'r_fixed32', tag);
-          case 10: throw wireTypeError('testpb.Repeated', 'r_fixed64', tag);
-          case 11: throw wireTypeError('testpb.Repeated', 'r_sfixed32', tag);
-          case 12: throw wireTypeError('testpb.Repeated', 'r_sfixed64', tag);
-          case 13: throw wireTypeError('testpb.Repeated', 'r_bool', tag);
-          case 14: throw wireTypeError('testpb.Repeated', 'r_string', tag);
-          case 15: throw wireTypeError('testpb.Repeated', 'r_bytes', tag);
-          case 16: throw wireTypeError('testpb.Repeated', 'r_color', tag);
-          case 17: throw wireTypeError('testpb.Repeated', 'IDs', tag);
-          case 18: throw wireTypeError('testpb.Repeated', 'r_msg', tag);
+          case 1: throw wireTypeError('RDouble', tag);
+          case 2: throw wireTypeError('RFloat', tag);
+          case 3: throw wireTypeError('RInt32', tag);
+          case 4: throw wireTypeError('RInt64', tag);
+          case 5: throw wireTypeError('RUint32', tag);
+          case 6: throw wireTypeError('RUint64', tag);
+          case 7: throw wireTypeError('RSint32', tag);
+          case 8: throw wireTypeError('RSint64', tag);
+          case 9: throw wireTypeError('RFixed32', tag);
+          case 10: throw wireTypeError('RFixed64', tag);
+          case 11: throw wireTypeError('RSfixed32', tag);
+          case 12: throw wireTypeError('RSfixed64', tag);
+          case 13: throw wireTypeError('RBool', tag);
+          case 14: throw wireTypeError('RString', tag);
+          case 15: throw wireTypeError('RBytes', tag);
+          case 16: throw wireTypeError('RColor', tag);
+          case 17: throw wireTypeError('IDs', tag);
+          case 18: throw wireTypeError('RMsg', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'testpb.Repeated');
+        pos = skipField(buf, pos, end, tag, 'Repeated');
     }
   }
   return m;
@@ -616,16 +616,16 @@ function $decode_Outer(buf: Buffer, pos: number, end: number, into: Outer | unde
       case 16002: { const n = rdLen(buf, pos, end); pos = R.p; m.scalars = $decode_Scalars(buf, pos, pos + n, m.scalars); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('testpb.Outer', 'mode', tag);
-          case 2: throw wireTypeError('testpb.Outer', 'inner', tag);
-          case 3: throw wireTypeError('testpb.Outer', 'c_int', tag);
-          case 4: throw wireTypeError('testpb.Outer', 'c_str', tag);
-          case 5: throw wireTypeError('testpb.Outer', 'c_inner', tag);
-          case 6: throw wireTypeError('testpb.Outer', 'c_bytes', tag);
-          case 7: throw wireTypeError('testpb.Outer', 'inners', tag);
-          case 2000: throw wireTypeError('testpb.Outer', 'scalars', tag);
+          case 1: throw wireTypeError('Mode', tag);
+          case 2: throw wireTypeError('Inner', tag);
+          case 3: throw wireTypeError('CInt', tag);
+          case 4: throw wireTypeError('CStr', tag);
+          case 5: throw wireTypeError('CInner', tag);
+          case 6: throw wireTypeError('CBytes', tag);
+          case 7: throw wireTypeError('Inners', tag);
+          case 2000: throw wireTypeError('Scalars', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'testpb.Outer');
+        pos = skipField(buf, pos, end, tag, 'Outer');
     }
   }
   return m;
@@ -730,10 +730,10 @@ function $decode_Outer_Inner(buf: Buffer, pos: number, end: number, into: Outer_
       case 18: { const n = rdLen(buf, pos, end); pos = R.p; m.child = $decode_Outer(buf, pos, pos + n, m.child); pos += n; break; }
       default:
         switch (tag >>> 3) {
-          case 1: throw wireTypeError('testpb.Outer.Inner', 'name', tag);
-          case 2: throw wireTypeError('testpb.Outer.Inner', 'child', tag);
+          case 1: throw wireTypeError('Name', tag);
+          case 2: throw wireTypeError('Child', tag);
         }
-        pos = skipField(buf, pos, end, tag, 'testpb.Outer.Inner');
+        pos = skipField(buf, pos, end, tag, 'Outer_Inner');
     }
   }
   return m;
