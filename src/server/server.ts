@@ -27,6 +27,7 @@ import {
 } from '../proto/etcdserverpb.js';
 import { applyEntry, storeView, type ApplyContext, type ApplyOutcome } from './apply.js';
 import { Errors } from './errors.js';
+import { startPeriodicCompactor, startRevisionCompactor, type CompactionTarget, type Compactor } from './compactor.js';
 import { clusterIdFor, memberIdFor, RequestIdGenerator } from './ids.js';
 import {
   decodeWalMetadata,
@@ -101,7 +102,7 @@ export class EtcdServer {
   private readonly applyCtx: ApplyContext;
   private readonly changeListeners: Array<(changes: Change[], rev: number) => void> = [];
   private readonly appliedListeners: Array<() => void> = [];
-  private compactionTimer?: NodeJS.Timeout;
+  private compactor?: Compactor;
   private readonly startedAtMs = Date.now();
 
   private constructor(
@@ -243,7 +244,7 @@ export class EtcdServer {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.compactionTimer) clearInterval(this.compactionTimer);
+    this.compactor?.stop();
     while (this.saving) await new Promise((r) => setTimeout(r, 5));
     for (const [, w] of this.waiters) w.resolve({ id: 0, error: Errors.stopped() });
     this.waiters.clear();
@@ -490,47 +491,25 @@ export class EtcdServer {
 
   private startAutoCompaction(): void {
     const ac = this.opts.autoCompaction;
-    if (!ac || this.compactionTimer) return;
-    if (ac.mode === 'periodic' && (ac.retentionMs ?? 0) > 0) {
-      this.startPeriodicCompaction(ac.retentionMs!);
-    } else if (ac.mode === 'revision' && (ac.retentionRevisions ?? 0) > 0) {
-      this.startRevisionCompaction(ac.retentionRevisions!);
-    }
+    if (!ac || this.compactor) return;
+    const target: CompactionTarget = {
+      revision: () => this.store.rev,
+      compact: (rev) => this.autoCompact(rev),
+    };
+    if (ac.mode === 'periodic' && (ac.retentionMs ?? 0) > 0) this.compactor = startPeriodicCompactor(ac.retentionMs!, target);
+    else if (ac.mode === 'revision' && (ac.retentionRevisions ?? 0) > 0) this.compactor = startRevisionCompactor(ac.retentionRevisions!, target);
   }
 
-  /**
-   * Periodic mode, as etcd 3.4 does it: sample the revision every retention/10 (at most
-   * hourly); compact to the revision seen one retention period ago.
-   */
-  private startPeriodicCompaction(retentionMs: number): void {
-    const intervalMs = Math.min(retentionMs / 10, 3_600_000) || retentionMs;
-    const samples: Array<{ atMs: number; rev: number }> = [];
-    this.compactionTimer = setInterval(() => {
-      const now = Date.now();
-      samples.push({ atMs: now, rev: this.store.rev });
-      let target: number | undefined;
-      while (samples.length > 0 && now - samples[0]!.atMs >= retentionMs) target = samples.shift()!.rev;
-      if (target !== undefined) this.autoCompact(target);
-    }, intervalMs);
-    this.compactionTimer.unref();
-  }
-
-  /** Revision mode: every 5 minutes, compact to current revision minus retention. */
-  private startRevisionCompaction(retention: number): void {
-    this.compactionTimer = setInterval(() => {
-      const target = this.store.rev - retention;
-      if (target > 0) this.autoCompact(target);
-    }, 300_000);
-    this.compactionTimer.unref();
-  }
-
-  private autoCompact(rev: number): void {
-    if (rev <= this.store.compactRev) return;
+  private async autoCompact(rev: number): Promise<void> {
+    if (rev <= this.store.compactRev) return; // already compacted there: nothing to do
     const req = CompactionRequest.create({ revision: rev });
-    this.compact(req, CompactionRequest.encode(req)).then(
-      () => this.opts.logger.info('completed auto revision compaction', { revision: rev }),
-      (err) => this.opts.logger.warn('failed auto compaction', { revision: rev, error: String(err) }),
-    );
+    try {
+      await this.compact(req, CompactionRequest.encode(req));
+      this.opts.logger.info('completed auto revision compaction', { revision: rev });
+    } catch (err) {
+      this.opts.logger.warn('failed auto revision compaction', { revision: rev, error: String((err as Error).message ?? err) });
+      throw err;
+    }
   }
 
   // ---------------------------------------------------------------- failure
