@@ -1,8 +1,12 @@
 // The member's state machine storage: one LMDB environment (a copy-on-write B+tree,
-// the design bbolt descends from) holding etcd's buckets. Writes happen in synchronous
-// transactions committed without fsync: the WAL is the durable record, and on restart
-// the server replays every entry above the consistent index stored here. `forceCommit`
-// makes everything so far durable (before a raft snapshot releases WAL segments).
+// the design bbolt descends from) holding etcd's buckets.
+//
+// Writes are batched like etcd's backend batches them: a `write()` group lands in an
+// in-memory overlay that reads consult first, and the overlay is committed to LMDB in one
+// transaction every BATCH_INTERVAL_MS or BATCH_LIMIT operations. Commits skip fsync: the
+// WAL is the durable record, and on restart the server replays every entry above the
+// consistent index stored here. `forceCommit` makes everything so far durable (before a
+// raft snapshot releases WAL segments).
 import fs from 'node:fs';
 import path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
@@ -11,6 +15,22 @@ export const BUCKETS = ['key', 'meta', 'lease', 'members', 'members_removed', 'c
 export type BucketName = (typeof BUCKETS)[number];
 
 type BinaryDb = Database<Buffer, Buffer>;
+
+/** etcd's defaults for --backend-batch-interval and --backend-batch-limit */
+export const BATCH_INTERVAL_MS = 100;
+export const BATCH_LIMIT = 10_000;
+
+/** Pending changes of one bucket: latin1 key -> value, or null for a delete. */
+type Overlay = Map<BucketName, Map<string, Buffer | null>>;
+
+function overlayPut(o: Overlay, bucket: BucketName, key: string, value: Buffer | null): void {
+  let m = o.get(bucket);
+  if (!m) {
+    m = new Map();
+    o.set(bucket, m);
+  }
+  m.set(key, value);
+}
 
 export interface BackendOptions {
   /** upper bound of the memory map; the file grows on demand up to it */
@@ -22,8 +42,13 @@ export const DEFAULT_MAP_SIZE_BYTES = 16 * 1024 ** 3;
 export class Backend {
   private env: RootDatabase<Buffer, Buffer>;
   private dbs = new Map<BucketName, BinaryDb>();
-  private inWriteTxn = false;
-  private commitListeners: Array<() => void> = [];
+  /** changes of the write group in progress */
+  private group: Overlay | null = null;
+  private groupOps = 0;
+  /** changes of finished groups not yet committed to LMDB */
+  private pending: Overlay = new Map();
+  private pendingOps = 0;
+  private commitTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     readonly filePath: string,
@@ -64,43 +89,93 @@ export class Backend {
     return db;
   }
 
-  /** Runs fn inside one write transaction; everything it writes commits together. */
+  /**
+   * Runs fn as one write group: its changes become visible to reads at once and reach
+   * LMDB together in the next batch commit. If fn throws, none of them happen.
+   */
   write<T>(fn: () => T): T {
-    if (this.inWriteTxn) return fn();
-    this.inWriteTxn = true;
+    if (this.group) return fn();
+    this.group = new Map();
+    this.groupOps = 0;
+    let result: T;
     try {
-      return this.env.transactionSync(fn);
-    } finally {
-      this.inWriteTxn = false;
-      const listeners = this.commitListeners;
-      if (listeners.length > 0) {
-        this.commitListeners = [];
-        for (const l of listeners) l();
-      }
+      result = fn();
+    } catch (err) {
+      this.group = null;
+      throw err;
     }
+    const group = this.group;
+    this.group = null;
+    for (const [bucket, m] of group) for (const [k, v] of m) overlayPut(this.pending, bucket, k, v);
+    this.pendingOps += this.groupOps;
+    if (this.pendingOps >= BATCH_LIMIT) this.commit();
+    else this.scheduleCommit();
+    return result;
   }
 
   get writing(): boolean {
-    return this.inWriteTxn;
+    return this.group !== null;
   }
 
   put(bucket: BucketName, key: Uint8Array, value: Uint8Array): void {
     this.assertWriting();
-    this.db(bucket).putSync(asBuffer(key), asBuffer(value));
+    overlayPut(this.group!, bucket, latin1(key), asBuffer(value));
+    this.groupOps++;
   }
 
   delete(bucket: BucketName, key: Uint8Array): void {
     this.assertWriting();
-    this.db(bucket).removeSync(asBuffer(key));
+    overlayPut(this.group!, bucket, latin1(key), null);
+    this.groupOps++;
   }
 
-  /** A private copy of the value, safe to keep. */
+  /** The value, from the pending overlay or LMDB; callers must not modify it. */
   get(bucket: BucketName, key: Uint8Array): Buffer | undefined {
+    if (this.group || this.pendingOps > 0) {
+      const k = latin1(key);
+      const inGroup = this.group?.get(bucket)?.get(k);
+      if (inGroup !== undefined) return inGroup ?? undefined;
+      const pending = this.pending.get(bucket)?.get(k);
+      if (pending !== undefined) return pending ?? undefined;
+    }
     return this.db(bucket).getBinary(asBuffer(key)) ?? undefined;
+  }
+
+  private scheduleCommit(): void {
+    if (this.commitTimer) return;
+    this.commitTimer = setTimeout(() => {
+      this.commitTimer = undefined;
+      this.commit();
+    }, BATCH_INTERVAL_MS);
+    this.commitTimer.unref();
+  }
+
+  /** Writes the pending overlay to LMDB in one transaction (no fsync). */
+  commit(): void {
+    if (this.commitTimer) {
+      clearTimeout(this.commitTimer);
+      this.commitTimer = undefined;
+    }
+    if (this.pendingOps === 0) return;
+    const pending = this.pending;
+    this.env.transactionSync(() => {
+      for (const [bucket, m] of pending) {
+        const db = this.db(bucket);
+        for (const [k, v] of m) {
+          const key = Buffer.from(k, 'latin1');
+          if (v === null) db.removeSync(key);
+          else db.putSync(key, v);
+        }
+      }
+    });
+    this.pending = new Map();
+    this.pendingOps = 0;
   }
 
   /** Entries with start <= key < end (end undefined: to the last key), in key order. */
   *range(bucket: BucketName, start?: Uint8Array, end?: Uint8Array): Generator<{ key: Buffer; value: Buffer }> {
+    if (this.group) throw new Error('backend: range scan inside a write group');
+    this.commit(); // scans read LMDB only, so it must hold everything first
     const options: { start?: Buffer; end?: Buffer } = {};
     if (start) options.start = asBuffer(start);
     if (end) options.end = asBuffer(end);
@@ -108,11 +183,13 @@ export class Backend {
   }
 
   count(bucket: BucketName): number {
+    this.commit();
     return this.db(bucket).getCount();
   }
 
-  /** Flushes committed transactions to stable storage. */
+  /** Commits everything pending and flushes it to stable storage. */
   forceCommit(): Promise<void> {
+    this.commit();
     return new Promise((resolve, reject) => {
       // lmdb-js has sync(callback) on the root database; its typings omit it
       const env = this.env as unknown as { sync(cb: (err?: Error) => void): void };
@@ -135,12 +212,6 @@ export class Backend {
     return (stats.lastPageNumber + 1) * stats.pageSize;
   }
 
-  /** Runs fn after the current write transaction commits (at once when none is open). */
-  afterCommit(fn: () => void): void {
-    if (this.inWriteTxn) this.commitListeners.push(fn);
-    else fn();
-  }
-
   /**
    * Rewrites the database into a fresh file without free pages and swaps it in, which
    * gives disk space back after compactions (etcd's defragment).
@@ -149,6 +220,7 @@ export class Backend {
     const tmp = this.filePath + '.defrag';
     fs.rmSync(tmp, { force: true });
     fs.rmSync(tmp + '-lock', { force: true });
+    this.commit();
     await this.env.backup(tmp, true);
     await this.forceCommit();
     await this.env.close();
@@ -160,6 +232,7 @@ export class Backend {
 
   /** A consistent copy of the whole database, written to `dest`. */
   async copyTo(dest: string): Promise<void> {
+    this.commit();
     await this.env.backup(dest, true);
   }
 
@@ -169,8 +242,12 @@ export class Backend {
   }
 
   private assertWriting(): void {
-    if (!this.inWriteTxn) throw new Error('backend: write outside a write transaction');
+    if (!this.group) throw new Error('backend: write outside a write group');
   }
+}
+
+function latin1(b: Uint8Array): string {
+  return asBuffer(b).toString('latin1');
 }
 
 function asBuffer(b: Uint8Array): Buffer {
