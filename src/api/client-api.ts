@@ -34,7 +34,7 @@ export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Lo
       if (url.protocol !== 'http:') throw new Error(`client URL ${url.href}: only http is served by this build (TLS comes with the security work)`);
       const host = url.hostname.replace(/^\[|\]$/g, '');
       const listener = await listenCleartext(host, Number(url.port || 2379), {
-        onGrpcStream: (stream, headers) => router.handle(stream, headers),
+        onGrpcStream: (stream) => router.handle(stream),
         onHttpRequest: httpHandler,
       });
       listeners.push(listener);

@@ -1,15 +1,17 @@
 // One client port serves gRPC (HTTP/2) and plain HTTP/1.1 (health, version, metrics,
 // the JSON gateway), as etcd does. Cleartext connections are told apart by their first
 // bytes: HTTP/2 with prior knowledge always opens with the "PRI * HTTP/2.0" preface.
+// HTTP/2 runs on our own implementation (src/api/h2): node:http2 rejects the
+// `:authority` grpc-go sends for etcdctl's per-endpoint calls, and costs far more CPU.
 import http from 'node:http';
-import http2 from 'node:http2';
 import net from 'node:net';
+import { serveHttp2, type H2ServerStream, type H2Settings } from './h2/index.js';
 
 /** The subset of an HTTP request the HTTP handlers read, over HTTP/1.1 or HTTP/2. */
 export interface HttpRequestLike {
   readonly method?: string;
   readonly url?: string;
-  readonly headers: http.IncomingHttpHeaders;
+  readonly headers: Record<string, string | string[] | undefined>;
   on(event: 'data', fn: (chunk: Buffer) => void): unknown;
   on(event: 'end', fn: () => void): unknown;
   on(event: 'error', fn: (err: Error) => void): unknown;
@@ -27,18 +29,17 @@ export interface HttpResponseLike {
 export type HttpHandler = (req: HttpRequestLike, res: HttpResponseLike) => void;
 
 export interface ClientListenerHandlers {
-  onGrpcStream: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void;
+  onGrpcStream: (stream: H2ServerStream) => void;
   onHttpRequest: HttpHandler;
 }
 
-/** HTTP/2 settings chosen for throughput: large windows so a 1.5 MiB request is not throttled. */
-export const HTTP2_SETTINGS: http2.Settings = {
+export const HTTP2_SETTINGS: H2Settings = {
+  // etcd leaves concurrent streams unlimited by default; a bound keeps memory bounded
+  maxConcurrentStreams: 10_000,
   initialWindowSize: 1 << 20,
-  maxFrameSize: 1 << 14,
-  maxConcurrentStreams: 4294967295,
-  maxHeaderListSize: 16 << 20,
+  connectionWindowSize: 8 << 20,
+  maxHeaderListSize: 1 << 20,
 };
-const CONNECTION_WINDOW_BYTES = 8 << 20;
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0');
 
@@ -47,35 +48,19 @@ export interface ClientListener {
   close(): Promise<void>;
 }
 
-export function createHttp2Server(handlers: ClientListenerHandlers): http2.Http2Server {
-  const h2 = http2.createServer({ settings: HTTP2_SETTINGS, maxSessionMemory: 64 });
-  h2.on('session', (session) => {
-    session.on('error', () => {});
-    try {
-      session.setLocalWindowSize(CONNECTION_WINDOW_BYTES);
-    } catch {
-      /* the session may already be closing */
-    }
-  });
-  h2.on('stream', (stream, headers) => {
-    const contentType = headers['content-type'] ?? '';
-    if (contentType.startsWith('application/grpc')) handlers.onGrpcStream(stream, headers);
-    else {
-      // curl over TLS (ALPN h2) or with --http2-prior-knowledge: plain HTTP semantics
-      const { req, res } = adaptHttp2Stream(stream, headers);
-      handlers.onHttpRequest(req, res);
-    }
-  });
-  return h2;
+/** Routes one HTTP/2 stream: gRPC by content-type, anything else as plain HTTP. */
+export function routeHttp2Stream(stream: H2ServerStream, handlers: ClientListenerHandlers): void {
+  const contentType = stream.headers['content-type'] ?? '';
+  if (contentType.startsWith('application/grpc')) handlers.onGrpcStream(stream);
+  else {
+    // curl over TLS (ALPN h2) or with --http2-prior-knowledge
+    const { req, res } = adaptHttp2Stream(stream);
+    handlers.onHttpRequest(req, res);
+  }
 }
 
 /** Listens on host:port and sends each connection to HTTP/2 or HTTP/1.1 by its preface. */
-export async function listenCleartext(
-  host: string,
-  port: number,
-  handlers: ClientListenerHandlers,
-): Promise<ClientListener> {
-  const h2 = createHttp2Server(handlers);
+export async function listenCleartext(host: string, port: number, handlers: ClientListenerHandlers): Promise<ClientListener> {
   const h1 = http.createServer({ keepAlive: true }, (req, res) => handlers.onHttpRequest(req, res));
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
@@ -83,7 +68,17 @@ export async function listenCleartext(
     socket.once('close', () => sockets.delete(socket));
     socket.setNoDelay(true);
     socket.on('error', () => socket.destroy());
-    sniff(socket, (isHttp2) => (isHttp2 ? h2 : h1).emit('connection', socket));
+    sniff(socket, (isHttp2, head) => {
+      if (isHttp2) {
+        const conn = serveHttp2(socket, head, (s) => routeHttp2Stream(s, handlers), HTTP2_SETTINGS);
+        conn.onError = () => {};
+      } else {
+        socket.pause();
+        socket.unshift(head);
+        h1.emit('connection', socket);
+        socket.resume();
+      }
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -102,7 +97,7 @@ export async function listenCleartext(
   };
 }
 
-function sniff(socket: net.Socket, route: (isHttp2: boolean) => void): void {
+function sniff(socket: net.Socket, route: (isHttp2: boolean, head: Buffer) => void): void {
   let head: Buffer = Buffer.alloc(0);
   const onData = (chunk: Buffer): void => {
     head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
@@ -110,61 +105,45 @@ function sniff(socket: net.Socket, route: (isHttp2: boolean) => void): void {
     const matchesSoFar = head.subarray(0, n).equals(PREFACE.subarray(0, n));
     if (matchesSoFar && head.length < PREFACE.length) return; // need more bytes to decide
     socket.off('data', onData);
-    socket.pause();
-    socket.unshift(head);
-    if (!matchesSoFar) {
-      route(false);
-      socket.resume();
-      return;
-    }
-    // An HTTP/2 session reads the socket natively at once but replays the bytes we
-    // already read only on the next tick; bytes arriving in between would be parsed
-    // first and break the connection. So reading stops until the replay is done.
-    const handle = (socket as unknown as { _handle?: { readStop?: () => number; readStart?: () => number } })._handle;
-    route(true);
-    if (handle?.readStop && handle.readStart) {
-      handle.readStop();
-      process.nextTick(() => {
-        if (!socket.destroyed) handle.readStart!();
-      });
-    }
+    route(matchesSoFar, head);
   };
   socket.on('data', onData);
 }
 
-/**
- * Wraps one HTTP/2 stream as a request/response pair. Node's own compatibility layer
- * is not used because it takes over every stream of the server, gRPC ones included.
- */
-function adaptHttp2Stream(
-  stream: http2.ServerHttp2Stream,
-  headers: http2.IncomingHttpHeaders,
-): { req: HttpRequestLike; res: HttpResponseLike } {
-  stream.on('error', () => {});
+/** Wraps one HTTP/2 stream as a request/response pair for the plain HTTP handlers. */
+function adaptHttp2Stream(stream: H2ServerStream): { req: HttpRequestLike; res: HttpResponseLike } {
+  const dataListeners: Array<(chunk: Buffer) => void> = [];
+  const endListeners: Array<() => void> = [];
+  const closeListeners: Array<() => void> = [];
+  stream.onData = (chunk) => dataListeners.forEach((l) => l(chunk));
+  stream.onEnd = () => endListeners.forEach((l) => l());
+  stream.onClose = () => closeListeners.forEach((l) => l());
   const req: HttpRequestLike = {
-    method: headers[':method'],
-    url: headers[':path'],
-    headers,
+    method: stream.headers[':method'],
+    url: stream.headers[':path'],
+    headers: stream.headers,
     on(event: string, fn: (...args: never[]) => void) {
-      stream.on(event, fn as (...args: unknown[]) => void);
+      if (event === 'data') dataListeners.push(fn as (c: Buffer) => void);
+      else if (event === 'end') endListeners.push(fn as () => void);
       return req;
     },
-    destroy: () => stream.destroy(),
+    destroy: () => stream.reset(),
   };
   const res: HttpResponseLike = {
     writeHead(status, hdrs) {
-      const out: http2.OutgoingHttpHeaders = { ':status': status };
+      const out: Record<string, string | number> = { ':status': status };
       for (const [k, v] of Object.entries(hdrs)) out[k.toLowerCase()] = v;
-      if (!stream.destroyed && !stream.headersSent) stream.respond(out);
+      if (!stream.closed && !stream.headersSent) stream.respond(out);
       return res;
     },
-    write: (chunk) => (stream.destroyed ? false : stream.write(chunk)),
+    write: (chunk) => stream.write(typeof chunk === 'string' ? Buffer.from(chunk) : chunk),
     end(body) {
-      if (!stream.destroyed) stream.end(body);
+      if (body !== undefined && body.length > 0) stream.write(typeof body === 'string' ? Buffer.from(body) : body);
+      stream.end();
       return res;
     },
     on(event, fn) {
-      stream.on(event, fn);
+      if (event === 'close') closeListeners.push(fn);
       return res;
     },
   };

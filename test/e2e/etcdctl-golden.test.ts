@@ -74,6 +74,8 @@ const SESSION: Step[] = [
   s('member', 'list'),
   s('member', 'list', '-w', 'json'),
   s('member', 'list', '-w', 'table'),
+  s('endpoint', 'health'),
+  s('put', 'z', 'last'),
 ];
 
 function normalize(r: CtlResult): CtlResult {

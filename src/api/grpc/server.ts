@@ -1,15 +1,15 @@
-// A thin gRPC server on node:http2: routing by :path, unary and bidirectional
-// streaming calls, status trailers, deadlines and message size limits. Handlers see
-// request bytes and return response bytes, so the codec and the transport stay
-// separate and either can be replaced after a measurement.
-import http2 from 'node:http2';
+// A thin gRPC server on our own HTTP/2 (src/api/h2): routing by :path, unary and
+// bidirectional streaming calls, status trailers, deadlines and message size limits.
+// Handlers see request bytes and return response bytes, so the codec and the
+// transport stay separate and either can be replaced after a measurement.
 import type { TLSSocket } from 'node:tls';
+import type { H2ServerStream, OutgoingHeaders } from '../h2/index.js';
 import { frameMessage, MessageDeframer, parseGrpcTimeoutMs } from './framing.js';
 import { encodeGrpcMessage, GrpcCode, GrpcError } from './status.js';
 
 export interface CallContext {
   readonly path: string;
-  readonly metadata: http2.IncomingHttpHeaders;
+  readonly metadata: Record<string, string | string[] | undefined>;
   /** aborted when the client cancels, the connection drops or the deadline passes */
   readonly signal: AbortSignal;
   readonly deadlineMs?: number;
@@ -22,7 +22,7 @@ export type UnaryHandler = (request: Uint8Array, ctx: CallContext) => Promise<Ui
 
 export interface StreamCall {
   readonly ctx: CallContext;
-  /** Sends one message. Returns false when the socket is backed up; wait for onDrain. */
+  /** Sends one message. Returns false when the connection is backed up; wait for onDrain. */
   send(message: Uint8Array): boolean;
   /** Ends the call with OK, or with the given error's status. Idempotent. */
   end(error?: GrpcError): void;
@@ -45,7 +45,9 @@ export interface GrpcServerOptions {
 
 type Route = { kind: 'unary'; handler: UnaryHandler } | { kind: 'stream'; handler: StreamHandler };
 
-const GRPC_CONTENT_TYPE = 'application/grpc';
+// Frozen so the HPACK encoder can reuse their encoded bytes on every response.
+const RESPONSE_HEADERS: OutgoingHeaders = Object.freeze({ ':status': 200, 'content-type': 'application/grpc' });
+const OK_TRAILERS: OutgoingHeaders = Object.freeze({ 'grpc-status': '0' });
 
 export class GrpcRouter {
   private readonly routes = new Map<string, Route>();
@@ -67,62 +69,30 @@ export class GrpcRouter {
     this.services.add(path.split('/')[1]!);
   }
 
-  /** Entry point for every HTTP/2 stream of a connection that speaks gRPC. */
-  handle(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
-    const path = headers[':path'] ?? '';
-    const contentType = headers['content-type'] ?? '';
-    if (!contentType.startsWith(GRPC_CONTENT_TYPE)) {
-      stream.respond({ ':status': 415, 'content-type': 'text/plain' }, { endStream: false });
-      stream.end(`invalid gRPC request content-type "${contentType}"`);
-      return;
-    }
+  /** Entry point for every HTTP/2 stream whose content-type is application/grpc. */
+  handle(stream: H2ServerStream): void {
+    const path = stream.headers[':path'] ?? '';
     const route = this.routes.get(path);
     if (!route) {
       const [, service = '', method = ''] = path.split('/');
       const message = this.services.has(service)
         ? `unknown method ${method} for service ${service}`
         : `unknown service ${service}`;
+      stream.onData = () => {};
       this.respondError(stream, path, new GrpcError(GrpcCode.Unimplemented, message), 'unary');
       return;
     }
-    const ctx = this.makeContext(stream, headers, path);
-    if (route.kind === 'unary') this.runUnary(stream, ctx, route.handler);
-    else this.runStream(stream, ctx, route.handler);
+    const ctx = makeContext(stream, path);
+    if (route.kind === 'unary') this.runUnary(stream, ctx.ctx, ctx.abort, route.handler);
+    else this.runStream(stream, ctx.ctx, ctx.abort, route.handler);
   }
 
-  private makeContext(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, path: string): CallContext {
-    const controller = new AbortController();
-    const timeoutMs = parseGrpcTimeoutMs(headers['grpc-timeout'] as string | undefined);
-    let timer: NodeJS.Timeout | undefined;
-    if (timeoutMs !== undefined) {
-      timer = setTimeout(() => controller.abort(new GrpcError(GrpcCode.DeadlineExceeded, 'context deadline exceeded')), timeoutMs);
-      timer.unref();
-    }
-    stream.once('close', () => {
-      if (timer) clearTimeout(timer);
-      if (!controller.signal.aborted) controller.abort(new GrpcError(GrpcCode.Canceled, 'context canceled'));
-    });
-    const socket = stream.session?.socket as TLSSocket | undefined;
-    let peerCommonName: string | undefined;
-    if (socket && typeof socket.getPeerCertificate === 'function' && socket.authorized) {
-      const cn = socket.getPeerCertificate()?.subject?.CN;
-      peerCommonName = Array.isArray(cn) ? cn[0] : cn;
-    }
-    return {
-      path,
-      metadata: headers,
-      signal: controller.signal,
-      deadlineMs: timeoutMs === undefined ? undefined : Date.now() + timeoutMs,
-      peerCommonName,
-      remoteAddress: socket?.remoteAddress,
-    };
-  }
-
-  private runUnary(stream: http2.ServerHttp2Stream, ctx: CallContext, handler: UnaryHandler): void {
+  private runUnary(stream: H2ServerStream, ctx: CallContext, abort: () => void, handler: UnaryHandler): void {
     const deframer = new MessageDeframer(this.opts.maxReceiveMessageBytes);
     let request: Uint8Array | undefined;
     let failed = false;
-    stream.on('data', (chunk: Buffer) => {
+    stream.onClose = abort;
+    stream.onData = (chunk) => {
       if (failed) return;
       try {
         for (const m of deframer.push(chunk)) {
@@ -133,8 +103,8 @@ export class GrpcRouter {
         failed = true;
         this.respondError(stream, ctx.path, asGrpcError(err), 'unary');
       }
-    });
-    stream.on('end', () => {
+    };
+    stream.onEnd = () => {
       if (failed) return;
       if (request === undefined) {
         this.respondError(stream, ctx.path, new GrpcError(GrpcCode.Internal, 'grpc: no request message received'), 'unary');
@@ -153,36 +123,27 @@ export class GrpcRouter {
           (bytes) => this.respondOk(stream, ctx.path, bytes),
           (err) => this.respondError(stream, ctx.path, asGrpcError(err), 'unary'),
         );
-    });
-    stream.on('error', () => {
-      /* a reset stream: nothing to answer */
-    });
+    };
   }
 
-  private respondOk(stream: http2.ServerHttp2Stream, path: string, response: Uint8Array): void {
-    if (stream.destroyed || stream.closed) return;
-    stream.respond({ ':status': 200, 'content-type': GRPC_CONTENT_TYPE }, { waitForTrailers: true });
-    stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
-    stream.end(frameMessage(response));
+  private respondOk(stream: H2ServerStream, path: string, response: Uint8Array): void {
     this.opts.onCallDone?.(path, GrpcCode.OK, 'unary');
+    if (stream.closed) return;
+    stream.respond(RESPONSE_HEADERS);
+    stream.write(frameMessage(response));
+    stream.end(OK_TRAILERS);
   }
 
-  private respondError(stream: http2.ServerHttp2Stream, path: string, err: GrpcError, kind: 'unary' | 'stream'): void {
+  private respondError(stream: H2ServerStream, path: string, err: GrpcError, kind: 'unary' | 'stream'): void {
     this.opts.onCallDone?.(path, err.code, kind);
-    if (stream.destroyed || stream.closed) return;
+    if (stream.closed) return;
     const trailers = { 'grpc-status': String(err.code), 'grpc-message': encodeGrpcMessage(err.message) };
-    if (stream.headersSent) {
-      if (stream.writable) {
-        stream.once('wantTrailers', () => stream.sendTrailers(trailers));
-        stream.end();
-      }
-      return;
-    }
+    if (stream.headersSent) stream.end(trailers);
     // trailers-only response: one HEADERS frame carries the status
-    stream.respond({ ':status': 200, 'content-type': GRPC_CONTENT_TYPE, ...trailers }, { endStream: true });
+    else stream.respond({ ...RESPONSE_HEADERS, ...trailers }, true);
   }
 
-  private runStream(stream: http2.ServerHttp2Stream, ctx: CallContext, handler: StreamHandler): void {
+  private runStream(stream: H2ServerStream, ctx: CallContext, abort: () => void, handler: StreamHandler): void {
     const deframer = new MessageDeframer(this.opts.maxReceiveMessageBytes);
     const router = this;
     let ended = false;
@@ -190,16 +151,17 @@ export class GrpcRouter {
     const notifyClose = (): void => {
       if (closeNotified) return;
       closeNotified = true;
+      abort();
       call.onClose();
     };
-    stream.respond({ ':status': 200, 'content-type': GRPC_CONTENT_TYPE }, { waitForTrailers: true });
+    stream.respond(RESPONSE_HEADERS);
     const call: StreamCall = {
       ctx,
       get ended() {
         return ended;
       },
       send(message: Uint8Array): boolean {
-        if (ended || stream.destroyed) return false;
+        if (ended || stream.closed) return false;
         return stream.write(frameMessage(message));
       },
       end(error?: GrpcError): void {
@@ -207,21 +169,18 @@ export class GrpcRouter {
         ended = true;
         const code = error ? error.code : GrpcCode.OK;
         router.opts.onCallDone?.(ctx.path, code, 'stream');
-        if (stream.destroyed || stream.closed || !stream.writable) {
+        if (stream.closed) {
           notifyClose();
           return;
         }
-        const trailers: http2.OutgoingHttpHeaders = { 'grpc-status': String(code) };
-        if (error) trailers['grpc-message'] = encodeGrpcMessage(error.message);
-        stream.once('wantTrailers', () => stream.sendTrailers(trailers));
-        stream.end();
+        stream.end(error ? { 'grpc-status': String(code), 'grpc-message': encodeGrpcMessage(error.message) } : OK_TRAILERS);
       },
       onMessage: () => {},
       onHalfClose: () => {},
       onClose: () => {},
       onDrain: () => {},
     };
-    stream.on('data', (chunk: Buffer) => {
+    stream.onData = (chunk) => {
       if (ended) return;
       let messages: Uint8Array[];
       try {
@@ -234,25 +193,55 @@ export class GrpcRouter {
         if (ended) break;
         call.onMessage(m);
       }
-    });
-    stream.on('end', () => {
+    };
+    stream.onEnd = () => {
       if (!ended) call.onHalfClose();
-    });
-    stream.on('drain', () => call.onDrain());
-    stream.on('error', () => {});
-    stream.once('close', () => {
+    };
+    stream.onDrain = () => call.onDrain();
+    stream.onClose = () => {
       if (!ended) {
         ended = true;
         router.opts.onCallDone?.(ctx.path, GrpcCode.Canceled, 'stream');
       }
       notifyClose();
-    });
+    };
     try {
       handler(call);
     } catch (err) {
       call.end(asGrpcError(err));
     }
   }
+}
+
+function makeContext(stream: H2ServerStream, path: string): { ctx: CallContext; abort: () => void } {
+  const controller = new AbortController();
+  const timeoutMs = parseGrpcTimeoutMs(stream.headers['grpc-timeout']);
+  let timer: NodeJS.Timeout | undefined;
+  if (timeoutMs !== undefined) {
+    timer = setTimeout(() => controller.abort(new GrpcError(GrpcCode.DeadlineExceeded, 'context deadline exceeded')), timeoutMs);
+    timer.unref();
+  }
+  const abort = (): void => {
+    if (timer) clearTimeout(timer);
+    if (!controller.signal.aborted) controller.abort(new GrpcError(GrpcCode.Canceled, 'context canceled'));
+  };
+  const socket = stream.connection.socket as TLSSocket;
+  let peerCommonName: string | undefined;
+  if (typeof socket.getPeerCertificate === 'function' && socket.authorized) {
+    const cn = socket.getPeerCertificate()?.subject?.CN;
+    peerCommonName = Array.isArray(cn) ? cn[0] : cn;
+  }
+  return {
+    ctx: {
+      path,
+      metadata: stream.headers,
+      signal: controller.signal,
+      deadlineMs: timeoutMs === undefined ? undefined : Date.now() + timeoutMs,
+      peerCommonName,
+      remoteAddress: socket.remoteAddress,
+    },
+    abort,
+  };
 }
 
 export function asGrpcError(err: unknown): GrpcError {
