@@ -49,12 +49,16 @@ export class Backend {
   private pending: Overlay = new Map();
   private pendingOps = 0;
   private commitTimer: NodeJS.Timeout | undefined;
+  /** cached file size; -1 when it must be read again */
+  private fileSizeBytes = -1;
 
   private constructor(
     readonly filePath: string,
     private readonly opts: BackendOptions,
   ) {
     this.env = Backend.openEnv(filePath, opts);
+    // the database holds every key and value: readable by the member's user only, as etcd's
+    for (const f of [filePath, filePath + '-lock']) fs.chmodSync(f, 0o600);
     this.openBuckets();
   }
 
@@ -66,6 +70,8 @@ export class Backend {
   private static openEnv(filePath: string, opts: BackendOptions): RootDatabase<Buffer, Buffer> {
     return open<Buffer, Buffer>({
       path: filePath,
+      // one file at member/snap/db, as etcd lays it out (lmdb-js would make a directory)
+      noSubdir: true,
       noSync: true,
       maxDbs: 32,
       mapSize: opts.mapSizeBytes ?? DEFAULT_MAP_SIZE_BYTES,
@@ -170,6 +176,7 @@ export class Backend {
     });
     this.pending = new Map();
     this.pendingOps = 0;
+    this.fileSizeBytes = -1;
   }
 
   /** Entries with start <= key < end (end undefined: to the last key), in key order. */
@@ -197,8 +204,17 @@ export class Backend {
     });
   }
 
-  /** Size of the database file on disk, as etcd reports db size. */
+  /**
+   * Size of the database file on disk, as etcd reports db size. The file only grows at
+   * a commit, so the size is read then rather than on every request that asks (the
+   * quota check asks on every write).
+   */
   sizeBytes(): number {
+    if (this.fileSizeBytes < 0) this.fileSizeBytes = this.statSize();
+    return this.fileSizeBytes;
+  }
+
+  private statSize(): number {
     try {
       return fs.statSync(this.filePath).size;
     } catch {
@@ -228,6 +244,7 @@ export class Backend {
     fs.rmSync(tmp + '-lock', { force: true });
     this.env = Backend.openEnv(this.filePath, this.opts);
     this.openBuckets();
+    this.fileSizeBytes = -1;
   }
 
   /** A consistent copy of the whole database, written to `dest`. */

@@ -213,17 +213,35 @@ export class GrpcRouter {
   }
 }
 
+/** Why a call's signal aborts when the client goes away; shared, no stack per call. */
+const CANCELED = new GrpcError(GrpcCode.Canceled, 'context canceled');
+const DEADLINE_EXCEEDED = new GrpcError(GrpcCode.DeadlineExceeded, 'context deadline exceeded');
+
+/**
+ * The context of one call. Its AbortSignal is made only when a handler asks for it:
+ * most unary calls never look, and an AbortController per call is measurable.
+ */
 function makeContext(stream: H2ServerStream, path: string): { ctx: CallContext; abort: () => void } {
-  const controller = new AbortController();
+  let controller: AbortController | undefined;
+  let finished = false;
   const timeoutMs = parseGrpcTimeoutMs(stream.headers['grpc-timeout']);
+  const deadlineMs = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
   let timer: NodeJS.Timeout | undefined;
-  if (timeoutMs !== undefined) {
-    timer = setTimeout(() => controller.abort(new GrpcError(GrpcCode.DeadlineExceeded, 'context deadline exceeded')), timeoutMs);
-    timer.unref();
-  }
+  const signal = (): AbortSignal => {
+    if (!controller) {
+      controller = new AbortController();
+      if (finished) controller.abort(CANCELED);
+      else if (deadlineMs !== undefined) {
+        timer = setTimeout(() => controller!.abort(DEADLINE_EXCEEDED), Math.max(0, deadlineMs - Date.now()));
+        timer.unref();
+      }
+    }
+    return controller.signal;
+  };
   const abort = (): void => {
+    finished = true;
     if (timer) clearTimeout(timer);
-    if (!controller.signal.aborted) controller.abort(new GrpcError(GrpcCode.Canceled, 'context canceled'));
+    if (controller && !controller.signal.aborted) controller.abort(CANCELED);
   };
   const socket = stream.connection.socket as TLSSocket;
   let peerCommonName: string | undefined;
@@ -235,8 +253,10 @@ function makeContext(stream: H2ServerStream, path: string): { ctx: CallContext; 
     ctx: {
       path,
       metadata: stream.headers,
-      signal: controller.signal,
-      deadlineMs: timeoutMs === undefined ? undefined : Date.now() + timeoutMs,
+      get signal() {
+        return signal();
+      },
+      deadlineMs,
       peerCommonName,
       remoteAddress: socket.remoteAddress,
     },
