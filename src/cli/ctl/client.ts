@@ -1,0 +1,190 @@
+// How tsetcdctl reaches the cluster, with the behaviour etcdctl's clientv3 shows:
+// endpoints given as host:port or http://host:port; a call waits for a reachable
+// endpoint (trying the others) until the command timeout and then fails with "context
+// deadline exceeded"; read-only calls are retried on a server's "unavailable" answers;
+// server errors print as etcd's message when it is one of etcd's own, and as
+// "rpc error: code = ... desc = ..." otherwise.
+import { UnaryClient } from '../../client/unary-client.js';
+import { GrpcCode, GrpcError } from '../../api/grpc/status.js';
+import type { MethodDescriptor, MessageCodec } from '../../proto/runtime.js';
+
+/** The messages clientv3 turns back into etcd's own errors (rpctypes). */
+const ETCD_ERROR_MESSAGES = new Set([
+  'etcdserver: key is not provided',
+  'etcdserver: key not found',
+  'etcdserver: value is provided',
+  'etcdserver: lease is provided',
+  'etcdserver: too many operations in txn request',
+  'etcdserver: duplicate key given in txn request',
+  'etcdserver: mvcc: required revision has been compacted',
+  'etcdserver: mvcc: required revision is a future revision',
+  'etcdserver: mvcc: database space exceeded',
+  'etcdserver: requested lease not found',
+  'etcdserver: lease already exists',
+  'etcdserver: too large lease TTL',
+  'etcdserver: member ID already exist',
+  'etcdserver: Peer URLs already exists',
+  'etcdserver: re-configuration failed due to not enough started members',
+  'etcdserver: given member URLs are invalid',
+  'etcdserver: member not found',
+  'etcdserver: can only promote a learner member',
+  'etcdserver: can only promote a learner member which is in sync with leader',
+  'etcdserver: too many learner members in cluster',
+  'etcdserver: request is too large',
+  'etcdserver: too many requests',
+  'etcdserver: root user does not exist',
+  'etcdserver: root user does not have root role',
+  'etcdserver: user name already exists',
+  'etcdserver: user name is empty',
+  'etcdserver: user name not found',
+  'etcdserver: role name already exists',
+  'etcdserver: role name not found',
+  'etcdserver: role name is empty',
+  'etcdserver: authentication failed, invalid user ID or password',
+  'etcdserver: permission denied',
+  'etcdserver: role is not granted to the user',
+  'etcdserver: permission is not granted to the role',
+  'etcdserver: authentication is not enabled',
+  'etcdserver: invalid auth token',
+  'etcdserver: invalid auth management',
+  'etcdserver: no leader',
+  'etcdserver: not leader',
+  'etcdserver: leader changed',
+  'etcdserver: not capable',
+  'etcdserver: server stopped',
+  'etcdserver: request timed out',
+  'etcdserver: request timed out, possibly due to previous leader failure',
+  'etcdserver: request timed out, possibly due to connection lost',
+  'etcdserver: unhealthy cluster',
+  'etcdserver: corrupt cluster',
+  'etcdserver: rpc not supported for learner',
+  'etcdserver: bad leader transferee',
+  'etcdserver: cluster version not found during downgrade',
+  'etcdserver: wrong downgrade target version format',
+  'etcdserver: invalid downgrade target version',
+  'etcdserver: cluster has a downgrade job in progress',
+  'etcdserver: no inflight downgrade job',
+]);
+
+export const PERMISSION_DENIED = 'etcdserver: permission denied';
+export const DEADLINE_EXCEEDED = 'context deadline exceeded';
+
+const CODE_NAMES = new Map<number, string>(Object.entries(GrpcCode).map(([name, code]) => [code, name]));
+
+/** A failed call; `message` is what etcdctl prints after "Error: ". */
+export class RpcError extends Error {
+  override name = 'RpcError';
+}
+
+/** Retries of read-only calls on "unavailable" answers (clientv3's default budget). */
+const MAX_UNAVAILABLE_RETRIES = 100;
+const RETRY_WAIT_MS = 25;
+/** Pause after every endpoint failed to connect, before trying them again. */
+const RECONNECT_WAIT_MS = 100;
+
+/** A transport failure (nothing answered) rather than a status sent by a server. */
+function isTransportFailure(err: unknown): boolean {
+  return err instanceof GrpcError && err.code === GrpcCode.Unavailable && !ETCD_ERROR_MESSAGES.has(err.message);
+}
+
+function toRpcError(err: unknown): RpcError {
+  if (err instanceof RpcError) return err;
+  if (err instanceof GrpcError) {
+    if (ETCD_ERROR_MESSAGES.has(err.message)) return new RpcError(err.message);
+    const name = CODE_NAMES.get(err.code) ?? `Code(${err.code})`;
+    return new RpcError(`rpc error: code = ${name} desc = ${err.message}`);
+  }
+  return new RpcError((err as Error)?.message ?? String(err));
+}
+
+/** "http://host:port" for an endpoint written with or without the scheme. */
+export function endpointUrl(endpoint: string): string {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(endpoint) ? endpoint : `http://${endpoint}`;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export interface Answer<T> {
+  msg: T;
+  /** the response exactly as received, for --write-out=protobuf */
+  raw: Buffer;
+}
+
+export class CtlClient {
+  private readonly conns = new Map<string, UnaryClient>();
+  private current = 0;
+
+  constructor(readonly endpoints: readonly string[]) {}
+
+  private conn(endpoint: string): UnaryClient {
+    let c = this.conns.get(endpoint);
+    if (!c) {
+      c = new UnaryClient(endpointUrl(endpoint));
+      this.conns.set(endpoint, c);
+    }
+    return c;
+  }
+
+  /**
+   * Calls `method` on the cluster before `deadline` (Date.now() milliseconds). Without
+   * `endpoint`, any endpoint may answer; with it, only that one.
+   */
+  async call<Req, Res>(
+    method: MethodDescriptor & { request: MessageCodec<Req>; response: MessageCodec<Res> },
+    request: Req,
+    deadline: number,
+    opts: { repeatable: boolean; endpoint?: string },
+  ): Promise<Answer<Res>> {
+    const body = method.request.encode(request);
+    const targets = opts.endpoint !== undefined ? [opts.endpoint] : this.endpoints;
+    let unavailableRetries = 0;
+    let failedInARow = 0;
+    for (;;) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) throw new RpcError(DEADLINE_EXCEEDED);
+      const endpoint = targets[this.current % targets.length]!;
+      try {
+        const raw = await this.withDeadline(this.conn(endpoint).call(method.path, body, { timeoutMs: remaining }), deadline);
+        return { msg: method.response.decode(raw), raw };
+      } catch (err) {
+        if (err instanceof RpcError) throw err;
+        // the server gives up at the deadline we sent it (grpc-timeout): that is our deadline
+        if (err instanceof GrpcError && err.code === GrpcCode.DeadlineExceeded && deadline - Date.now() < 50) {
+          throw new RpcError(DEADLINE_EXCEEDED);
+        }
+        if (isTransportFailure(err)) {
+          this.current++;
+          failedInARow++;
+          if (failedInARow % targets.length === 0) await sleep(Math.min(RECONNECT_WAIT_MS, Math.max(0, deadline - Date.now())));
+          continue;
+        }
+        const unavailable = err instanceof GrpcError && err.code === GrpcCode.Unavailable;
+        if (unavailable && opts.repeatable && unavailableRetries < MAX_UNAVAILABLE_RETRIES) {
+          unavailableRetries++;
+          await sleep(RETRY_WAIT_MS);
+          continue;
+        }
+        throw toRpcError(err);
+      }
+    }
+  }
+
+  private withDeadline<T>(p: Promise<T>, deadline: number): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      // timers may fire a little early; the deadline must really have passed
+      const arm = (): void => {
+        const left = deadline - Date.now();
+        if (left <= 0) reject(new RpcError(DEADLINE_EXCEEDED));
+        else timer = setTimeout(arm, left + 1);
+      };
+      arm();
+    });
+    return Promise.race([p, expired]).finally(() => clearTimeout(timer));
+  }
+
+  close(): void {
+    for (const c of this.conns.values()) c.close();
+    this.conns.clear();
+  }
+}

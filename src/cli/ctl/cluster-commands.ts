@@ -1,0 +1,137 @@
+// member list, endpoint health, endpoint status and version, with etcdctl's outputs:
+// health checks every endpoint at once with its own connection (a linearizable read of
+// the key "health"), status asks each endpoint in turn and reports failures per
+// endpoint on stderr.
+import { ClusterService, KVService, MaintenanceService, RangeRequest } from '../../proto/etcdserverpb.js';
+import type { CommandSpec, RunContext } from './cmdtree.js';
+import { CtlClient, PERMISSION_DENIED, RpcError } from './client.js';
+import { applyEnv, checkConnectionFlags, commandDeadline, connect, endpointsOf, printerFor } from './global.js';
+import { goDuration } from './gofmt.js';
+import { CtlExit, ExitCode } from './io.js';
+import type { EndpointHealth, EndpointStatus } from './printers.js';
+
+/** The version this build reports; the API level is the etcd API it speaks. */
+export const API_VERSION = '3.5';
+
+function failed(err: unknown): never {
+  if (err instanceof RpcError) throw new CtlExit(ExitCode.Error, err.message);
+  throw err;
+}
+
+async function memberListCommand(ctx: RunContext): Promise<void> {
+  const deadline = commandDeadline(ctx.flags);
+  const { client, printer } = connect(ctx);
+  const ans = await client.call(ClusterService.methods.MemberList, { linearizable: false }, deadline, { repeatable: true }).catch(failed);
+  printer.memberList(ans);
+}
+
+/** --endpoints, or with --cluster the client URLs of every member. */
+async function targetEndpoints(ctx: RunContext, client: CtlClient | undefined): Promise<string[]> {
+  const endpoints = endpointsOf(ctx.flags);
+  if (!ctx.flags.get('cluster').bool) return endpoints;
+  const c = client ?? new CtlClient(endpoints);
+  try {
+    const ans = await c.call(ClusterService.methods.MemberList, { linearizable: false }, commandDeadline(ctx.flags), { repeatable: true });
+    return ans.msg.members.flatMap((m) => m.clientURLs);
+  } catch (err) {
+    if (err instanceof RpcError) throw new CtlExit(ExitCode.Error, `failed to fetch endpoints from etcd cluster member list: ${err.message}`);
+    throw err;
+  }
+}
+
+async function checkHealth(ctx: RunContext, endpoint: string): Promise<EndpointHealth> {
+  const client = new CtlClient([endpoint]);
+  const started = process.hrtime.bigint();
+  const deadline = commandDeadline(ctx.flags);
+  let error = '';
+  try {
+    await client.call(KVService.methods.Range, RangeRequest.create({ key: Buffer.from('health') }), deadline, { repeatable: true });
+  } catch (err) {
+    if (!(err instanceof RpcError)) throw err;
+    // permission denied still proves the request went through consensus
+    if (err.message !== PERMISSION_DENIED) error = err.message;
+  }
+  const took = goDuration(process.hrtime.bigint() - started);
+  client.close();
+  return { endpoint, health: error === '', took, error };
+}
+
+async function endpointHealthCommand(ctx: RunContext): Promise<void> {
+  applyEnv(ctx.cmd, ctx.io);
+  const printer = printerFor(ctx.flags, ctx.io);
+  checkConnectionFlags(ctx.flags, endpointsOf(ctx.flags));
+  const endpoints = await targetEndpoints(ctx, undefined);
+  const results: EndpointHealth[] = [];
+  // listed in the order the answers arrive, as etcdctl does
+  await Promise.all(endpoints.map((ep) => checkHealth(ctx, ep).then((h) => results.push(h))));
+  printer.endpointHealth(results);
+  if (results.some((h) => h.error !== '')) throw new CtlExit(ExitCode.Error, 'unhealthy cluster');
+}
+
+async function endpointStatusCommand(ctx: RunContext): Promise<void> {
+  const { client, printer } = connect(ctx);
+  const statuses: EndpointStatus[] = [];
+  let failures = 0;
+  for (const endpoint of await targetEndpoints(ctx, client)) {
+    try {
+      const ans = await client.call(MaintenanceService.methods.Status, {}, commandDeadline(ctx.flags), { repeatable: true, endpoint });
+      statuses.push({ endpoint, status: ans.msg });
+    } catch (err) {
+      if (!(err instanceof RpcError)) throw err;
+      failures++;
+      ctx.io.err(`Failed to get the status of endpoint ${endpoint} (${err.message})\n`);
+    }
+  }
+  printer.endpointStatus(statuses);
+  if (failures > 0) throw new CtlExit(ExitCode.Error);
+}
+
+export function versionCommand(programVersion: string): CommandSpec {
+  return {
+    use: 'version',
+    short: 'Prints the version of tsetcdctl',
+    run: async (ctx) => {
+      ctx.io.out(`tsetcdctl version: ${programVersion}\nAPI version: ${API_VERSION}\n`);
+    },
+  };
+}
+
+export const CLUSTER_COMMANDS: CommandSpec[] = [
+  {
+    use: 'member <subcommand>',
+    short: 'Cluster membership commands',
+    children: [
+      {
+        use: 'list',
+        short: 'Lists the members of the cluster',
+        long: `
+With --write-out=simple, prints one comma-separated line per member:
+ID, Status, Name, Peer Addrs, Client Addrs, Is Learner.
+`,
+        run: memberListCommand,
+      },
+    ],
+  },
+  {
+    use: 'endpoint <subcommand>',
+    short: 'Commands about the endpoints themselves',
+    persistentFlags: [{ name: 'cluster', kind: 'bool', def: 'false', usage: 'use the client URLs of every member instead of --endpoints' }],
+    children: [
+      {
+        use: 'health',
+        short: 'Checks that every endpoint in --endpoints can serve a linearizable read',
+        run: endpointHealthCommand,
+      },
+      {
+        use: 'status',
+        short: 'Prints the status of every endpoint in --endpoints',
+        long: `
+With --write-out=simple, prints one comma-separated line per endpoint: endpoint,
+ID, version, db size, is leader, is learner, raft term, raft index, raft applied
+index, errors.
+`,
+        run: endpointStatusCommand,
+      },
+    ],
+  },
+];
