@@ -321,6 +321,11 @@ export class EtcdServer {
     return { cluster_id: this.clusterId, member_id: this.memberId, revision, raft_term: this.term };
   }
 
+  /** The MVCC store, for the watch machinery (reads and history only; writes go through the log). */
+  get kvStore(): MvccStore {
+    return this.store;
+  }
+
   onChanges(listener: (changes: Change[], rev: number) => void): void {
     this.changeListeners.push(listener);
   }
