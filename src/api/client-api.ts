@@ -9,6 +9,7 @@ import { listenCleartext, type ClientListener } from './listener.js';
 import { registerUnary, type AnyUnaryMethod } from './method.js';
 import { kvMethods } from './kv-service.js';
 import { clusterMethods, maintenanceMethods } from './cluster-service.js';
+import { leaseMethods, registerLeaseStreams } from './lease-service.js';
 
 /** gRPC accepts this much more than --max-request-bytes, so the server can answer "request is too large" itself. */
 const GRPC_OVERHEAD_BYTES = 512 * 1024;
@@ -20,8 +21,9 @@ export interface ClientApi {
 
 export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Logger): Promise<ClientApi> {
   const router = new GrpcRouter({ maxReceiveMessageBytes: server.maxRequestBytes + GRPC_OVERHEAD_BYTES });
-  const methods: AnyUnaryMethod[] = [...kvMethods(server), ...clusterMethods(server), ...maintenanceMethods(server)];
+  const methods: AnyUnaryMethod[] = [...kvMethods(server), ...clusterMethods(server), ...maintenanceMethods(server), ...leaseMethods(server)];
   registerUnary(router, methods);
+  registerLeaseStreams(router, server);
   const httpHandler = createHttpHandler({
     version: () => ({ etcdserver: SERVER_VERSION, etcdcluster: CLUSTER_VERSION }),
     health: () => checkHealth(server),

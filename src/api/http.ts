@@ -61,9 +61,11 @@ function send(res: Res, status: number, contentType: string, body: string): void
 export function createHttpHandler(opts: HttpApiOptions): (req: Req, res: Res) => void {
   const gateway = new Map<string, AnyUnaryMethod>();
   for (const m of opts.gatewayMethods) {
-    if (!m.gatewayPath) continue;
-    gateway.set('/v3' + m.gatewayPath, m);
-    gateway.set('/v3beta' + m.gatewayPath, m);
+    const paths = m.gatewayPath === undefined ? [] : Array.isArray(m.gatewayPath) ? m.gatewayPath : [m.gatewayPath];
+    for (const p of paths) {
+      gateway.set('/v3' + p, m);
+      gateway.set('/v3beta' + p, m);
+    }
   }
   return (req, res) => {
     const url = req.url ?? '/';

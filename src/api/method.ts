@@ -14,8 +14,8 @@ export interface Codec<T> {
 export interface UnaryMethod<Req, Res> {
   /** gRPC path, e.g. /etcdserverpb.KV/Put */
   path: string;
-  /** gateway path below /v3, e.g. /kv/put; absent when etcd's gateway does not serve it */
-  gatewayPath?: string;
+  /** gateway path(s) below /v3, e.g. /kv/put; absent when etcd's gateway does not serve it */
+  gatewayPath?: string | string[];
   request: Codec<Req>;
   response: Codec<Res>;
   handle(req: Req, raw: Uint8Array, ctx: CallContext): Promise<Res> | Res;

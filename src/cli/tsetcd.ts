@@ -39,6 +39,8 @@ function serverOptions(config: Config, logger: Logger): ServerOptions {
     advertiseClientUrls: urlTexts(config, 'advertise-client-urls'),
     maxRequestBytes: config.maxRequestBytes,
     maxTxnOps: config.maxTxnOps,
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    electionTimeoutMs: config.electionTimeoutMs,
     quotaBackendBytes: quota,
     snapshotCount: config.snapshotCount,
     maxSnapshots: config.maxSnapshots,

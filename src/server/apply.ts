@@ -5,11 +5,16 @@ import { EntryType, type Entry } from '../raft/types.js';
 import {
   CompactionRequest,
   DeleteRangeRequest,
+  LeaseGrantRequest,
+  LeaseRevokeRequest,
   PutRequest,
   RangeRequest,
   TxnRequest,
   type CompactionResponse,
+  type LeaseGrantResponse,
+  type LeaseRevokeResponse,
 } from '../proto/etcdserverpb.js';
+import { LeaseError, type Lessor } from '../lease/lessor.js';
 import type { MvccStore } from '../mvcc/store.js';
 import type { Change } from '../mvcc/store.js';
 import { applyDeleteRange, applyPut, applyRange, applyTxn, isTxnReadOnly, type LeaseLookup, type ReadView } from './kv-apply.js';
@@ -31,6 +36,7 @@ export interface ApplyContext {
   store: MvccStore;
   membership: Membership;
   leases: LeaseLookup;
+  lessor: Lessor;
   /** called with the changes of each write transaction, in revision order */
   onChanges?: (changes: Change[], rev: number) => void;
 }
@@ -68,6 +74,10 @@ export function applyEntry(entry: Entry, ctx: ApplyContext, decoded?: unknown): 
         return { id, response: applyRange(storeView(ctx.store), (decoded as RangeRequest) ?? RangeRequest.decode(req.body)) };
       case RaftRequestField.compaction:
         return applyCompaction(id, ctx, (decoded as CompactionRequest) ?? CompactionRequest.decode(req.body));
+      case RaftRequestField.leaseGrant:
+        return { id, response: applyLeaseGrant(ctx, (decoded as LeaseGrantRequest) ?? LeaseGrantRequest.decode(req.body)) };
+      case RaftRequestField.leaseRevoke:
+        return { id, response: applyLeaseRevoke(ctx, (decoded as LeaseRevokeRequest) ?? LeaseRevokeRequest.decode(req.body)) };
       case RaftRequestField.clusterMemberAttrSet: {
         const attrs = decodeMemberAttributes(req.body);
         ctx.membership.setAttributes(attrs.memberId, attrs.name, attrs.clientURLs);
@@ -98,6 +108,42 @@ function applyTxnEntry(ctx: ApplyContext, t: TxnRequest) {
   const view = storeView(ctx.store);
   if (isTxnReadOnly(t)) return applyTxn(t, { view, leases: ctx.leases });
   return writeOnce(ctx, (write) => applyTxn(t, { view, write, leases: ctx.leases }));
+}
+
+function leaseError(err: unknown): unknown {
+  if (!(err instanceof LeaseError)) return err;
+  if (err.kind === 'exists') return Errors.leaseExist();
+  if (err.kind === 'ttl-too-large') return Errors.leaseTTLTooLarge();
+  return Errors.leaseNotFound();
+}
+
+function applyLeaseGrant(ctx: ApplyContext, r: LeaseGrantRequest): LeaseGrantResponse {
+  try {
+    const lease = ctx.lessor.grant(r.ID, r.TTL);
+    return { header: zeroHeader(ctx.store.rev), ID: lease.id, TTL: lease.ttlSec, error: '' };
+  } catch (err) {
+    throw leaseError(err);
+  }
+}
+
+/** Revokes a lease and deletes its keys in one write transaction: one revision, one event batch. */
+function applyLeaseRevoke(ctx: ApplyContext, r: LeaseRevokeRequest): LeaseRevokeResponse {
+  let keys: string[];
+  try {
+    keys = ctx.lessor.revoke(r.ID);
+  } catch (err) {
+    throw leaseError(err);
+  }
+  if (keys.length > 0) {
+    writeOnce(ctx, (txn) => {
+      for (const k of keys) txn.deleteRange({ start: k, end: undefined });
+    });
+  }
+  return { header: zeroHeader(ctx.store.rev) };
+}
+
+function zeroHeader(revision: number) {
+  return { cluster_id: 0n, member_id: 0n, revision, raft_term: 0 };
 }
 
 function applyCompaction(id: number, ctx: ApplyContext, c: CompactionRequest): ApplyOutcome {

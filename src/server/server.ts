@@ -5,16 +5,24 @@
 // With a single member every appended entry is committed at once. The Raft issue
 // replaces `LocalLog` with the consensus module's Ready/Advance without reshaping
 // the loop: persist, send, apply.
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Backend } from '../backend/backend.js';
 import type { Logger } from '../pkg/logger.js';
 import { MvccStore, type Change } from '../mvcc/store.js';
+import { keyBytes } from '../mvcc/tree-index.js';
 import { EntryType, type Entry } from '../raft/types.js';
 import { Snapshotter, Wal } from '../wal/index.js';
 import {
   CompactionRequest,
+  LeaseGrantRequest,
+  LeaseRevokeRequest,
   type CompactionResponse,
+  type LeaseGrantResponse,
+  type LeaseLeasesResponse,
+  type LeaseRevokeResponse,
+  type LeaseTimeToLiveResponse,
   type DeleteRangeRequest,
   type PutRequest,
   type DeleteRangeResponse,
@@ -35,7 +43,8 @@ import {
   encodeMemberAttributes,
   encodeWalMetadata,
 } from './internal-records.js';
-import { applyRange, applyTxn, isTxnReadOnly, isTxnSerializable, type LeaseLookup } from './kv-apply.js';
+import { applyRange, applyTxn, isTxnReadOnly, isTxnSerializable } from './kv-apply.js';
+import { LeaseError, Lessor } from '../lease/lessor.js';
 import { Membership, type Member } from './membership.js';
 import { encodeRaftRequest, RaftRequestField } from './raft-request.js';
 
@@ -58,6 +67,8 @@ export interface ServerOptions {
   advertiseClientUrls: string[];
   maxRequestBytes: number;
   maxTxnOps: number;
+  heartbeatIntervalMs: number;
+  electionTimeoutMs: number;
   quotaBackendBytes: number;
   snapshotCount: number;
   maxSnapshots: number;
@@ -88,6 +99,7 @@ export class EtcdServer {
   readonly memberId: bigint;
   private readonly membership: Membership;
   private readonly store: MvccStore;
+  readonly lessor: Lessor;
   private readonly idGen: RequestIdGenerator;
   private readonly waiters = new Map<number, Waiter>();
   private pending: PendingProposal[] = [];
@@ -126,11 +138,14 @@ export class EtcdServer {
     this.membership = membership;
     this.store = store;
     this.idGen = new RequestIdGenerator(boot.memberId, Date.now());
-    const leases: LeaseLookup = { exists: () => false };
+    this.lessor = new Lessor(backend, { minTtlSec: minLeaseTtlSec(opts), onExpired: (ids) => this.revokeExpired(ids) });
+    store.leases = this.lessor;
+    this.lessor.restore(store.attachedLeases());
     this.applyCtx = {
       store,
       membership,
-      leases,
+      leases: { exists: (id) => this.lessor.exists(id) },
+      lessor: this.lessor,
       onChanges: (changes, rev) => {
         for (const l of this.changeListeners) l(changes, rev);
       },
@@ -239,6 +254,8 @@ export class EtcdServer {
   private async becomeLeader(): Promise<void> {
     this.term += 1;
     await this.appendAndApply([{ type: EntryType.Normal, data: new Uint8Array(0) }]);
+    // leases restart their clocks with a full TTL, plus an election's worth of slack
+    this.lessor.promote(this.opts.electionTimeoutMs);
     this.startAutoCompaction();
     const attrs = encodeMemberAttributes({ memberId: this.memberId, name: this.opts.name, clientURLs: this.opts.advertiseClientUrls });
     await this.propose(RaftRequestField.clusterMemberAttrSet, attrs, undefined);
@@ -248,6 +265,7 @@ export class EtcdServer {
     if (this.stopped) return;
     this.stopped = true;
     this.compactor?.stop();
+    this.lessor.stop();
     while (this.saving) await new Promise((r) => setTimeout(r, 5));
     for (const [, w] of this.waiters) w.resolve({ id: 0, error: Errors.stopped() });
     this.waiters.clear();
@@ -370,6 +388,73 @@ export class EtcdServer {
     if (outcome.error) throw outcome.error;
     if (outcome.done) await outcome.done;
     return { header: this.header(this.store.rev) };
+  }
+
+  // ---------------------------------------------------------------- leases
+
+  async leaseGrant(r: LeaseGrantRequest, raw: Uint8Array): Promise<LeaseGrantResponse> {
+    let body = raw;
+    if (r.ID === 0n) {
+      // the member picks the ID before proposing, so every member applies the same one
+      r = { ...r, ID: this.randomLeaseId() };
+      body = LeaseGrantRequest.encode(r);
+    }
+    const resp = (await this.proposeAndWait(RaftRequestField.leaseGrant, body, r)) as LeaseGrantResponse;
+    resp.header = this.header(this.store.rev);
+    return resp;
+  }
+
+  async leaseRevoke(r: LeaseRevokeRequest, raw: Uint8Array): Promise<LeaseRevokeResponse> {
+    const resp = (await this.proposeAndWait(RaftRequestField.leaseRevoke, raw, r)) as LeaseRevokeResponse;
+    resp.header = this.header(this.store.rev);
+    return resp;
+  }
+
+  /** A keep-alive: returns the TTL granted again, or 0 when the lease does not exist (etcd's answer). */
+  leaseRenew(id: bigint): number {
+    if (this.stopped) throw Errors.stopped();
+    try {
+      return this.lessor.renew(id);
+    } catch (err) {
+      if (err instanceof LeaseError) return 0;
+      throw err;
+    }
+  }
+
+  leaseTimeToLive(id: bigint, withKeys: boolean): LeaseTimeToLiveResponse {
+    const lease = this.lessor.lookup(id);
+    if (!lease) return { header: this.header(this.store.rev), ID: id, TTL: -1, grantedTTL: 0, keys: [] };
+    return {
+      header: this.header(this.store.rev),
+      ID: id,
+      TTL: this.lessor.remainingSec(lease),
+      grantedTTL: lease.ttlSec,
+      keys: withKeys ? [...lease.keys].sort().map((k) => keyBytes(k)) : [],
+    };
+  }
+
+  leaseLeases(): LeaseLeasesResponse {
+    return { header: this.header(this.store.rev), leases: this.lessor.ids().map((ID) => ({ ID })) };
+  }
+
+  private randomLeaseId(): bigint {
+    for (;;) {
+      const id = randomBytes(8).readBigInt64BE(0) & 0x7fffffffffffffffn;
+      if (id !== 0n && !this.lessor.exists(id)) return id;
+    }
+  }
+
+  /** Expired leases are revoked through the log, like a client's revoke. */
+  private revokeExpired(ids: bigint[]): void {
+    for (const id of ids) {
+      const req = LeaseRevokeRequest.create({ ID: id });
+      this.proposeOutcome(RaftRequestField.leaseRevoke, LeaseRevokeRequest.encode(req), req).then(
+        (o) => {
+          if (o.error && !(o.error instanceof Error && /not found/.test(o.error.message))) this.lessor.retryExpired(id);
+        },
+        () => this.lessor.retryExpired(id),
+      );
+    }
   }
 
   /** Resolves once every entry committed before the call is applied (ReadIndex, single member). */
@@ -557,6 +642,15 @@ export class EtcdServer {
     if (this.opts.onFatal) this.opts.onFatal(err);
     else process.exit(1);
   }
+}
+
+/**
+ * The shortest lease TTL, as etcd computes it: one and a half election timeouts, in
+ * whole seconds (2 s with the default 100 ms heartbeat and 1 s election timeout).
+ */
+export function minLeaseTtlSec(opts: { heartbeatIntervalMs: number; electionTimeoutMs: number }): number {
+  const electionTicks = Math.floor(opts.electionTimeoutMs / opts.heartbeatIntervalMs);
+  return Math.ceil((Math.floor((3 * electionTicks) / 2) * opts.heartbeatIntervalMs) / 1000);
 }
 
 const CONSISTENT_INDEX_KEY = Buffer.from('consistent_index');

@@ -1,0 +1,81 @@
+// etcdserverpb.Lease: grant and revoke go through the log; keep-alive, time-to-live and
+// the lease list are answered by the member that runs the lease clocks.
+import {
+  LeaseGrantRequest,
+  LeaseGrantResponse,
+  LeaseKeepAliveRequest,
+  LeaseKeepAliveResponse,
+  LeaseLeasesRequest,
+  LeaseLeasesResponse,
+  LeaseRevokeRequest,
+  LeaseRevokeResponse,
+  LeaseTimeToLiveRequest,
+  LeaseTimeToLiveResponse,
+} from '../proto/etcdserverpb.js';
+import type { EtcdServer } from '../server/server.js';
+import { toGrpcError } from '../server/errors.js';
+import type { GrpcRouter } from './grpc/server.js';
+import { asGrpcError } from './grpc/server.js';
+import { decodeRequest, unaryMethod, type AnyUnaryMethod } from './method.js';
+
+async function mapErrors<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (err) {
+    throw toGrpcError(err);
+  }
+}
+
+export function leaseMethods(server: EtcdServer): AnyUnaryMethod[] {
+  return [
+    unaryMethod({
+      path: '/etcdserverpb.Lease/LeaseGrant',
+      gatewayPath: '/lease/grant',
+      request: LeaseGrantRequest,
+      response: LeaseGrantResponse,
+      handle: (req, raw) => mapErrors(server.leaseGrant(req, raw)),
+    }),
+    unaryMethod({
+      path: '/etcdserverpb.Lease/LeaseRevoke',
+      gatewayPath: ['/lease/revoke', '/kv/lease/revoke'],
+      request: LeaseRevokeRequest,
+      response: LeaseRevokeResponse,
+      handle: (req, raw) => mapErrors(server.leaseRevoke(req, raw)),
+    }),
+    unaryMethod({
+      path: '/etcdserverpb.Lease/LeaseTimeToLive',
+      gatewayPath: ['/lease/timetolive', '/kv/lease/timetolive'],
+      request: LeaseTimeToLiveRequest,
+      response: LeaseTimeToLiveResponse,
+      handle: (req) => server.leaseTimeToLive(req.ID, req.keys),
+    }),
+    unaryMethod({
+      path: '/etcdserverpb.Lease/LeaseLeases',
+      gatewayPath: ['/lease/leases', '/kv/lease/leases'],
+      request: LeaseLeasesRequest,
+      response: LeaseLeasesResponse,
+      handle: () => server.leaseLeases(),
+    }),
+  ];
+}
+
+/** One renewal, as the keep-alive stream (and the gateway's keepalive) answer it. */
+export function keepAliveOnce(server: EtcdServer, req: LeaseKeepAliveRequest): LeaseKeepAliveResponse {
+  const ttl = server.leaseRenew(req.ID);
+  return { header: server.header(server.revision), ID: req.ID, TTL: ttl };
+}
+
+/** LeaseKeepAlive: each request renews one lease and is answered in order. */
+export function registerLeaseStreams(router: GrpcRouter, server: EtcdServer): void {
+  router.stream('/etcdserverpb.Lease/LeaseKeepAlive', (call) => {
+    call.onMessage = (bytes) => {
+      try {
+        const req = decodeRequest(LeaseKeepAliveRequest, bytes);
+        call.send(LeaseKeepAliveResponse.encode(keepAliveOnce(server, req)));
+      } catch (err) {
+        call.end(asGrpcError(toGrpcError(err)));
+      }
+    };
+    call.onHalfClose = () => call.end();
+  });
+}
