@@ -5,7 +5,8 @@ import { CLUSTER_VERSION, SERVER_VERSION, type EtcdServer } from '../server/serv
 import type { Logger } from '../pkg/logger.js';
 import { GrpcRouter } from './grpc/server.js';
 import { createHttpHandler, type HealthStatus } from './http.js';
-import { listenCleartext, type ClientListener } from './listener.js';
+import http from 'node:http';
+import { listenCleartext, type ClientListener, type HttpHandler } from './listener.js';
 import { registerUnary, type AnyUnaryMethod } from './method.js';
 import { kvMethods } from './kv-service.js';
 import { clusterMethods, maintenanceMethods } from './cluster-service.js';
@@ -20,13 +21,17 @@ export interface ClientApi {
 }
 
 export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Logger): Promise<ClientApi> {
-  const router = new GrpcRouter({ maxReceiveMessageBytes: server.maxRequestBytes + GRPC_OVERHEAD_BYTES });
+  const router = new GrpcRouter({
+    maxReceiveMessageBytes: server.maxRequestBytes + GRPC_OVERHEAD_BYTES,
+    onCallDone: (path, code, kind) => server.metrics.grpcDone(path, code, kind),
+  });
   const methods: AnyUnaryMethod[] = [...kvMethods(server), ...clusterMethods(server), ...maintenanceMethods(server), ...leaseMethods(server)];
   registerUnary(router, methods);
   registerLeaseStreams(router, server);
   const httpHandler = createHttpHandler({
     version: () => ({ etcdserver: SERVER_VERSION, etcdcluster: CLUSTER_VERSION }),
     health: () => checkHealth(server),
+    extraRoutes: new Map([['/metrics', metricsRoute(server)]]),
     gatewayMethods: methods,
     maxRequestBytes: server.maxRequestBytes,
   });
@@ -47,6 +52,73 @@ export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Lo
     throw err;
   }
   return { close: async () => void (await Promise.all(listeners.map((l) => l.close()))) };
+}
+
+function metricsRoute(server: EtcdServer): HttpHandler {
+  return (_req, res) => {
+    server.metrics.text().then(
+      (text) => {
+        res.writeHead(200, { 'Content-Type': server.metrics.contentType, 'Content-Length': Buffer.byteLength(text) });
+        res.end(text);
+      },
+      (err: Error) => {
+        res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' });
+        res.end(`metrics: ${err.message}\n`);
+      },
+    );
+  };
+}
+
+/**
+ * --listen-metrics-urls: a plain HTTP port with /metrics and /health only, so monitoring
+ * can scrape without client credentials.
+ */
+export async function serveMetricsApi(server: EtcdServer, urls: URL[], logger: Logger): Promise<ClientApi> {
+  const metrics = metricsRoute(server);
+  const handler: HttpHandler = (req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/metrics') return metrics(req, res);
+    if (path === '/health') {
+      void checkHealth(server).then((h) => {
+        const body = JSON.stringify({ health: String(h.health), reason: h.reason });
+        res.writeHead(h.health ? 200 : 503, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
+        res.end(body);
+      });
+      return;
+    }
+    res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
+    res.end('404 page not found\n');
+  };
+  const servers: http.Server[] = [];
+  try {
+    for (const url of urls) {
+      if (url.protocol !== 'http:') throw new Error(`metrics URL ${url.href}: only http is served by this build`);
+      const s = http.createServer((req, res) => handler(req, res));
+      const host = url.hostname.replace(/^\[|\]$/g, '');
+      await new Promise<void>((resolve, reject) => {
+        s.once('error', reject);
+        s.listen({ host, port: Number(url.port) }, () => resolve());
+      });
+      servers.push(s);
+      logger.info('serving metrics', { address: `${host}:${url.port}` });
+    }
+  } catch (err) {
+    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+    throw err;
+  }
+  return {
+    close: async () => {
+      await Promise.all(
+        servers.map(
+          (s) =>
+            new Promise<void>((resolve) => {
+              s.close(() => resolve());
+              s.closeAllConnections();
+            }),
+        ),
+      );
+    },
+  };
 }
 
 async function checkHealth(server: EtcdServer): Promise<HealthStatus> {

@@ -49,6 +49,8 @@ export class Backend {
   private pending: Overlay = new Map();
   private pendingOps = 0;
   private commitTimer: NodeJS.Timeout | undefined;
+  /** told how long each batch commit took, for etcd_disk_backend_commit_duration_seconds */
+  onCommit: ((durationMs: number) => void) | undefined;
   /** cached file size; -1 when it must be read again */
   private fileSizeBytes = -1;
 
@@ -164,6 +166,7 @@ export class Backend {
     }
     if (this.pendingOps === 0) return;
     const pending = this.pending;
+    const startMs = performance.now();
     this.env.transactionSync(() => {
       for (const [bucket, m] of pending) {
         const db = this.db(bucket);
@@ -177,6 +180,7 @@ export class Backend {
     this.pending = new Map();
     this.pendingOps = 0;
     this.fileSizeBytes = -1;
+    this.onCommit?.(performance.now() - startMs);
   }
 
   /** Entries with start <= key < end (end undefined: to the last key), in key order. */

@@ -4,7 +4,7 @@ import { checkBootstrap, helpText, parseConfig, usageText, type Config } from '.
 import { parseUrlsMap } from '../config/urls.js';
 import { createLogger, type Logger, type LogLevel } from '../pkg/logger.js';
 import { EtcdServer, SERVER_VERSION, type ServerOptions } from '../server/server.js';
-import { serveClientApi } from '../api/client-api.js';
+import { serveClientApi, serveMetricsApi } from '../api/client-api.js';
 import { servePeerApi } from '../api/peer-api.js';
 import { Wal } from '../wal/index.js';
 import { TSETCD_VERSION } from './version.js';
@@ -93,9 +93,11 @@ async function main(): Promise<void> {
   }
   let clientApi;
   let peerApi;
+  let metricsApi;
   try {
     peerApi = await servePeerApi(server, [...config.listenPeerUrls], logger);
     clientApi = await serveClientApi(server, [...config.listenClientUrls], logger);
+    metricsApi = await serveMetricsApi(server, [...config.listenMetricsUrls], logger);
   } catch (err) {
     logger.fatal('failed to serve', { error: (err as Error).message });
     await server.stop().catch(() => {});
@@ -110,6 +112,7 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info('received signal; shutting down', { signal });
     await clientApi.close();
+    await metricsApi.close();
     await peerApi.close();
     await server.stop();
     process.exit(0);

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { Backend } from '../backend/backend.js';
 import type { Logger } from '../pkg/logger.js';
 import { MvccStore, type Change } from '../mvcc/store.js';
+import { Metrics, type MetricsSource } from '../pkg/metrics.js';
 import { keyBytes } from '../mvcc/tree-index.js';
 import { EntryType, type Entry } from '../raft/types.js';
 import { Snapshotter, Wal } from '../wal/index.js';
@@ -100,6 +101,7 @@ export class EtcdServer {
   private readonly membership: Membership;
   private readonly store: MvccStore;
   readonly lessor: Lessor;
+  readonly metrics: Metrics;
   private readonly idGen: RequestIdGenerator;
   private readonly waiters = new Map<number, Waiter>();
   private pending: PendingProposal[] = [];
@@ -138,6 +140,8 @@ export class EtcdServer {
     this.membership = membership;
     this.store = store;
     this.idGen = new RequestIdGenerator(boot.memberId, Date.now());
+    this.metrics = new Metrics(this.metricsSource());
+    backend.onCommit = (ms) => this.metrics.backendCommitSeconds.observe(ms / 1000);
     this.lessor = new Lessor(backend, { minTtlSec: minLeaseTtlSec(opts), onExpired: (ids) => this.revokeExpired(ids) });
     store.leases = this.lessor;
     this.lessor.restore(store.attachedLeases());
@@ -271,6 +275,26 @@ export class EtcdServer {
     this.waiters.clear();
     await this.wal.close();
     await this.backend.close();
+  }
+
+  private metricsSource(): MetricsSource {
+    return {
+      hasLeader: () => true,
+      isLeader: () => this.isLeader,
+      isLearner: () => false,
+      committedIndex: () => this.committedIndex,
+      appliedIndex: () => this.appliedIndex,
+      pendingProposals: () => this.pending.length + this.waiters.size,
+      dbSizeBytes: () => this.backend.sizeBytes(),
+      dbSizeInUseBytes: () => this.backend.sizeInUseBytes(),
+      keysTotal: () => this.store.keyCount,
+      currentRevision: () => this.store.rev,
+      compactRevision: () => Math.max(0, this.store.compactRev),
+      quotaBackendBytes: () => this.opts.quotaBackendBytes,
+      memberIdHex: () => this.memberId.toString(16),
+      serverVersion: () => SERVER_VERSION,
+      clusterVersion: () => CLUSTER_VERSION,
+    };
   }
 
   // ---------------------------------------------------------------- identity
@@ -487,8 +511,14 @@ export class EtcdServer {
   }
 
   private proposeOutcome(field: number, body: Uint8Array, decoded: unknown): Promise<ApplyOutcome> {
-    if (this.stopped) return Promise.reject(Errors.stopped());
-    if (this.pending.length >= MAX_PENDING_PROPOSALS) return Promise.reject(Errors.tooManyRequests());
+    if (this.stopped) {
+      this.metrics.proposalsFailed.inc();
+      return Promise.reject(Errors.stopped());
+    }
+    if (this.pending.length >= MAX_PENDING_PROPOSALS) {
+      this.metrics.proposalsFailed.inc();
+      return Promise.reject(Errors.tooManyRequests());
+    }
     const id = this.idGen.next();
     const data = encodeRaftRequest({ id, username: '', authRevision: 0 }, field, body);
     if (data.length > this.opts.maxRequestBytes) return Promise.reject(Errors.requestTooLarge());
@@ -530,9 +560,11 @@ export class EtcdServer {
         if (this.pending.length === 0 || this.stopped) break;
         const entries = this.toEntries(this.pending);
         this.pending = [];
+        const saveStartMs = performance.now();
         const saved = this.wal.save({ term: this.term, vote: this.memberId, commit: this.lastIndex }, entries);
         this.applyUnapplied();
         await saved;
+        this.metrics.walFsyncSeconds.observe((performance.now() - saveStartMs) / 1000);
         this.committedIndex = this.lastIndex;
         this.unapplied = entries;
       }
