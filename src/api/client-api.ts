@@ -11,6 +11,7 @@ import { registerUnary, type AnyUnaryMethod } from './method.js';
 import { kvMethods } from './kv-service.js';
 import { clusterMethods, maintenanceMethods } from './cluster-service.js';
 import { leaseMethods, registerLeaseStreams } from './lease-service.js';
+import { coordinationMethods, registerCoordinationStreams } from './coordination-service.js';
 
 /** gRPC accepts this much more than --max-request-bytes, so the server can answer "request is too large" itself. */
 const GRPC_OVERHEAD_BYTES = 512 * 1024;
@@ -25,9 +26,16 @@ export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Lo
     maxReceiveMessageBytes: server.maxRequestBytes + GRPC_OVERHEAD_BYTES,
     onCallDone: (path, code, kind) => server.metrics.grpcDone(path, code, kind),
   });
-  const methods: AnyUnaryMethod[] = [...kvMethods(server), ...clusterMethods(server), ...maintenanceMethods(server), ...leaseMethods(server)];
+  const methods: AnyUnaryMethod[] = [
+    ...kvMethods(server),
+    ...clusterMethods(server),
+    ...maintenanceMethods(server),
+    ...leaseMethods(server),
+    ...coordinationMethods(server),
+  ];
   registerUnary(router, methods);
   registerLeaseStreams(router, server);
+  registerCoordinationStreams(router, server);
   const httpHandler = createHttpHandler({
     version: () => ({ etcdserver: SERVER_VERSION, etcdcluster: CLUSTER_VERSION }),
     health: () => checkHealth(server),

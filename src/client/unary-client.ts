@@ -74,3 +74,54 @@ export class UnaryClient {
     this.session?.close();
   }
 }
+
+export interface ClientStream {
+  send(message: Uint8Array): void;
+  /** half-closes the request side */
+  end(): void;
+  /** cancels the call */
+  cancel(): void;
+  onMessage: (message: Buffer) => void;
+  /** settles with the call's status: resolves on OK, rejects with a GrpcError */
+  readonly done: Promise<void>;
+}
+
+/** Opens a bidirectional (or server-streaming) call on a fresh HTTP/2 connection. */
+export function openStream(endpoint: string, path: string): ClientStream {
+  const session = http2.connect(endpoint);
+  session.on('error', () => {});
+  const req = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers' });
+  const deframer = new MessageDeframer(MAX_RESPONSE_BYTES);
+  let status: number | undefined;
+  let statusMessage = '';
+  const takeStatus = (h: http2.IncomingHttpHeaders): void => {
+    if (h['grpc-status'] !== undefined) {
+      status = Number(h['grpc-status']);
+      statusMessage = decodeGrpcMessage(String(h['grpc-message'] ?? ''));
+    }
+  };
+  const stream: ClientStream = {
+    send: (m) => void req.write(frameMessage(m)),
+    end: () => void req.end(),
+    cancel: () => {
+      req.close(http2.constants.NGHTTP2_CANCEL);
+      session.close();
+    },
+    onMessage: () => {},
+    done: new Promise<void>((resolve, reject) => {
+      req.on('response', takeStatus);
+      req.on('trailers', takeStatus);
+      req.on('data', (chunk: Buffer) => {
+        for (const m of deframer.push(chunk)) stream.onMessage(Buffer.from(m));
+      });
+      req.on('error', () => {});
+      req.on('close', () => {
+        session.close();
+        if (status === 0) resolve();
+        else reject(new GrpcError((status ?? GrpcCode.Canceled) as GrpcCode, status === undefined ? 'stream closed without a status' : statusMessage));
+      });
+    }),
+  };
+  stream.done.catch(() => {});
+  return stream;
+}

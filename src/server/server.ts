@@ -372,6 +372,15 @@ export class EtcdServer {
     this.changeListeners.push(listener);
   }
 
+  /** Like onChanges, for listeners that come and go; returns the unsubscribe function. */
+  subscribeChanges(listener: (changes: Change[], rev: number) => void): () => void {
+    this.changeListeners.push(listener);
+    return () => {
+      const i = this.changeListeners.indexOf(listener);
+      if (i >= 0) this.changeListeners.splice(i, 1);
+    };
+  }
+
   // ---------------------------------------------------------------- KV
 
   async range(r: RangeRequest): Promise<RangeResponse> {
