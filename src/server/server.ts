@@ -117,7 +117,8 @@ export class EtcdServer {
   private appliedIndex: number;
   private snapshotIndex: number;
   private readonly applyCtx: ApplyContext;
-  private readonly changeListeners: Array<(changes: Change[], rev: number) => void> = [];
+  /** a Set: listeners may unsubscribe while being called, without skipping the others */
+  private readonly changeListeners = new Set<(changes: Change[], rev: number) => void>();
   private readonly appliedListeners: Array<() => void> = [];
   private compactor?: Compactor;
   private readonly startedAtMs = Date.now();
@@ -369,16 +370,13 @@ export class EtcdServer {
   }
 
   onChanges(listener: (changes: Change[], rev: number) => void): void {
-    this.changeListeners.push(listener);
+    this.changeListeners.add(listener);
   }
 
   /** Like onChanges, for listeners that come and go; returns the unsubscribe function. */
   subscribeChanges(listener: (changes: Change[], rev: number) => void): () => void {
-    this.changeListeners.push(listener);
-    return () => {
-      const i = this.changeListeners.indexOf(listener);
-      if (i >= 0) this.changeListeners.splice(i, 1);
-    };
+    this.changeListeners.add(listener);
+    return () => void this.changeListeners.delete(listener);
   }
 
   // ---------------------------------------------------------------- KV
