@@ -1,13 +1,15 @@
 // Serves the client API of one member on every --listen-client-urls address: the gRPC
 // services and, on the same port, the HTTP endpoints.
-import { RangeRequest } from '../proto/etcdserverpb.js';
+import { LeaseKeepAliveRequest, LeaseKeepAliveResponse, RangeRequest, WatchRequest, WatchResponse } from '../proto/etcdserverpb.js';
+import { LeaderRequest, LeaderResponse } from '../proto/v3electionpb.js';
+import type { GatewayStream } from './gateway-stream.js';
 import { CLUSTER_VERSION, SERVER_VERSION, type EtcdServer } from '../server/server.js';
 import type { Logger } from '../pkg/logger.js';
 import { GrpcRouter } from './grpc/server.js';
 import { createHttpHandler, type HealthStatus } from './http.js';
 import http from 'node:http';
 import { listenCleartext, type ClientListener, type HttpHandler } from './listener.js';
-import { registerUnary, type AnyUnaryMethod } from './method.js';
+import { registerUnary, type AnyUnaryMethod, type Codec } from './method.js';
 import { kvMethods } from './kv-service.js';
 import { clusterMethods, maintenanceMethods } from './cluster-service.js';
 import { leaseMethods, registerLeaseStreams } from './lease-service.js';
@@ -41,6 +43,7 @@ export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Lo
     health: () => checkHealth(server),
     extraRoutes: new Map([['/metrics', metricsRoute(server)]]),
     gatewayMethods: methods,
+    gatewayStreams: gatewayStreams(router),
     maxRequestBytes: server.maxRequestBytes,
   });
   const listeners: ClientListener[] = [];
@@ -60,6 +63,21 @@ export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Lo
     throw err;
   }
   return { close: async () => void (await Promise.all(listeners.map((l) => l.close()))) };
+}
+
+/** The streaming calls etcd's gateway serves, bridged to the same gRPC handlers. */
+function gatewayStreams(router: GrpcRouter): GatewayStream[] {
+  const table: Array<[string, string, Codec<unknown>, Codec<unknown>]> = [
+    ['/watch', '/etcdserverpb.Watch/Watch', WatchRequest as Codec<unknown>, WatchResponse as Codec<unknown>],
+    ['/lease/keepalive', '/etcdserverpb.Lease/LeaseKeepAlive', LeaseKeepAliveRequest as Codec<unknown>, LeaseKeepAliveResponse as Codec<unknown>],
+    ['/election/observe', '/v3electionpb.Election/Observe', LeaderRequest as Codec<unknown>, LeaderResponse as Codec<unknown>],
+  ];
+  const out: GatewayStream[] = [];
+  for (const [gatewayPath, grpcPath, request, response] of table) {
+    const handler = router.streamHandler(grpcPath);
+    if (handler) out.push({ gatewayPath, grpcPath, request, response, handler });
+  }
+  return out;
 }
 
 function metricsRoute(server: EtcdServer): HttpHandler {

@@ -5,6 +5,7 @@ import { GrpcCode, GrpcError } from './grpc/status.js';
 import type { CallContext } from './grpc/server.js';
 import { asGrpcError } from './grpc/server.js';
 import type { AnyUnaryMethod } from './method.js';
+import { goJsonSyntaxError, serveGatewayStream, type GatewayStream } from './gateway-stream.js';
 
 type Req = HttpRequestLike;
 type Res = HttpResponseLike;
@@ -21,6 +22,8 @@ export interface HttpApiOptions {
   /** extra routes (metrics) by exact path */
   extraRoutes?: Map<string, (req: Req, res: Res) => void>;
   gatewayMethods: AnyUnaryMethod[];
+  /** streaming calls on the gateway (watch, lease keep-alive, election observe) */
+  gatewayStreams?: GatewayStream[];
   /** largest request body accepted by the gateway */
   maxRequestBytes: number;
 }
@@ -67,6 +70,11 @@ export function createHttpHandler(opts: HttpApiOptions): (req: Req, res: Res) =>
       gateway.set('/v3beta' + p, m);
     }
   }
+  const streams = new Map<string, GatewayStream>();
+  for (const st of opts.gatewayStreams ?? []) {
+    streams.set('/v3' + st.gatewayPath, st);
+    streams.set('/v3beta' + st.gatewayPath, st);
+  }
   return (req, res) => {
     const url = req.url ?? '/';
     const pathname = url.split('?')[0]!;
@@ -79,6 +87,11 @@ export function createHttpHandler(opts: HttpApiOptions): (req: Req, res: Res) =>
         return void serveHealth(pathname, opts, res);
       case '/version':
         return send(res, 200, 'application/json', JSON.stringify(opts.version()));
+    }
+    const stream = streams.get(pathname);
+    if (stream) {
+      if (req.method !== 'POST' && req.method !== 'PUT') return send(res, 405, 'text/plain; charset=utf-8', 'Method Not Allowed\n');
+      return serveGatewayStream(stream, req, res);
     }
     const method = gateway.get(pathname);
     if (method) {
@@ -124,10 +137,11 @@ async function serveGateway(method: AnyUnaryMethod, req: Req, res: Res, maxReque
   try {
     const body = await readBody(req, maxRequestBytes + 512 * 1024);
     let json: unknown;
+    const text = body.toString('utf8');
     try {
-      json = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
-    } catch (err) {
-      throw new GrpcError(GrpcCode.InvalidArgument, (err as Error).message);
+      json = body.length === 0 ? {} : JSON.parse(text);
+    } catch {
+      throw new GrpcError(GrpcCode.InvalidArgument, goJsonSyntaxError(text));
     }
     let request: unknown;
     try {

@@ -63,6 +63,12 @@ export class GrpcRouter {
     this.add(path, { kind: 'stream', handler });
   }
 
+  /** The handler of a streaming route, for bridges such as the JSON gateway. */
+  streamHandler(path: string): StreamHandler | undefined {
+    const r = this.routes.get(path);
+    return r?.kind === 'stream' ? r.handler : undefined;
+  }
+
   private add(path: string, route: Route): void {
     if (this.routes.has(path)) throw new Error(`grpc route ${path} registered twice`);
     this.routes.set(path, route);
