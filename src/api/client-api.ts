@@ -11,9 +11,11 @@ import http from 'node:http';
 import { listenCleartext, type ClientListener, type HttpHandler } from './listener.js';
 import { registerUnary, type AnyUnaryMethod, type Codec } from './method.js';
 import { kvMethods } from './kv-service.js';
-import { clusterMethods, maintenanceMethods } from './cluster-service.js';
+import { clusterMethods } from './cluster-service.js';
+import { maintenanceMethods, registerMaintenanceStreams } from './maintenance-service.js';
 import { leaseMethods, registerLeaseStreams } from './lease-service.js';
 import { coordinationMethods, registerCoordinationStreams } from './coordination-service.js';
+import { registerWatchService } from './watch-service.js';
 
 /** gRPC accepts this much more than --max-request-bytes, so the server can answer "request is too large" itself. */
 const GRPC_OVERHEAD_BYTES = 512 * 1024;
@@ -37,7 +39,9 @@ export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Lo
   ];
   registerUnary(router, methods);
   registerLeaseStreams(router, server);
+  registerMaintenanceStreams(router, server);
   registerCoordinationStreams(router, server);
+  registerWatchService(router, server, server.watchable);
   const httpHandler = createHttpHandler({
     version: () => ({ etcdserver: SERVER_VERSION, etcdcluster: CLUSTER_VERSION }),
     health: () => checkHealth(server),

@@ -8,6 +8,7 @@
 // consistent index stored here. `forceCommit` makes everything so far durable (before a
 // raft snapshot releases WAL segments).
 import fs from 'node:fs';
+import { crc32 } from 'node:zlib';
 import path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 
@@ -66,6 +67,9 @@ export class Backend {
 
   static open(filePath: string, opts: BackendOptions = {}): Backend {
     fs.mkdirSync(path.dirname(filePath), { recursive: true, mode: 0o700 });
+    // leftovers of a defragmentation: a copy that was not swapped in, or the lock file
+    // of one that was
+    for (const f of [filePath + '.defrag', filePath + '.defrag-lock']) fs.rmSync(f, { force: true });
     return new Backend(filePath, opts);
   }
 
@@ -234,21 +238,33 @@ export class Backend {
 
   /**
    * Rewrites the database into a fresh file without free pages and swaps it in, which
-   * gives disk space back after compactions (etcd's defragment).
+   * gives disk space back after compactions (etcd's defragment). The caller must keep
+   * writes out meanwhile; reads go on, and never see a closed environment: the new file
+   * is opened and swapped in before the old one is closed.
    */
   async defragment(): Promise<void> {
-    const tmp = this.filePath + '.defrag';
-    fs.rmSync(tmp, { force: true });
-    fs.rmSync(tmp + '-lock', { force: true });
     this.commit();
+    const tmp = this.filePath + '.defrag';
+    for (const f of [tmp, tmp + '-lock']) fs.rmSync(f, { force: true });
     await this.env.backup(tmp, true);
-    await this.forceCommit();
-    await this.env.close();
-    fs.renameSync(tmp, this.filePath);
-    fs.rmSync(tmp + '-lock', { force: true });
-    this.env = Backend.openEnv(this.filePath, this.opts);
+    const old = this.env;
+    this.env = Backend.openEnv(tmp, this.opts);
     this.openBuckets();
+    fs.renameSync(tmp, this.filePath);
+    fs.chmodSync(this.filePath, 0o600);
     this.fileSizeBytes = -1;
+    await old.close();
+  }
+
+  /** A checksum of every bucket's keys and values, in order (Maintenance.Hash). */
+  hash(): number {
+    this.commit();
+    let h = 0;
+    for (const name of BUCKETS) {
+      h = crc32(Buffer.from(name), h);
+      for (const { key, value } of this.db(name).getRange({})) h = crc32(value as Buffer, crc32(key as Buffer, h));
+    }
+    return h;
   }
 
   /** A consistent copy of the whole database, written to `dest`. */

@@ -3,6 +3,7 @@
 // the in-memory tree index maps keys to their revisions. Reads at an old revision work
 // until that revision is compacted away.
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { crc32 } from 'node:zlib';
 import type { Backend } from '../backend/backend.js';
 import { KeyValue } from '../proto/mvccpb.js';
 import { errCompacted, errFutureRev } from './errors.js';
@@ -188,6 +189,25 @@ export class MvccStore {
       if (done || !last) return;
       start = Buffer.concat([last, Buffer.from([0])]);
     }
+  }
+
+  /**
+   * A checksum of the key-value history up to `rev` (0: current), skipping what a
+   * compaction has already scheduled for deletion, so members agree on it (HashKV).
+   */
+  hashKV(rev: number): { hash: number; currentRev: number; compactRev: number; hashRev: number } {
+    const compactRev = this.compactMainRev;
+    if (rev > 0 && rev <= compactRev) throw errCompacted();
+    if (rev > this.currentRev) throw errFutureRev();
+    const upper = rev === 0 ? this.currentRev : rev;
+    const keep = this.index.keep(upper);
+    let hash = crc32(Buffer.from('key'));
+    for (const { key, value } of this.backend.range('key', undefined, revToBytes(upper + 1, 0))) {
+      const r = bytesToRev(key);
+      if (r.main <= compactRev && keep.size > 0 && !keep.has(revKey(r))) continue;
+      hash = crc32(value, crc32(key, hash));
+    }
+    return { hash, currentRev: this.currentRev, compactRev, hashRev: upper };
   }
 
   private readMetaRev(name: Buffer): number {

@@ -15,6 +15,8 @@ import {
   type LeaseRevokeResponse,
 } from '../proto/etcdserverpb.js';
 import { LeaseError, type Lessor } from '../lease/lessor.js';
+import { AlarmRequest, AlarmRequest_AlarmAction, AlarmType, type AlarmResponse } from '../proto/etcdserverpb.js';
+import type { AlarmStore } from './alarms.js';
 import type { MvccStore } from '../mvcc/store.js';
 import type { Change } from '../mvcc/store.js';
 import { applyDeleteRange, applyPut, applyRange, applyTxn, isTxnReadOnly, type LeaseLookup, type ReadView } from './kv-apply.js';
@@ -37,6 +39,7 @@ export interface ApplyContext {
   membership: Membership;
   leases: LeaseLookup;
   lessor: Lessor;
+  alarms: AlarmStore;
   /** called with the changes of each write transaction, in revision order */
   onChanges?: (changes: Change[], rev: number) => void;
 }
@@ -64,17 +67,22 @@ export function applyEntry(entry: Entry, ctx: ApplyContext, decoded?: unknown): 
   const id = req.header.id;
   try {
     switch (req.field) {
+      case RaftRequestField.alarm:
+        return { id, response: applyAlarm(ctx, (decoded as AlarmRequest) ?? AlarmRequest.decode(req.body)) };
       case RaftRequestField.put:
+        capped(ctx);
         return { id, response: writeOnce(ctx, (txn) => applyPut(txn, (decoded as PutRequest) ?? PutRequest.decode(req.body), ctx.leases)) };
       case RaftRequestField.deleteRange:
         return { id, response: writeOnce(ctx, (txn) => applyDeleteRange(txn, (decoded as DeleteRangeRequest) ?? DeleteRangeRequest.decode(req.body))) };
       case RaftRequestField.txn:
+        if (ctx.alarms.has(AlarmType.NOSPACE) && !isTxnReadOnly((decoded as TxnRequest) ?? TxnRequest.decode(req.body))) throw Errors.noSpace();
         return { id, response: applyTxnEntry(ctx, (decoded as TxnRequest) ?? TxnRequest.decode(req.body)) };
       case RaftRequestField.range:
         return { id, response: applyRange(storeView(ctx.store), (decoded as RangeRequest) ?? RangeRequest.decode(req.body)) };
       case RaftRequestField.compaction:
         return applyCompaction(id, ctx, (decoded as CompactionRequest) ?? CompactionRequest.decode(req.body));
       case RaftRequestField.leaseGrant:
+        capped(ctx);
         return { id, response: applyLeaseGrant(ctx, (decoded as LeaseGrantRequest) ?? LeaseGrantRequest.decode(req.body)) };
       case RaftRequestField.leaseRevoke:
         return { id, response: applyLeaseRevoke(ctx, (decoded as LeaseRevokeRequest) ?? LeaseRevokeRequest.decode(req.body)) };
@@ -108,6 +116,31 @@ function applyTxnEntry(ctx: ApplyContext, t: TxnRequest) {
   const view = storeView(ctx.store);
   if (isTxnReadOnly(t)) return applyTxn(t, { view, leases: ctx.leases });
   return writeOnce(ctx, (write) => applyTxn(t, { view, write, leases: ctx.leases }));
+}
+
+/** With a NOSPACE alarm raised, writes that grow the database are refused (etcd's capped applier). */
+function capped(ctx: ApplyContext): void {
+  if (ctx.alarms.has(AlarmType.NOSPACE)) throw Errors.noSpace();
+}
+
+function applyAlarm(ctx: ApplyContext, r: AlarmRequest): AlarmResponse {
+  const resp: AlarmResponse = { header: zeroHeader(ctx.store.rev), alarms: [] };
+  switch (r.action) {
+    case AlarmRequest_AlarmAction.GET:
+      resp.alarms = ctx.alarms.get(r.alarm);
+      break;
+    case AlarmRequest_AlarmAction.ACTIVATE: {
+      const m = ctx.alarms.activate(r.memberID, r.alarm);
+      if (m) resp.alarms.push(m);
+      break;
+    }
+    case AlarmRequest_AlarmAction.DEACTIVATE: {
+      const m = ctx.alarms.deactivate(r.memberID, r.alarm);
+      if (m) resp.alarms.push(m);
+      break;
+    }
+  }
+  return resp;
 }
 
 function leaseError(err: unknown): unknown {

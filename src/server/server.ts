@@ -11,6 +11,7 @@ import path from 'node:path';
 import { Backend } from '../backend/backend.js';
 import type { Logger } from '../pkg/logger.js';
 import { MvccStore, type Change } from '../mvcc/store.js';
+import { WatchableStore } from '../mvcc/watchable-store.js';
 import { Metrics, type MetricsSource } from '../pkg/metrics.js';
 import { keyBytes } from '../mvcc/tree-index.js';
 import { EntryType, type Entry } from '../raft/types.js';
@@ -24,6 +25,12 @@ import {
   type LeaseLeasesResponse,
   type LeaseRevokeResponse,
   type LeaseTimeToLiveResponse,
+  AlarmRequest,
+  AlarmRequest_AlarmAction,
+  AlarmType,
+  type AlarmResponse,
+  type HashKVResponse,
+  type HashResponse,
   type DeleteRangeRequest,
   type PutRequest,
   type DeleteRangeResponse,
@@ -36,6 +43,7 @@ import {
 } from '../proto/etcdserverpb.js';
 import { applyEntry, storeView, type ApplyContext, type ApplyOutcome } from './apply.js';
 import { Errors } from './errors.js';
+import { AlarmStore } from './alarms.js';
 import { startPeriodicCompactor, startRevisionCompactor, type CompactionTarget, type Compactor } from './compactor.js';
 import { clusterIdFor, memberIdFor, RequestIdGenerator } from './ids.js';
 import {
@@ -102,10 +110,16 @@ export class EtcdServer {
   private readonly store: MvccStore;
   readonly lessor: Lessor;
   readonly metrics: Metrics;
+  readonly alarms: AlarmStore;
+  /** the watchers of the store (etcdserverpb.Watch), fed every applied write */
+  readonly watchable: WatchableStore;
   private readonly idGen: RequestIdGenerator;
   private readonly waiters = new Map<number, Waiter>();
   private pending: PendingProposal[] = [];
   private flushScheduled = false;
+  /** set while a defragmentation holds writes back */
+  private writesPaused = false;
+  private defragging: Promise<void> | undefined;
   /** durable in the WAL, not applied yet: applied while the next batch is written */
   private unapplied: Entry[] | null = null;
   private snapshotDue = false;
@@ -146,7 +160,12 @@ export class EtcdServer {
     this.lessor = new Lessor(backend, { minTtlSec: minLeaseTtlSec(opts), onExpired: (ids) => this.revokeExpired(ids) });
     store.leases = this.lessor;
     this.lessor.restore(store.attachedLeases());
+    this.alarms = new AlarmStore(backend);
+    this.alarms.load();
+    this.watchable = new WatchableStore(store, backend);
+    this.changeListeners.add((changes, rev) => this.watchable.notify(changes, rev));
     this.applyCtx = {
+      alarms: this.alarms,
       store,
       membership,
       leases: { exists: (id) => this.lessor.exists(id) },
@@ -271,6 +290,7 @@ export class EtcdServer {
     this.stopped = true;
     this.compactor?.stop();
     this.lessor.stop();
+    this.watchable.close();
     while (this.saving) await new Promise((r) => setTimeout(r, 5));
     for (const [, w] of this.waiters) w.resolve({ id: 0, error: Errors.stopped() });
     this.waiters.clear();
@@ -502,11 +522,63 @@ export class EtcdServer {
     });
   }
 
+  /**
+   * etcd's backend quota: a write that would take the database past
+   * --quota-backend-bytes raises the NOSPACE alarm (through the log, so every member
+   * knows) and is refused; from then on only reads and deletes are served.
+   */
   private checkQuota(requestBytes: number): void {
     if (this.opts.quotaBackendBytes <= 0) return;
     // cost estimate as etcd's: the request plus the per-key overhead of the backend
     const cost = requestBytes + 64;
-    if (this.backend.sizeBytes() + cost > this.opts.quotaBackendBytes) throw Errors.noSpace();
+    if (this.backend.sizeBytes() + cost <= this.opts.quotaBackendBytes) return;
+    if (!this.alarms.has(AlarmType.NOSPACE)) {
+      const req = AlarmRequest.create({ action: AlarmRequest_AlarmAction.ACTIVATE, memberID: this.memberId, alarm: AlarmType.NOSPACE });
+      this.proposeOutcome(RaftRequestField.alarm, AlarmRequest.encode(req), req).catch(() => {});
+      this.opts.logger.warn('alarm raised: database space exceeded', { 'quota-bytes': this.opts.quotaBackendBytes, 'db-size-bytes': this.backend.sizeBytes() });
+    }
+    throw Errors.noSpace();
+  }
+
+  // ---------------------------------------------------------------- maintenance
+
+  hash(): HashResponse {
+    return { header: this.header(this.store.rev), hash: this.backend.hash() };
+  }
+
+  hashKV(revision: number): HashKVResponse {
+    const h = this.store.hashKV(revision);
+    return { header: this.header(h.currentRev), hash: h.hash, compact_revision: h.compactRev, hash_revision: h.hashRev };
+  }
+
+  /** Rewrites the backend without free pages; writes wait until it is done. */
+  async defragment(): Promise<void> {
+    if (this.defragging) return this.defragging;
+    this.defragging = (async () => {
+      this.writesPaused = true; // the write loop stops after its current batch
+      while (this.saving) await new Promise((r) => setTimeout(r, 1));
+      const before = this.backend.sizeBytes();
+      try {
+        await this.backend.defragment();
+        this.opts.logger.info('finished defragmenting the backend', { 'db-size-before': before, 'db-size-after': this.backend.sizeBytes() });
+      } finally {
+        this.writesPaused = false;
+        this.defragging = undefined;
+        this.scheduleFlush();
+      }
+    })();
+    return this.defragging;
+  }
+
+  /** Writes a consistent copy of the backend to `dest` (the Snapshot RPC streams it). */
+  async snapshotBackend(dest: string): Promise<void> {
+    await this.backend.copyTo(dest);
+  }
+
+  async alarm(r: AlarmRequest, raw: Uint8Array): Promise<AlarmResponse> {
+    const resp = (await this.proposeAndWait(RaftRequestField.alarm, raw, r)) as AlarmResponse;
+    resp.header = this.header(this.store.rev);
+    return resp;
   }
 
   // ---------------------------------------------------------------- proposals
@@ -556,7 +628,7 @@ export class EtcdServer {
    * when the WAL is idle.
    */
   private async flush(): Promise<void> {
-    if (this.saving || this.stopped) return;
+    if (this.saving || this.stopped || this.writesPaused) return;
     this.saving = true;
     try {
       for (;;) {
@@ -564,7 +636,7 @@ export class EtcdServer {
           this.applyUnapplied();
           await this.snapshot();
         }
-        if (this.pending.length === 0 || this.stopped) break;
+        if (this.pending.length === 0 || this.stopped || this.writesPaused) break;
         const entries = this.toEntries(this.pending);
         this.pending = [];
         const saveStartMs = performance.now();
