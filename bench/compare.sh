@@ -8,6 +8,8 @@
 #      names, default: put-seq put-100c-leader range-l-100c range-s-100c),
 #      N_PUT, N_RANGE, N_PUT_SEQ (request counts, bench.sh's defaults otherwise),
 #      REF (the reference kit, default ../shared/reference next to the repository).
+#      Besides bench.sh's tests, TESTS may name lease-keepalive-100c (etcd's benchmark
+#      lease-keepalive with 100 clients; N_KEEPALIVE requests).
 # Needs: etcd/etcdctl on PATH, and the benchmark tool built by
 #        $REF/build-benchmark.sh (in ${REF_HOME:-/tmp/tsetcd-ref}/bin/benchmark).
 set -euo pipefail
@@ -26,6 +28,22 @@ scheme=http; [ "$MODE" = tls ] && scheme=https
 eps="$scheme://127.0.0.1:2379"
 [ "$SIZE" = 3 ] && eps="$eps,$scheme://127.0.0.1:22379,$scheme://127.0.0.1:32379"
 
+# run_extra OUT_DIR "PIDS" NAME BENCH-ARGS...: one benchmark run with server CPU, in bench.sh's format
+run_extra() {
+  local out=$1 pids=$2 name=$3; shift 3
+  mkdir -p "$out"
+  local tck t0 t1 g=(--endpoints="$eps" --precise)
+  if [ "$MODE" = tls ]; then g+=(--cacert "${REF_HOME:-/tmp/tsetcd-ref}/pki/ca.pem" --cert "${REF_HOME:-/tmp/tsetcd-ref}/pki/client.pem" --key "${REF_HOME:-/tmp/tsetcd-ref}/pki/client-key.pem"); fi
+  tck=$(getconf CLK_TCK)
+  ticks() { local t=0 p; for p in $pids; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $t; }
+  echo "== $name: benchmark ${g[*]} $*" > "$out/$name.txt"
+  t0=$(ticks)
+  "$BENCH" "${g[@]}" "$@" 2>&1 | tr '\r' '\n' | grep -v -E '^\s*[0-9]+ / [0-9]+ |^\s*$' >> "$out/$name.txt" || true
+  t1=$(ticks)
+  echo "server-cpu: $(awk -v a="$t0" -v b="$t1" -v t="$tck" 'BEGIN{printf "%.2f", (b-a)/t}') s (all members)" >> "$out/$name.txt"
+  grep -E "Requests/sec|99% in|server-cpu" "$out/$name.txt" | tr -s ' \t' ' ' | paste -sd' ' | sed "s/^/   $name: /"
+}
+
 mkdir -p "$OUT"
 {
   echo "date: $(date -u +%FT%TZ)"
@@ -41,7 +59,14 @@ for impl in etcd tsetcd; do
   rm -rf "$dir/cluster"
   ETCD_BIN=$bin "$REF/cluster.sh" start "$dir/cluster" "$MODE" "$SIZE"
   pids=$(cat "$dir"/cluster/pids/*.pid | tr '\n' ' ')
-  SERVER_PIDS=$pids BENCH=$BENCH "$REF/bench.sh" "$dir/results" "$eps" "$MODE" || true
+  ref_tests=""
+  for t in $TESTS; do
+    case $t in
+      lease-keepalive-100c) run_extra "$dir/results" "$pids" "$t" --conns=10 --clients=100 lease-keepalive --total="${N_KEEPALIVE:-50000}" ;;
+      *) ref_tests+="$t " ;;
+    esac
+  done
+  [ -n "$ref_tests" ] && TESTS=$ref_tests SERVER_PIDS=$pids BENCH=$BENCH "$REF/bench.sh" "$dir/results" "$eps" "$MODE" || true
   "$REF/cluster.sh" stop "$dir/cluster"
 done
 
