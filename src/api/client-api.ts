@@ -8,7 +8,9 @@ import type { Logger } from '../pkg/logger.js';
 import { GrpcRouter } from './grpc/server.js';
 import { createHttpHandler, type HealthStatus } from './http.js';
 import http from 'node:http';
-import { listenCleartext, type ClientListener, type HttpHandler } from './listener.js';
+import { listenCleartext, listenTls, type ClientListener, type HttpHandler } from './listener.js';
+import { secureContextOptions, watchTlsFiles, type TlsFiles } from './tls-context.js';
+import type { H2ServerStream } from './h2/index.js';
 import { registerUnary, type AnyUnaryMethod, type Codec } from './method.js';
 import { kvMethods } from './kv-service.js';
 import { clusterMethods } from './cluster-service.js';
@@ -25,7 +27,7 @@ export interface ClientApi {
   close(): Promise<void>;
 }
 
-export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Logger): Promise<ClientApi> {
+export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Logger, tlsFiles?: TlsFiles): Promise<ClientApi> {
   const router = new GrpcRouter({
     maxReceiveMessageBytes: server.maxRequestBytes + GRPC_OVERHEAD_BYTES,
     onCallDone: (path, code, kind) => server.metrics.grpcDone(path, code, kind),
@@ -51,23 +53,54 @@ export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Lo
     maxRequestBytes: server.maxRequestBytes,
   });
   const listeners: ClientListener[] = [];
+  const stopWatching: Array<() => void> = [];
+  const handlers = { onGrpcStream: (stream: H2ServerStream) => router.handle(stream), onHttpRequest: httpHandler };
   try {
     for (const url of urls) {
-      if (url.protocol !== 'http:') throw new Error(`client URL ${url.href}: only http is served by this build (TLS comes with the security work)`);
       const host = url.hostname.replace(/^\[|\]$/g, '');
-      const listener = await listenCleartext(host, Number(url.port || 2379), {
-        onGrpcStream: (stream) => router.handle(stream),
-        onHttpRequest: httpHandler,
-      });
-      listeners.push(listener);
-      logger.info('serving client traffic insecurely; this is strongly discouraged!', { address: `${host}:${url.port}` });
+      const port = Number(url.port || 2379);
+      if (url.protocol === 'https:') {
+        if (!tlsFiles || !tlsFiles.certFile || !tlsFiles.keyFile) {
+          throw new Error(`TLS key/cert (--cert-file, --key-file) must be provided for client url ${url.href.replace(/\/$/, '')} with HTTPS scheme`);
+        }
+        const files = tlsFiles;
+        const listener = await listenTls(host, port, handlers, {
+          secureContext: secureContextOptions(files, ''),
+          requestClientCert: files.clientCertAuth,
+        });
+        stopWatching.push(
+          watchTlsFiles(
+            files,
+            '',
+            (ctx) => {
+              listener.reload(ctx);
+              logger.info('reloaded client TLS certificates', { address: `${host}:${port}` });
+            },
+            (err) => logger.warn('kept the previous client TLS certificates', { error: err.message }),
+          ),
+        );
+        listeners.push(listener);
+        logger.info('serving client traffic securely', { address: `${host}:${port}`, 'client-cert-auth': files.clientCertAuth });
+      } else if (url.protocol === 'http:') {
+        listeners.push(await listenCleartext(host, port, handlers));
+        logger.info('serving client traffic insecurely; this is strongly discouraged!', { address: `${host}:${port}` });
+      } else {
+        throw new Error(`client URL ${url.href}: unix sockets are not served by this build`);
+      }
     }
   } catch (err) {
+    for (const stop of stopWatching) stop();
     await Promise.all(listeners.map((l) => l.close()));
     throw err;
   }
-  return { close: async () => void (await Promise.all(listeners.map((l) => l.close()))) };
+  return {
+    close: async () => {
+      for (const stop of stopWatching) stop();
+      await Promise.all(listeners.map((l) => l.close()));
+    },
+  };
 }
+
 
 /** The streaming calls etcd's gateway serves, bridged to the same gRPC handlers. */
 function gatewayStreams(router: GrpcRouter): GatewayStream[] {

@@ -5,6 +5,7 @@
 // `:authority` grpc-go sends for etcdctl's per-endpoint calls, and costs far more CPU.
 import http from 'node:http';
 import net from 'node:net';
+import tls from 'node:tls';
 import { serveHttp2, type H2ServerStream, type H2Settings } from './h2/index.js';
 
 /** The subset of an HTTP request the HTTP handlers read, over HTTP/1.1 or HTTP/2. */
@@ -89,6 +90,71 @@ export async function listenCleartext(host: string, port: number, handlers: Clie
   });
   return {
     server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      }),
+  };
+}
+
+export interface TlsListenerOptions {
+  secureContext: tls.SecureContextOptions;
+  /** require a client certificate verified against the trusted CA */
+  requestClientCert: boolean;
+}
+
+/**
+ * Listens with TLS. ALPN picks HTTP/2 (gRPC, curl) or HTTP/1.1; a client that offers no
+ * ALPN is told apart by its first bytes, as on cleartext. `reload` swaps in new
+ * certificates and CA bundles for connections made from then on.
+ */
+export async function listenTls(
+  host: string,
+  port: number,
+  handlers: ClientListenerHandlers,
+  opts: TlsListenerOptions,
+): Promise<ClientListener & { reload(ctx: tls.SecureContextOptions): void }> {
+  const h1 = http.createServer({ keepAlive: true }, (req, res) => handlers.onHttpRequest(req, res));
+  const sockets = new Set<net.Socket>();
+  const serverOptions = (ctx: tls.SecureContextOptions): tls.TlsOptions => ({
+    ...ctx,
+    ALPNProtocols: ['h2', 'http/1.1'],
+    requestCert: opts.requestClientCert,
+    rejectUnauthorized: opts.requestClientCert,
+  });
+  const server = tls.createServer(serverOptions(opts.secureContext), (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    socket.setNoDelay(true);
+    socket.on('error', () => socket.destroy());
+    const startH2 = (head: Buffer): void => {
+      const conn = serveHttp2(socket, head, (s) => routeHttp2Stream(s, handlers), HTTP2_SETTINGS);
+      conn.onError = () => {};
+    };
+    if (socket.alpnProtocol === 'h2') startH2(Buffer.alloc(0));
+    else if (socket.alpnProtocol === 'http/1.1') h1.emit('connection', socket);
+    else
+      sniff(socket, (isHttp2, head) => {
+        if (isHttp2) return startH2(head);
+        socket.pause();
+        socket.unshift(head);
+        h1.emit('connection', socket);
+        socket.resume();
+      });
+  });
+  // a failed handshake (no certificate, a certificate from another CA) just ends that connection
+  server.on('tlsClientError', (_err, socket) => socket.destroy());
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port, backlog: 1024 }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return {
+    server,
+    reload: (ctx) => server.setSecureContext(serverOptions(ctx)),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

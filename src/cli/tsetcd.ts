@@ -5,6 +5,7 @@ import { parseUrlsMap } from '../config/urls.js';
 import { createLogger, type Logger, type LogLevel } from '../pkg/logger.js';
 import { EtcdServer, SERVER_VERSION, type ServerOptions } from '../server/server.js';
 import { serveClientApi, serveMetricsApi } from '../api/client-api.js';
+import type { TlsFiles } from '../api/tls-context.js';
 import { servePeerApi } from '../api/peer-api.js';
 import { Wal } from '../wal/index.js';
 import { TSETCD_VERSION } from './version.js';
@@ -53,6 +54,20 @@ function serverOptions(config: Config, logger: Logger): ServerOptions {
   };
 }
 
+function clientTlsFiles(config: Config): TlsFiles {
+  const t = config.clientTls;
+  return {
+    certFile: t.certFile,
+    keyFile: t.keyFile,
+    trustedCaFile: t.trustedCaFile,
+    crlFile: t.crlFile,
+    clientCertAuth: t.clientCertAuth,
+    cipherSuites: [...((config.values.get('cipher-suites') as readonly string[] | undefined) ?? [])],
+    minVersion: String(config.values.get('tls-min-version') ?? ''),
+    maxVersion: String(config.values.get('tls-max-version') ?? ''),
+  };
+}
+
 async function main(): Promise<void> {
   const result = parseConfig(process.argv.slice(2), process.env, { bootstrapChecks: false });
   if (result.action === 'help') {
@@ -96,7 +111,7 @@ async function main(): Promise<void> {
   let metricsApi;
   try {
     peerApi = await servePeerApi(server, [...config.listenPeerUrls], logger);
-    clientApi = await serveClientApi(server, [...config.listenClientUrls], logger);
+    clientApi = await serveClientApi(server, [...config.listenClientUrls], logger, clientTlsFiles(config));
     metricsApi = await serveMetricsApi(server, [...config.listenMetricsUrls], logger);
   } catch (err) {
     logger.fatal('failed to serve', { error: (err as Error).message });

@@ -61,14 +61,14 @@ const CTS = 'client-transport-security.';
 const PTS = 'peer-transport-security.';
 
 const SECURITY: FlagSpec[] = [
-  tls('cert-file', CTS + 'cert-file', 'string', 'Certificate the client listener presents.'),
-  tls('key-file', CTS + 'key-file', 'string', 'Private key of --cert-file.'),
+  tls('cert-file', CTS + 'cert-file', 'string', 'Certificate the client listener presents.', { supported: true }),
+  tls('key-file', CTS + 'key-file', 'string', 'Private key of --cert-file.', { supported: true }),
   tls('client-cert-file', CTS + 'client-cert-file', 'string', 'Certificate to present when this server connects as a client (defaults to --cert-file).', { since: '3.5' }),
   tls('client-key-file', CTS + 'client-key-file', 'string', 'Private key of --client-cert-file.', { since: '3.5' }),
-  tls('client-cert-auth', CTS + 'client-cert-auth', 'bool', 'Require clients to present a certificate signed by --trusted-ca-file.'),
-  tls('client-crl-file', null, 'string', 'Revocation list checked against client certificates.'),
+  tls('client-cert-auth', CTS + 'client-cert-auth', 'bool', 'Require clients to present a certificate signed by --trusted-ca-file.', { supported: true }),
+  tls('client-crl-file', null, 'string', 'Revocation list checked against client certificates.', { supported: true }),
   tls('client-cert-allowed-hostname', null, 'string', 'Hostname a client certificate must be valid for.'),
-  tls('trusted-ca-file', CTS + 'trusted-ca-file', 'string', 'CA bundle that client certificates are verified against.'),
+  tls('trusted-ca-file', CTS + 'trusted-ca-file', 'string', 'CA bundle that client certificates are verified against.', { supported: true }),
   tls('auto-tls', CTS + 'auto-tls', 'bool', 'Serve clients over TLS with a generated self-signed certificate.'),
   tls('peer-cert-file', PTS + 'cert-file', 'string', 'Certificate used on peer connections.'),
   tls('peer-key-file', PTS + 'key-file', 'string', 'Private key of --peer-cert-file.'),
@@ -81,9 +81,9 @@ const SECURITY: FlagSpec[] = [
   tls('peer-auto-tls', PTS + 'auto-tls', 'bool', 'Use a generated self-signed certificate for peer traffic when no peer certificate is given.'),
   tls('peer-crl-file', null, 'string', 'Revocation list checked against member certificates.'),
   { name: 'self-signed-cert-validity', since: '3.5', kind: 'uint', default: 1, section: 'Security', supported: false, help: 'Years a generated certificate stays valid.' },
-  { name: 'tls-min-version', since: '3.5', kind: 'string', default: 'TLS1.2', section: 'Security', supported: false, help: 'Oldest TLS version accepted (TLS1.2 or TLS1.3).' },
-  { name: 'tls-max-version', since: '3.5', kind: 'string', default: '', section: 'Security', supported: false, help: 'Newest TLS version accepted (empty leaves it to the runtime).' },
-  { name: 'cipher-suites', kind: 'strings', default: [], yamlType: '[]string', section: 'Security', supported: false, help: 'Comma-separated TLS cipher suites to allow (empty leaves the choice to the runtime).' },
+  { name: 'tls-min-version', since: '3.5', kind: 'string', default: 'TLS1.2', section: 'Security', supported: true, help: 'Oldest TLS version accepted (TLS1.2 or TLS1.3).' },
+  { name: 'tls-max-version', since: '3.5', kind: 'string', default: '', section: 'Security', supported: true, help: 'Newest TLS version accepted (empty leaves it to the runtime).' },
+  { name: 'cipher-suites', kind: 'strings', default: [], yamlType: '[]string', section: 'Security', supported: true, help: 'Comma-separated TLS cipher suites to allow (empty leaves the choice to the runtime).' },
   { name: 'cors', kind: 'urls', default: ['*'], urlExceptions: ['*'], yamlType: 'string', section: 'Security', supported: false, help: "Comma-separated origins allowed for cross-origin requests ('*' allows all)." },
   { name: 'host-whitelist', kind: 'unique-strings', default: ['*'], yamlType: 'string', section: 'Security', supported: false, help: "Host names accepted in HTTP requests on insecure listeners ('*' accepts all)." },
 ];

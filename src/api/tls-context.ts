@@ -1,0 +1,117 @@
+// TLS settings of a listener (or a dialer), built from etcd's flags and rebuilt when
+// the certificate, key, CA bundle or CRL files change on disk: new connections pick up
+// renewed certificates — and CA bundles, which etcd cannot reload — without a restart.
+import fs from 'node:fs';
+import tls from 'node:tls';
+
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+  /** CA bundle that peer/client certificates are verified against */
+  trustedCaFile: string;
+  crlFile: string;
+  /** require and verify a certificate from the other side */
+  clientCertAuth: boolean;
+  /** Go cipher suite names, as etcd's --cipher-suites takes them */
+  cipherSuites: string[];
+  /** 'TLS1.2' | 'TLS1.3' | '' */
+  minVersion: string;
+  maxVersion: string;
+}
+
+/** Go's cipher suite names (what etcd takes) and OpenSSL's (what Node takes). */
+const CIPHER_SUITES: Record<string, string> = {
+  TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256: 'ECDHE-ECDSA-AES128-GCM-SHA256',
+  TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256: 'ECDHE-RSA-AES128-GCM-SHA256',
+  TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384: 'ECDHE-ECDSA-AES256-GCM-SHA384',
+  TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384: 'ECDHE-RSA-AES256-GCM-SHA384',
+  TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305: 'ECDHE-ECDSA-CHACHA20-POLY1305',
+  TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256: 'ECDHE-ECDSA-CHACHA20-POLY1305',
+  TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305: 'ECDHE-RSA-CHACHA20-POLY1305',
+  TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256: 'ECDHE-RSA-CHACHA20-POLY1305',
+  TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA: 'ECDHE-ECDSA-AES128-SHA',
+  TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA: 'ECDHE-RSA-AES128-SHA',
+  TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA: 'ECDHE-ECDSA-AES256-SHA',
+  TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA: 'ECDHE-RSA-AES256-SHA',
+  TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256: 'ECDHE-ECDSA-AES128-SHA256',
+  TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256: 'ECDHE-RSA-AES128-SHA256',
+  TLS_RSA_WITH_AES_128_GCM_SHA256: 'AES128-GCM-SHA256',
+  TLS_RSA_WITH_AES_256_GCM_SHA384: 'AES256-GCM-SHA384',
+  TLS_RSA_WITH_AES_128_CBC_SHA: 'AES128-SHA',
+  TLS_RSA_WITH_AES_256_CBC_SHA: 'AES256-SHA',
+  TLS_RSA_WITH_AES_128_CBC_SHA256: 'AES128-SHA256',
+};
+
+export function openSslCiphers(goNames: string[]): string {
+  return goNames
+    .map((n) => {
+      const c = CIPHER_SUITES[n];
+      if (!c) throw new Error(`unexpected TLS cipher suite "${n}"`);
+      return c;
+    })
+    .join(':');
+}
+
+function tlsVersion(v: string, flag: string): tls.SecureVersion | undefined {
+  if (v === '') return undefined;
+  if (v === 'TLS1.2') return 'TLSv1.2';
+  if (v === 'TLS1.3') return 'TLSv1.3';
+  throw new Error(`--${flag}: unexpected TLS version "${v}" (use TLS1.2 or TLS1.3)`);
+}
+
+export function secureContextOptions(f: TlsFiles, prefix: '' | 'peer-'): tls.SecureContextOptions {
+  const read = (file: string, flag: string): Buffer => {
+    try {
+      return fs.readFileSync(file);
+    } catch (err) {
+      throw new Error(`--${prefix}${flag}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  };
+  const opts: tls.SecureContextOptions = {
+    cert: read(f.certFile, 'cert-file'),
+    key: read(f.keyFile, 'key-file'),
+    minVersion: tlsVersion(f.minVersion, 'tls-min-version') ?? 'TLSv1.2',
+  };
+  const max = tlsVersion(f.maxVersion, 'tls-max-version');
+  if (max) opts.maxVersion = max;
+  if (f.trustedCaFile) opts.ca = read(f.trustedCaFile, 'trusted-ca-file');
+  if (f.crlFile) opts.crl = read(f.crlFile, prefix === 'peer-' ? 'crl-file' : 'client-crl-file');
+  if (f.cipherSuites.length > 0) opts.ciphers = openSslCiphers(f.cipherSuites);
+  return opts;
+}
+
+/**
+ * Watches the files behind a TLS configuration and calls `onChange` with fresh options
+ * when any of them changes (checked every `intervalMs`). A file that fails to load keeps
+ * the previous, working settings and is reported.
+ */
+export function watchTlsFiles(
+  f: TlsFiles,
+  prefix: '' | 'peer-',
+  onChange: (opts: tls.SecureContextOptions) => void,
+  onError: (err: Error) => void,
+  intervalMs = 1000,
+): () => void {
+  const files = [f.certFile, f.keyFile, f.trustedCaFile, f.crlFile].filter((x) => x !== '');
+  const stamp = (): string => files.map((p) => {
+    try {
+      const s = fs.statSync(p);
+      return `${s.mtimeMs}:${s.size}:${s.ino}`;
+    } catch {
+      return 'missing';
+    }
+  }).join('|');
+  let last = stamp();
+  const timer = setInterval(() => {
+    const now = stamp();
+    if (now === last) return;
+    last = now;
+    try {
+      onChange(secureContextOptions(f, prefix));
+    } catch (err) {
+      onError(err as Error);
+    }
+  }, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
