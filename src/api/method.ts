@@ -2,10 +2,11 @@
 // the JSON gateway (etcd's grpc-gateway mapping). Handlers get the decoded request and
 // the bytes it came in, so a proposal can carry the client's bytes unchanged.
 import { GrpcCode, GrpcError } from './grpc/status.js';
+import { FRAME_HEADER_BYTES, Framed } from './grpc/framing.js';
 import type { CallContext, GrpcRouter } from './grpc/server.js';
 
 export interface Codec<T> {
-  encode(m: T): Uint8Array;
+  encode(m: T, headroom?: number): Uint8Array;
   decode(b: Uint8Array): T;
   toJSON(m: T): unknown;
   fromJSON(o: unknown): T;
@@ -42,7 +43,7 @@ export function registerUnary(router: GrpcRouter, methods: AnyUnaryMethod[]): vo
     router.unary(m.path, async (bytes, ctx) => {
       const req = decodeRequest(m.request, bytes);
       const res = await m.handle(req, bytes, ctx);
-      return m.response.encode(res);
+      return new Framed(m.response.encode(res, FRAME_HEADER_BYTES) as Buffer);
     });
   }
 }

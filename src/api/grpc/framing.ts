@@ -13,6 +13,17 @@ export function frameMessage(message: Uint8Array): Buffer {
 }
 
 /**
+ * A message encoded with FRAME_HEADER_BYTES of headroom (the generated codecs' encode(m, 5))
+ * gets its frame header written in place: no copy of the message.
+ */
+export class Framed {
+  constructor(readonly bytes: Buffer) {
+    bytes[0] = 0;
+    bytes.writeUInt32BE(bytes.length - FRAME_HEADER_BYTES, 1);
+  }
+}
+
+/**
  * Splits a byte stream into gRPC messages. Chunks are kept as they arrive and only
  * joined when a message spans several of them, so a large request is copied once.
  */

@@ -4,7 +4,7 @@
 // transport stay separate and either can be replaced after a measurement.
 import type { TLSSocket } from 'node:tls';
 import type { H2ServerStream, OutgoingHeaders } from '../h2/index.js';
-import { frameMessage, MessageDeframer, parseGrpcTimeoutMs } from './framing.js';
+import { Framed, frameMessage, MessageDeframer, parseGrpcTimeoutMs } from './framing.js';
 import { encodeGrpcMessage, GrpcCode, GrpcError } from './status.js';
 
 export interface CallContext {
@@ -18,7 +18,8 @@ export interface CallContext {
   readonly remoteAddress?: string;
 }
 
-export type UnaryHandler = (request: Uint8Array, ctx: CallContext) => Promise<Uint8Array> | Uint8Array;
+/** Returns the response message, or a Framed one (encoded with headroom, not copied again). */
+export type UnaryHandler = (request: Uint8Array, ctx: CallContext) => Promise<Uint8Array | Framed> | Uint8Array | Framed;
 
 export interface StreamCall {
   readonly ctx: CallContext;
@@ -116,14 +117,14 @@ export class GrpcRouter {
         this.respondError(stream, ctx.path, new GrpcError(GrpcCode.Internal, 'grpc: no request message received'), 'unary');
         return;
       }
-      let result: Promise<Uint8Array> | Uint8Array;
+      let result: Promise<Uint8Array | Framed> | Uint8Array | Framed;
       try {
         result = handler(request, ctx);
       } catch (err) {
         this.respondError(stream, ctx.path, asGrpcError(err), 'unary');
         return;
       }
-      if (result instanceof Uint8Array) this.respondOk(stream, ctx.path, result);
+      if (result instanceof Uint8Array || result instanceof Framed) this.respondOk(stream, ctx.path, result);
       else
         result.then(
           (bytes) => this.respondOk(stream, ctx.path, bytes),
@@ -132,11 +133,11 @@ export class GrpcRouter {
     };
   }
 
-  private respondOk(stream: H2ServerStream, path: string, response: Uint8Array): void {
+  private respondOk(stream: H2ServerStream, path: string, response: Uint8Array | Framed): void {
     this.opts.onCallDone?.(path, GrpcCode.OK, 'unary');
     if (stream.closed) return;
     stream.respond(RESPONSE_HEADERS);
-    stream.write(frameMessage(response));
+    stream.write(response instanceof Framed ? response.bytes : frameMessage(response));
     stream.end(OK_TRAILERS);
   }
 
