@@ -18,6 +18,8 @@ import { maintenanceMethods, registerMaintenanceStreams } from './maintenance-se
 import { leaseMethods, registerLeaseStreams } from './lease-service.js';
 import { coordinationMethods, registerCoordinationStreams } from './coordination-service.js';
 import { registerWatchService } from './watch-service.js';
+import { authMethods } from './auth-service.js';
+import { callerOf } from './identity.js';
 
 /** gRPC accepts this much more than --max-request-bytes, so the server can answer "request is too large" itself. */
 const GRPC_OVERHEAD_BYTES = 512 * 1024;
@@ -38,12 +40,25 @@ export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Lo
     ...maintenanceMethods(server),
     ...leaseMethods(server),
     ...coordinationMethods(server),
+    ...authMethods({
+      auth: server.auth,
+      proposeAuth: (field, request, caller) => server.proposeAuth(field, request, caller),
+      header: (rev) => server.header(rev),
+      get revision() {
+        return server.revision;
+      },
+      linearizableRead: () => server.linearizableReadBarrier(),
+    }),
   ];
   registerUnary(router, methods);
   registerLeaseStreams(router, server);
   registerMaintenanceStreams(router, server);
   registerCoordinationStreams(router, server);
-  registerWatchService(router, server, server.watchable);
+  registerWatchService(router, server, server.watchable, {
+    authorize: (ctx, key, rangeEnd) => {
+      if (server.auth.enabled) server.auth.checkWatch(callerOf(server, ctx), key, rangeEnd);
+    },
+  });
   const httpHandler = createHttpHandler({
     version: () => ({ etcdserver: SERVER_VERSION, etcdcluster: CLUSTER_VERSION }),
     health: () => checkHealth(server),

@@ -14,6 +14,7 @@ import {
 import type { EtcdServer } from '../server/server.js';
 import { toGrpcError } from '../server/errors.js';
 import { unaryMethod, type AnyUnaryMethod } from './method.js';
+import { callerOf } from './identity.js';
 import { checkDeleteRequest, checkPutRequest, checkRangeRequest, checkTxnRequest } from './validate.js';
 
 async function mapErrors<T>(p: Promise<T>): Promise<T> {
@@ -31,9 +32,9 @@ export function kvMethods(server: EtcdServer): AnyUnaryMethod[] {
       gatewayPath: '/kv/range',
       request: RangeRequest,
       response: RangeResponse,
-      handle: (req) => {
+      handle: (req, _raw, ctx) => {
         checkRangeRequest(req);
-        return mapErrors(server.range(req));
+        return mapErrors(Promise.resolve().then(() => server.range(req, callerOf(server, ctx))));
       },
     }),
     unaryMethod({
@@ -41,9 +42,9 @@ export function kvMethods(server: EtcdServer): AnyUnaryMethod[] {
       gatewayPath: '/kv/put',
       request: PutRequest,
       response: PutResponse,
-      handle: (req, raw) => {
+      handle: (req, raw, ctx) => {
         checkPutRequest(req);
-        return mapErrors(server.put(req, raw));
+        return mapErrors(Promise.resolve().then(() => server.put(req, raw, callerOf(server, ctx))));
       },
     }),
     unaryMethod({
@@ -51,9 +52,9 @@ export function kvMethods(server: EtcdServer): AnyUnaryMethod[] {
       gatewayPath: '/kv/deleterange',
       request: DeleteRangeRequest,
       response: DeleteRangeResponse,
-      handle: (req, raw) => {
+      handle: (req, raw, ctx) => {
         checkDeleteRequest(req);
-        return mapErrors(server.deleteRange(req, raw));
+        return mapErrors(Promise.resolve().then(() => server.deleteRange(req, raw, callerOf(server, ctx))));
       },
     }),
     unaryMethod({
@@ -61,9 +62,9 @@ export function kvMethods(server: EtcdServer): AnyUnaryMethod[] {
       gatewayPath: '/kv/txn',
       request: TxnRequest,
       response: TxnResponse,
-      handle: (req, raw) => {
+      handle: (req, raw, ctx) => {
         checkTxnRequest(req, server.maxTxnOps);
-        return mapErrors(server.txn(req, raw));
+        return mapErrors(Promise.resolve().then(() => server.txn(req, raw, callerOf(server, ctx))));
       },
     }),
     unaryMethod({
@@ -71,7 +72,7 @@ export function kvMethods(server: EtcdServer): AnyUnaryMethod[] {
       gatewayPath: '/kv/compaction',
       request: CompactionRequest,
       response: CompactionResponse,
-      handle: (req, raw) => mapErrors(server.compact(req, raw)),
+      handle: (req, raw, ctx) => mapErrors(Promise.resolve().then(() => server.compact(req, raw, callerOf(server, ctx)))),
     }),
   ];
 }

@@ -17,6 +17,7 @@ import { toGrpcError } from '../server/errors.js';
 import type { GrpcRouter } from './grpc/server.js';
 import { asGrpcError } from './grpc/server.js';
 import { decodeRequest, unaryMethod, type AnyUnaryMethod } from './method.js';
+import { callerOf } from './identity.js';
 
 async function mapErrors<T>(p: Promise<T>): Promise<T> {
   try {
@@ -33,14 +34,21 @@ export function leaseMethods(server: EtcdServer): AnyUnaryMethod[] {
       gatewayPath: '/lease/grant',
       request: LeaseGrantRequest,
       response: LeaseGrantResponse,
-      handle: (req, raw) => mapErrors(server.leaseGrant(req, raw)),
+      handle: (req, raw, ctx) => mapErrors(Promise.resolve().then(() => server.leaseGrant(req, raw, callerOf(server, ctx)))),
     }),
     unaryMethod({
       path: '/etcdserverpb.Lease/LeaseRevoke',
       gatewayPath: ['/lease/revoke', '/kv/lease/revoke'],
       request: LeaseRevokeRequest,
       response: LeaseRevokeResponse,
-      handle: (req, raw) => mapErrors(server.leaseRevoke(req, raw)),
+      handle: (req, raw, ctx) =>
+        mapErrors(
+          Promise.resolve().then(() => {
+            const caller = callerOf(server, ctx);
+            if (server.auth.enabled && !caller) server.auth.checkAdmin(caller); // no identity: refused
+            return server.leaseRevoke(req, raw, caller);
+          }),
+        ),
     }),
     unaryMethod({
       path: '/etcdserverpb.Lease/LeaseTimeToLive',

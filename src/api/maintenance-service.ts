@@ -20,6 +20,7 @@ import { SERVER_VERSION, type EtcdServer } from '../server/server.js';
 import { toGrpcError } from '../server/errors.js';
 import { asGrpcError, type GrpcRouter } from './grpc/server.js';
 import { unaryMethod, type AnyUnaryMethod } from './method.js';
+import { requireAdmin } from './identity.js';
 
 /** etcd sends snapshots in 32 KiB pieces */
 const SNAPSHOT_CHUNK_BYTES = 32 * 1024;
@@ -65,21 +66,27 @@ export function maintenanceMethods(server: EtcdServer): AnyUnaryMethod[] {
       gatewayPath: '/maintenance/hash',
       request: HashRequest,
       response: HashResponse,
-      handle: () => mapErrors(server.hash()),
+      handle: (_req, _raw, ctx) => mapErrors(Promise.resolve().then(() => (requireAdmin(server, ctx), server.hash()))),
     }),
     unaryMethod({
       path: '/etcdserverpb.Maintenance/HashKV',
       gatewayPath: '/maintenance/hashkv',
       request: HashKVRequest,
       response: HashKVResponse,
-      handle: (req) => mapErrors(server.hashKV(req.revision)),
+      handle: (req, _raw, ctx) => mapErrors(Promise.resolve().then(() => (requireAdmin(server, ctx), server.hashKV(req.revision)))),
     }),
     unaryMethod({
       path: '/etcdserverpb.Maintenance/Defragment',
       gatewayPath: '/maintenance/defragment',
       request: DefragmentRequest,
       response: DefragmentResponse,
-      handle: () => mapErrors(server.defragment().then(() => ({ header: server.header(server.revision) }))),
+      handle: (_req, _raw, ctx) =>
+        mapErrors(
+          Promise.resolve()
+            .then(() => requireAdmin(server, ctx))
+            .then(() => server.defragment())
+            .then(() => ({ header: server.header(server.revision) })),
+        ),
     }),
   ];
 }
@@ -100,6 +107,12 @@ export function registerMaintenanceStreams(router: GrpcRouter, server: EtcdServe
     call.onMessage = () => {
       if (started) return;
       started = true;
+      try {
+        requireAdmin(server, call.ctx);
+      } catch (err) {
+        call.end(asGrpcError(toGrpcError(err)));
+        return;
+      }
       void streamSnapshot(server, call, () => closed);
     };
   });

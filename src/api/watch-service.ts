@@ -11,7 +11,7 @@ import {
   type WatchCreateRequest,
 } from '../proto/etcdserverpb.js';
 import { INVALID_WATCH_ID, type WatchableStore, type WatchCreateOptions, type WatchSink, type WatchStreamLimits, type WatchStreamResponse } from '../mvcc/watchable-store.js';
-import { asGrpcError, type GrpcRouter, type StreamCall } from './grpc/server.js';
+import { asGrpcError, type CallContext, type GrpcRouter, type StreamCall } from './grpc/server.js';
 import { GrpcCode, GrpcError } from './grpc/status.js';
 import { decodeRequest } from './method.js';
 
@@ -35,6 +35,8 @@ export interface WatchHost {
 }
 
 export interface WatchServiceOptions {
+  /** refuses a watch the caller may not read (auth); throws the error to report */
+  authorize?: (ctx: CallContext, key: Uint8Array, rangeEnd: Uint8Array) => void;
   /** interval of progress notifications to idle progress_notify watchers (etcd: 10 minutes) */
   progressNotifyIntervalMs?: number;
   limits?: Partial<WatchStreamLimits>;
@@ -42,10 +44,17 @@ export interface WatchServiceOptions {
 
 export function registerWatchService(router: GrpcRouter, host: WatchHost, store: WatchableStore, opts: WatchServiceOptions = {}): void {
   const intervalMs = Math.max(MIN_PROGRESS_NOTIFY_INTERVAL_MS, opts.progressNotifyIntervalMs ?? DEFAULT_PROGRESS_NOTIFY_INTERVAL_MS);
-  router.stream(WATCH_PATH, (call) => serveWatch(call, host, store, intervalMs, opts.limits ?? {}));
+  router.stream(WATCH_PATH, (call) => serveWatch(call, host, store, intervalMs, opts.limits ?? {}, opts));
 }
 
-function serveWatch(call: StreamCall, host: WatchHost, store: WatchableStore, intervalMs: number, limits: Partial<WatchStreamLimits>): void {
+function serveWatch(
+  call: StreamCall,
+  host: WatchHost,
+  store: WatchableStore,
+  intervalMs: number,
+  limits: Partial<WatchStreamLimits>,
+  opts: WatchServiceOptions,
+): void {
   const fragmentBytes = host.maxRequestBytes + GRPC_OVERHEAD_BYTES;
   let ticker: NodeJS.Timeout | undefined;
   // responses of one revision share their header: encode it once
@@ -76,6 +85,14 @@ function serveWatch(call: StreamCall, host: WatchHost, store: WatchableStore, in
       return;
     }
     if (req.create_request) {
+      try {
+        opts.authorize?.(call.ctx, req.create_request.key, req.create_request.range_end);
+      } catch (err) {
+        // etcd answers a refused create with a created-and-canceled response, watch ID -1
+        const g = asGrpcError(err);
+        call.send(WatchResponse.encode(WatchResponse.create({ header: host.header(0), watch_id: -1, created: true, canceled: true, cancel_reason: g.message })));
+        return;
+      }
       const o = createOptions(req.create_request);
       const id = stream.watch(o);
       if (o.progressNotify && id !== INVALID_WATCH_ID && !ticker) {

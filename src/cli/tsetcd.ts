@@ -40,6 +40,12 @@ function serverOptions(config: Config, logger: Logger): ServerOptions {
     advertiseClientUrls: urlTexts(config, 'advertise-client-urls'),
     maxRequestBytes: config.maxRequestBytes,
     maxTxnOps: config.maxTxnOps,
+    auth: {
+      token: String(config.values.get('auth-token') ?? 'simple'),
+      bcryptCost: Number(config.values.get('bcrypt-cost') ?? 10),
+      tokenTtlSec: Number(config.values.get('auth-token-ttl') ?? 300),
+      clientCertAuth: config.clientTls.clientCertAuth,
+    },
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     electionTimeoutMs: config.electionTimeoutMs,
     quotaBackendBytes: quota,

@@ -89,9 +89,9 @@ const SECURITY: FlagSpec[] = [
 ];
 
 const AUTH: FlagSpec[] = [
-  { name: 'auth-token', kind: 'string', default: 'simple', section: 'Auth', supported: false, help: "Kind of auth token, with options: 'simple' or 'jwt,...'." },
-  { name: 'bcrypt-cost', kind: 'uint', default: 10, section: 'Auth', supported: false, help: 'bcrypt cost for hashing user passwords (4 to 31).' },
-  { name: 'auth-token-ttl', kind: 'uint', default: 300, section: 'Auth', supported: false, help: 'Seconds a simple auth token lives.' },
+  { name: 'auth-token', kind: 'string', default: 'simple', section: 'Auth', supported: true, help: "Kind of auth token, with options: 'simple' or 'jwt,...'." },
+  { name: 'bcrypt-cost', kind: 'uint', default: 10, section: 'Auth', supported: true, help: 'bcrypt cost for hashing user passwords (4 to 31).' },
+  { name: 'auth-token-ttl', kind: 'uint', default: 300, section: 'Auth', supported: true, help: 'Seconds a simple auth token lives.' },
 ];
 
 const MONITORING: FlagSpec[] = [

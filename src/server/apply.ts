@@ -17,6 +17,7 @@ import {
 import { LeaseError, type Lessor } from '../lease/lessor.js';
 import { AlarmRequest, AlarmRequest_AlarmAction, AlarmType, type AlarmResponse } from '../proto/etcdserverpb.js';
 import type { AlarmStore } from './alarms.js';
+import { AUTH_CODECS, callerFromHeader, isAuthField, type AuthStore } from '../auth/index.js';
 import type { MvccStore } from '../mvcc/store.js';
 import type { Change } from '../mvcc/store.js';
 import { applyDeleteRange, applyPut, applyRange, applyTxn, isTxnReadOnly, type LeaseLookup, type ReadView } from './kv-apply.js';
@@ -40,6 +41,7 @@ export interface ApplyContext {
   leases: LeaseLookup;
   lessor: Lessor;
   alarms: AlarmStore;
+  auth: AuthStore;
   /** called with the changes of each write transaction, in revision order */
   onChanges?: (changes: Change[], rev: number) => void;
 }
@@ -66,17 +68,31 @@ export function applyEntry(entry: Entry, ctx: ApplyContext, decoded?: unknown): 
   const req = decodeRaftRequest(entry.data);
   const id = req.header.id;
   try {
+    if (isAuthField(req.field)) {
+      const codec = AUTH_CODECS[req.field] as { request: { decode(b: Uint8Array): unknown } };
+      return { id, response: ctx.auth.apply(req.field, decoded ?? codec.request.decode(req.body), callerFromHeader(req.header), entry.index) };
+    }
+    const caller = ctx.auth.enabled ? callerFromHeader(req.header) : undefined;
     switch (req.field) {
       case RaftRequestField.alarm:
         return { id, response: applyAlarm(ctx, (decoded as AlarmRequest) ?? AlarmRequest.decode(req.body)) };
-      case RaftRequestField.put:
+      case RaftRequestField.put: {
         capped(ctx);
-        return { id, response: writeOnce(ctx, (txn) => applyPut(txn, (decoded as PutRequest) ?? PutRequest.decode(req.body), ctx.leases)) };
-      case RaftRequestField.deleteRange:
-        return { id, response: writeOnce(ctx, (txn) => applyDeleteRange(txn, (decoded as DeleteRangeRequest) ?? DeleteRangeRequest.decode(req.body))) };
-      case RaftRequestField.txn:
-        if (ctx.alarms.has(AlarmType.NOSPACE) && !isTxnReadOnly((decoded as TxnRequest) ?? TxnRequest.decode(req.body))) throw Errors.noSpace();
-        return { id, response: applyTxnEntry(ctx, (decoded as TxnRequest) ?? TxnRequest.decode(req.body)) };
+        const p = (decoded as PutRequest) ?? PutRequest.decode(req.body);
+        if (ctx.auth.enabled) ctx.auth.checkPut(caller, p.key, p.prev_kv, p.lease !== 0n ? ctx.lessor.lookup(p.lease)?.keys : undefined);
+        return { id, response: writeOnce(ctx, (txn) => applyPut(txn, p, ctx.leases)) };
+      }
+      case RaftRequestField.deleteRange: {
+        const d = (decoded as DeleteRangeRequest) ?? DeleteRangeRequest.decode(req.body);
+        if (ctx.auth.enabled) ctx.auth.checkDeleteRange(caller, d.key, d.range_end, d.prev_kv);
+        return { id, response: writeOnce(ctx, (txn) => applyDeleteRange(txn, d)) };
+      }
+      case RaftRequestField.txn: {
+        const t = (decoded as TxnRequest) ?? TxnRequest.decode(req.body);
+        if (ctx.alarms.has(AlarmType.NOSPACE) && !isTxnReadOnly(t)) throw Errors.noSpace();
+        if (ctx.auth.enabled) ctx.auth.checkTxn(caller, t, (lease) => ctx.lessor.lookup(lease)?.keys);
+        return { id, response: applyTxnEntry(ctx, t) };
+      }
       case RaftRequestField.range:
         return { id, response: applyRange(storeView(ctx.store), (decoded as RangeRequest) ?? RangeRequest.decode(req.body)) };
       case RaftRequestField.compaction:
@@ -84,8 +100,14 @@ export function applyEntry(entry: Entry, ctx: ApplyContext, decoded?: unknown): 
       case RaftRequestField.leaseGrant:
         capped(ctx);
         return { id, response: applyLeaseGrant(ctx, (decoded as LeaseGrantRequest) ?? LeaseGrantRequest.decode(req.body)) };
-      case RaftRequestField.leaseRevoke:
-        return { id, response: applyLeaseRevoke(ctx, (decoded as LeaseRevokeRequest) ?? LeaseRevokeRequest.decode(req.body)) };
+      case RaftRequestField.leaseRevoke: {
+        const r = (decoded as LeaseRevokeRequest) ?? LeaseRevokeRequest.decode(req.body);
+        const lease = ctx.lessor.lookup(r.ID);
+        // a revoke without a caller is the member's own (lease expiry): the API layer
+        // refuses clients without an identity while auth is on
+        if (ctx.auth.enabled && lease && caller) ctx.auth.checkLeaseRevoke(caller, lease.keys);
+        return { id, response: applyLeaseRevoke(ctx, r) };
+      }
       case RaftRequestField.clusterMemberAttrSet: {
         const attrs = decodeMemberAttributes(req.body);
         ctx.membership.setAttributes(attrs.memberId, attrs.name, attrs.clientURLs);

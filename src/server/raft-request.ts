@@ -30,6 +30,7 @@ export const RaftRequestField = {
   authRoleGet: 1202,
   authRoleGrantPermission: 1203,
   authRoleRevokePermission: 1204,
+  authStatus: 1013,
   clusterMemberAttrSet: 1301,
 } as const;
 export type RaftRequestField = (typeof RaftRequestField)[keyof typeof RaftRequestField];

@@ -44,6 +44,7 @@ import {
 import { applyEntry, storeView, type ApplyContext, type ApplyOutcome } from './apply.js';
 import { Errors } from './errors.js';
 import { AlarmStore } from './alarms.js';
+import { AUTH_CODECS, AuthErrors, type AuthInfo, AuthStore } from '../auth/index.js';
 import { startPeriodicCompactor, startRevisionCompactor, type CompactionTarget, type Compactor } from './compactor.js';
 import { clusterIdFor, memberIdFor, RequestIdGenerator } from './ids.js';
 import {
@@ -78,6 +79,8 @@ export interface ServerOptions {
   maxTxnOps: number;
   heartbeatIntervalMs: number;
   electionTimeoutMs: number;
+  /** --auth-token, --bcrypt-cost, --auth-token-ttl; clientCertAuth: the client certificate CN may identify a user */
+  auth?: { token: string; bcryptCost: number; tokenTtlSec: number; clientCertAuth: boolean };
   quotaBackendBytes: number;
   snapshotCount: number;
   maxSnapshots: number;
@@ -111,6 +114,7 @@ export class EtcdServer {
   readonly lessor: Lessor;
   readonly metrics: Metrics;
   readonly alarms: AlarmStore;
+  readonly auth: AuthStore;
   /** the watchers of the store (etcdserverpb.Watch), fed every applied write */
   readonly watchable: WatchableStore;
   private readonly idGen: RequestIdGenerator;
@@ -162,9 +166,18 @@ export class EtcdServer {
     this.lessor.restore(store.attachedLeases());
     this.alarms = new AlarmStore(backend);
     this.alarms.load();
+    const a = opts.auth;
+    this.auth = new AuthStore(backend, {
+      bcryptCost: a?.bcryptCost,
+      token: a?.token,
+      tokenTtlSec: a?.tokenTtlSec,
+      clientCertAuth: a?.clientCertAuth ?? false,
+      logger: opts.logger,
+    });
     this.watchable = new WatchableStore(store, backend);
     this.changeListeners.add((changes, rev) => this.watchable.notify(changes, rev));
     this.applyCtx = {
+      auth: this.auth,
       alarms: this.alarms,
       store,
       membership,
@@ -401,62 +414,83 @@ export class EtcdServer {
 
   // ---------------------------------------------------------------- KV
 
-  async range(r: RangeRequest): Promise<RangeResponse> {
+  async range(r: RangeRequest, caller?: AuthInfo): Promise<RangeResponse> {
+    this.auth.checkRange(caller, r.key, r.range_end);
     if (!r.serializable) await this.linearizableReadBarrier();
     const resp = applyRange(storeView(this.store), r);
+    this.checkAuthRevision(caller);
     resp.header = this.header(resp.header!.revision);
     return resp;
   }
 
-  async put(r: PutRequest, raw: Uint8Array): Promise<PutResponse> {
+  async put(r: PutRequest, raw: Uint8Array, caller?: AuthInfo): Promise<PutResponse> {
     this.checkQuota(raw.length);
-    const resp = (await this.proposeAndWait(RaftRequestField.put, raw, r)) as PutResponse;
+    const resp = (await this.proposeAndWait(RaftRequestField.put, raw, r, caller)) as PutResponse;
     resp.header = this.header(resp.header!.revision);
     return resp;
   }
 
-  async deleteRange(r: DeleteRangeRequest, raw: Uint8Array): Promise<DeleteRangeResponse> {
-    const resp = (await this.proposeAndWait(RaftRequestField.deleteRange, raw, r)) as DeleteRangeResponse;
+  async deleteRange(r: DeleteRangeRequest, raw: Uint8Array, caller?: AuthInfo): Promise<DeleteRangeResponse> {
+    const resp = (await this.proposeAndWait(RaftRequestField.deleteRange, raw, r, caller)) as DeleteRangeResponse;
     resp.header = this.header(resp.header!.revision);
     return resp;
   }
 
-  async txn(r: TxnRequest, raw: Uint8Array): Promise<TxnResponse> {
+  async txn(r: TxnRequest, raw: Uint8Array, caller?: AuthInfo): Promise<TxnResponse> {
     if (isTxnReadOnly(r)) {
+      this.auth.checkTxn(caller, r);
       if (!isTxnSerializable(r)) await this.linearizableReadBarrier();
       const resp = applyTxn(r, { view: storeView(this.store), leases: this.applyCtx.leases });
+      this.checkAuthRevision(caller);
       resp.header = this.header(resp.header!.revision);
       return resp;
     }
     this.checkQuota(raw.length);
-    const resp = (await this.proposeAndWait(RaftRequestField.txn, raw, r)) as TxnResponse;
+    const resp = (await this.proposeAndWait(RaftRequestField.txn, raw, r, caller)) as TxnResponse;
     resp.header = this.header(resp.header!.revision);
     return resp;
   }
 
-  async compact(r: CompactionRequest, raw: Uint8Array): Promise<CompactionResponse> {
-    const outcome = await this.proposeOutcome(RaftRequestField.compaction, raw, r);
+  async compact(r: CompactionRequest, raw: Uint8Array, caller?: AuthInfo): Promise<CompactionResponse> {
+    const outcome = await this.proposeOutcome(RaftRequestField.compaction, raw, r, caller);
     if (outcome.error) throw outcome.error;
     if (outcome.done) await outcome.done;
     return { header: this.header(this.store.rev) };
   }
 
+  // ---------------------------------------------------------------- auth
+
+  /** Proposes a prepared auth request (AuthStore.prepare) through the log. */
+  async proposeAuth(field: number, request: unknown, caller: AuthInfo | undefined): Promise<unknown> {
+    const codec = AUTH_CODECS[field as keyof typeof AUTH_CODECS];
+    if (!codec) throw new Error(`not an auth request field: ${field}`);
+    const body = (codec.request as { encode(m: unknown): Uint8Array }).encode(request);
+    const resp = (await this.proposeAndWait(field, body, request, caller)) as { header?: ResponseHeader };
+    resp.header = this.header(this.store.rev);
+    return resp;
+  }
+
+  /** A read served under an auth revision that changed meanwhile must be retried (etcd's rule). */
+  private checkAuthRevision(caller: AuthInfo | undefined): void {
+    if (caller && caller.revision !== 0 && caller.revision !== this.auth.revision) throw AuthErrors.authOldRevision();
+  }
+
   // ---------------------------------------------------------------- leases
 
-  async leaseGrant(r: LeaseGrantRequest, raw: Uint8Array): Promise<LeaseGrantResponse> {
+  async leaseGrant(r: LeaseGrantRequest, raw: Uint8Array, caller?: AuthInfo): Promise<LeaseGrantResponse> {
     let body = raw;
     if (r.ID === 0n) {
       // the member picks the ID before proposing, so every member applies the same one
       r = { ...r, ID: this.randomLeaseId() };
       body = LeaseGrantRequest.encode(r);
     }
-    const resp = (await this.proposeAndWait(RaftRequestField.leaseGrant, body, r)) as LeaseGrantResponse;
+    const resp = (await this.proposeAndWait(RaftRequestField.leaseGrant, body, r, caller)) as LeaseGrantResponse;
     resp.header = this.header(this.store.rev);
     return resp;
   }
 
-  async leaseRevoke(r: LeaseRevokeRequest, raw: Uint8Array): Promise<LeaseRevokeResponse> {
-    const resp = (await this.proposeAndWait(RaftRequestField.leaseRevoke, raw, r)) as LeaseRevokeResponse;
+  async leaseRevoke(r: LeaseRevokeRequest, raw: Uint8Array, caller?: AuthInfo): Promise<LeaseRevokeResponse> {
+    const resp = (await this.proposeAndWait(RaftRequestField.leaseRevoke, raw, r, caller)) as LeaseRevokeResponse;
     resp.header = this.header(this.store.rev);
     return resp;
   }
@@ -583,13 +617,13 @@ export class EtcdServer {
 
   // ---------------------------------------------------------------- proposals
 
-  private async proposeAndWait(field: number, body: Uint8Array, decoded: unknown): Promise<unknown> {
-    const outcome = await this.proposeOutcome(field, body, decoded);
+  private async proposeAndWait(field: number, body: Uint8Array, decoded: unknown, caller?: AuthInfo): Promise<unknown> {
+    const outcome = await this.proposeOutcome(field, body, decoded, caller);
     if (outcome.error) throw outcome.error;
     return outcome.response;
   }
 
-  private proposeOutcome(field: number, body: Uint8Array, decoded: unknown): Promise<ApplyOutcome> {
+  private proposeOutcome(field: number, body: Uint8Array, decoded: unknown, caller?: AuthInfo): Promise<ApplyOutcome> {
     if (this.stopped) {
       this.metrics.proposalsFailed.inc();
       return Promise.reject(Errors.stopped());
@@ -599,7 +633,7 @@ export class EtcdServer {
       return Promise.reject(Errors.tooManyRequests());
     }
     const id = this.idGen.next();
-    const data = encodeRaftRequest({ id, username: '', authRevision: 0 }, field, body);
+    const data = encodeRaftRequest({ id, username: caller?.username ?? '', authRevision: caller?.revision ?? 0 }, field, body);
     if (data.length > this.opts.maxRequestBytes) return Promise.reject(Errors.requestTooLarge());
     return new Promise<ApplyOutcome>((resolve) => {
       this.waiters.set(id, { resolve, decoded });

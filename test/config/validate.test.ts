@@ -42,8 +42,11 @@ describe('unsupported flags', () => {
     const supported = FLAGS.filter((f) => f.supported && f.kind !== 'ignored').map((f) => f.name).sort();
     assert.deepEqual(supported, [
       'advertise-client-urls',
+      'auth-token',
+      'auth-token-ttl',
       'auto-compaction-mode',
       'auto-compaction-retention',
+      'bcrypt-cost',
       'cert-file',
       'cipher-suites',
       'client-cert-auth',
