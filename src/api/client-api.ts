@@ -200,6 +200,7 @@ export async function serveMetricsApi(server: EtcdServer, urls: URL[], logger: L
 }
 
 async function checkHealth(server: EtcdServer): Promise<HealthStatus> {
+  if (server.leaderId === 0n) return { health: false, reason: 'RAFT NO LEADER' };
   const timeout = new Promise<HealthStatus>((resolve) =>
     setTimeout(() => resolve({ health: false, reason: 'RANGE ERROR' }), HEALTH_TIMEOUT_MS).unref(),
   );

@@ -1,30 +1,94 @@
-// etcdserverpb.Cluster: the member list.
+// etcdserverpb.Cluster: the member list and membership changes.
 import {
+  MemberAddRequest,
+  MemberAddResponse,
   MemberListRequest,
   MemberListResponse,
+  MemberPromoteRequest,
+  MemberPromoteResponse,
+  MemberRemoveRequest,
+  MemberRemoveResponse,
+  MemberUpdateRequest,
+  MemberUpdateResponse,
   type Member as PbMember,
 } from '../proto/etcdserverpb.js';
 import type { EtcdServer } from '../server/server.js';
+import type { Member } from '../server/membership.js';
+import { toGrpcError } from '../server/errors.js';
 import { unaryMethod, type AnyUnaryMethod } from './method.js';
+import { requireAdmin } from './identity.js';
+
+export function pbMember(m: Member): PbMember {
+  return { ID: m.id, name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, isLearner: m.isLearner };
+}
+
+async function run<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw toGrpcError(err);
+  }
+}
 
 export function clusterMethods(server: EtcdServer): AnyUnaryMethod[] {
+  // etcd leaves the revision out of member headers
+  const header = () => server.header(0);
   return [
     unaryMethod({
       path: '/etcdserverpb.Cluster/MemberList',
       gatewayPath: '/cluster/member/list',
       request: MemberListRequest,
       response: MemberListResponse,
-      handle: async () => {
-        const members: PbMember[] = server.members().map((m) => ({
-          ID: m.id,
-          name: m.name,
-          peerURLs: m.peerURLs,
-          clientURLs: m.clientURLs,
-          isLearner: m.isLearner,
-        }));
-        // etcd leaves the revision out of member list headers
-        return { header: server.header(0), members };
-      },
+      handle: (req) =>
+        run(async () => {
+          if (req.linearizable) await server.linearizableReadBarrier();
+          return { header: header(), members: server.members().map(pbMember) };
+        }),
+    }),
+    unaryMethod({
+      path: '/etcdserverpb.Cluster/MemberAdd',
+      gatewayPath: '/cluster/member/add',
+      request: MemberAddRequest,
+      response: MemberAddResponse,
+      handle: (req, _raw, ctx) =>
+        run(async () => {
+          requireAdmin(server, ctx);
+          const r = await server.cluster.add(req.peerURLs, req.isLearner);
+          return { header: header(), member: pbMember(r.member), members: r.members.map(pbMember) };
+        }),
+    }),
+    unaryMethod({
+      path: '/etcdserverpb.Cluster/MemberRemove',
+      gatewayPath: '/cluster/member/remove',
+      request: MemberRemoveRequest,
+      response: MemberRemoveResponse,
+      handle: (req, _raw, ctx) =>
+        run(async () => {
+          requireAdmin(server, ctx);
+          return { header: header(), members: (await server.cluster.remove(req.ID)).map(pbMember) };
+        }),
+    }),
+    unaryMethod({
+      path: '/etcdserverpb.Cluster/MemberUpdate',
+      gatewayPath: '/cluster/member/update',
+      request: MemberUpdateRequest,
+      response: MemberUpdateResponse,
+      handle: (req, _raw, ctx) =>
+        run(async () => {
+          requireAdmin(server, ctx);
+          return { header: header(), members: (await server.cluster.update(req.ID, req.peerURLs)).map(pbMember) };
+        }),
+    }),
+    unaryMethod({
+      path: '/etcdserverpb.Cluster/MemberPromote',
+      gatewayPath: '/cluster/member/promote',
+      request: MemberPromoteRequest,
+      response: MemberPromoteResponse,
+      handle: (req, _raw, ctx) =>
+        run(async () => {
+          requireAdmin(server, ctx);
+          return { header: header(), members: (await server.promoteMember(req.ID)).map(pbMember) };
+        }),
     }),
   ];
 }

@@ -55,7 +55,7 @@ export function leaseMethods(server: EtcdServer): AnyUnaryMethod[] {
       gatewayPath: ['/lease/timetolive', '/kv/lease/timetolive'],
       request: LeaseTimeToLiveRequest,
       response: LeaseTimeToLiveResponse,
-      handle: (req) => server.leaseTimeToLive(req.ID, req.keys),
+      handle: (req) => mapErrors(server.leaseTimeToLive(req.ID, req.keys)),
     }),
     unaryMethod({
       path: '/etcdserverpb.Lease/LeaseLeases',
@@ -68,22 +68,33 @@ export function leaseMethods(server: EtcdServer): AnyUnaryMethod[] {
 }
 
 /** One renewal, as the keep-alive stream (and the gateway's keepalive) answer it. */
-export function keepAliveOnce(server: EtcdServer, req: LeaseKeepAliveRequest): LeaseKeepAliveResponse {
-  const ttl = server.leaseRenew(req.ID);
+export async function keepAliveOnce(server: EtcdServer, req: LeaseKeepAliveRequest): Promise<LeaseKeepAliveResponse> {
+  const ttl = await server.leaseRenew(req.ID);
   return { header: server.header(server.revision), ID: req.ID, TTL: ttl };
 }
 
-/** LeaseKeepAlive: each request renews one lease and is answered in order. */
+/**
+ * LeaseKeepAlive: each request renews one lease and is answered in order (a follower's
+ * renewals go to the leader, so answers are chained to keep their order).
+ */
 export function registerLeaseStreams(router: GrpcRouter, server: EtcdServer): void {
   router.stream('/etcdserverpb.Lease/LeaseKeepAlive', (call) => {
+    let chain: Promise<void> = Promise.resolve();
     call.onMessage = (bytes) => {
+      let req: LeaseKeepAliveRequest;
       try {
-        const req = decodeRequest(LeaseKeepAliveRequest, bytes);
-        call.send(LeaseKeepAliveResponse.encode(keepAliveOnce(server, req)));
+        req = decodeRequest(LeaseKeepAliveRequest, bytes);
       } catch (err) {
-        call.end(asGrpcError(toGrpcError(err)));
+        call.end(asGrpcError(err));
+        return;
       }
+      chain = chain.then(() =>
+        keepAliveOnce(server, req).then(
+          (resp) => void call.send(LeaseKeepAliveResponse.encode(resp)),
+          (err) => call.end(asGrpcError(toGrpcError(err))),
+        ),
+      );
     };
-    call.onHalfClose = () => call.end();
+    call.onHalfClose = () => void chain.then(() => call.end());
   });
 }

@@ -1,36 +1,110 @@
-// The peer port. A single member has no peers to talk to yet, but it binds its
-// --listen-peer-urls like etcd does (so a port clash fails at start-up) and answers
-// the HTTP endpoints operators and joining members query there.
+// The peer port: raft message and snapshot streams (recognised by their preface) and
+// the HTTP endpoints members use among themselves — /members (who is in the cluster,
+// asked by joining members), /version, lease forwarding and learner promotion.
 import http from 'node:http';
+import net from 'node:net';
 import { CLUSTER_VERSION, SERVER_VERSION, type EtcdServer } from '../server/server.js';
 import type { Logger } from '../pkg/logger.js';
+import { LeaseKeepAliveRequest, LeaseKeepAliveResponse, LeaseTimeToLiveRequest, LeaseTimeToLiveResponse } from '../proto/etcdserverpb.js';
+import { LEASE_RENEW_PATH, LEASE_TTL_PATH, MEMBER_PROMOTE_PATH } from '../peer/lease-forward.js';
+import { PREFACE_BYTES, RAFT_PREFACE, SNAP_PREFACE } from '../peer/protocol.js';
+import { asGrpcError } from './grpc/server.js';
+import { toGrpcError } from '../server/errors.js';
 
 export interface PeerApi {
   close(): Promise<void>;
 }
 
+function readBody(req: http.IncomingMessage, maxBytes: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let n = 0;
+    req.on('data', (c: Buffer) => {
+      n += c.length;
+      if (n > maxBytes) {
+        req.destroy();
+        reject(new Error('request too large'));
+      } else chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function handler(server: EtcdServer): http.RequestListener {
+  return (req, res) => {
+    const path = (req.url ?? '/').split('?')[0]!;
+    const reply = (status: number, type: string, body: string | Uint8Array): void => {
+      res.writeHead(status, { 'Content-Type': type, 'X-Etcd-Cluster-ID': server.clusterId.toString(16) });
+      res.end(body);
+    };
+    if (req.method === 'GET' && path === '/version') {
+      return reply(200, 'application/json', JSON.stringify({ etcdserver: SERVER_VERSION, etcdcluster: CLUSTER_VERSION }));
+    }
+    if (req.method === 'GET' && path === '/members') {
+      const members = server.members().map((m) => ({ id: m.id.toString(16), name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, isLearner: m.isLearner }));
+      return reply(200, 'application/json', JSON.stringify(members));
+    }
+    if (req.method === 'POST' && path === LEASE_RENEW_PATH) {
+      void readBody(req, 1024).then((body) => {
+        const r = LeaseKeepAliveRequest.decode(body);
+        if (!server.isLeader) return reply(503, 'text/plain', 'not leader');
+        const ttl = server.renewLocally(r.ID);
+        if (ttl === 0) return reply(404, 'text/plain', 'lease not found');
+        reply(200, 'application/protobuf', LeaseKeepAliveResponse.encode({ header: server.header(server.revision), ID: r.ID, TTL: ttl }));
+      }, () => reply(400, 'text/plain', 'bad request'));
+      return;
+    }
+    if (req.method === 'POST' && path === LEASE_TTL_PATH) {
+      void readBody(req, 1024).then((body) => {
+        const r = LeaseTimeToLiveRequest.decode(body);
+        reply(200, 'application/protobuf', LeaseTimeToLiveResponse.encode(server.timeToLiveLocally(r.ID, r.keys)));
+      }, () => reply(400, 'text/plain', 'bad request'));
+      return;
+    }
+    if (req.method === 'POST' && path.startsWith(MEMBER_PROMOTE_PATH)) {
+      const id = BigInt('0x' + path.slice(MEMBER_PROMOTE_PATH.length));
+      void server.promoteMember(id).then(
+        () => reply(200, 'application/json', '{}'),
+        (err) => reply(412, 'text/plain', asGrpcError(toGrpcError(err)).message),
+      );
+      return;
+    }
+    reply(404, 'text/plain; charset=utf-8', '404 page not found\n');
+  };
+}
+
 export async function servePeerApi(server: EtcdServer, urls: URL[], logger: Logger): Promise<PeerApi> {
-  const servers: http.Server[] = [];
-  const handler: http.RequestListener = (req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (path === '/version') {
-      res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ etcdserver: SERVER_VERSION, etcdcluster: CLUSTER_VERSION }));
-      return;
-    }
-    if (path === '/members') {
-      const members = server.members().map((m) => ({ id: m.id.toString(16), name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs }));
-      res.writeHead(200, { 'Content-Type': 'application/json', 'X-Etcd-Cluster-ID': server.clusterId.toString(16) });
-      res.end(JSON.stringify(members));
-      return;
-    }
-    res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
-    res.end('404 page not found\n');
+  const h1 = http.createServer({ keepAlive: true }, handler(server));
+  const servers: net.Server[] = [];
+  const sockets = new Set<net.Socket>();
+  const onConnection = (socket: net.Socket): void => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    let head: Buffer = Buffer.alloc(0);
+    const onData = (chunk: Buffer): void => {
+      head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
+      const n = Math.min(head.length, PREFACE_BYTES);
+      const raft = head.subarray(0, n).equals(RAFT_PREFACE.subarray(0, n)) || head.subarray(0, n).equals(SNAP_PREFACE.subarray(0, n));
+      if (raft && head.length < PREFACE_BYTES) return;
+      socket.off('data', onData);
+      if (raft) {
+        socket.setNoDelay(true);
+        server.transport.accept(socket, head);
+        return;
+      }
+      socket.pause();
+      socket.unshift(head);
+      h1.emit('connection', socket);
+      socket.resume();
+    };
+    socket.on('data', onData);
   };
   try {
     for (const url of urls) {
-      if (url.protocol !== 'http:') throw new Error(`peer URL ${url.href}: only http is served by this build (TLS comes with the security work)`);
-      const s = http.createServer(handler);
+      if (url.protocol !== 'http:') throw new Error(`peer URL ${url.href}: peer TLS is not served by this build yet`);
+      const s = net.createServer(onConnection);
       const host = url.hostname.replace(/^\[|\]$/g, '');
       await new Promise<void>((resolve, reject) => {
         s.once('error', reject);
@@ -45,15 +119,8 @@ export async function servePeerApi(server: EtcdServer, urls: URL[], logger: Logg
   }
   return {
     close: async () => {
-      await Promise.all(
-        servers.map(
-          (s) =>
-            new Promise<void>((resolve) => {
-              s.close(() => resolve());
-              s.closeAllConnections();
-            }),
-        ),
-      );
+      for (const s of sockets) s.destroy();
+      await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     },
   };
 }

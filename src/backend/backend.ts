@@ -52,6 +52,8 @@ export class Backend {
   private commitTimer: NodeJS.Timeout | undefined;
   /** told how long each batch commit took, for etcd_disk_backend_commit_duration_seconds */
   onCommit: ((durationMs: number) => void) | undefined;
+  /** set while defragment() copies the database: commits wait */
+  private defragmenting = false;
   /** cached file size; -1 when it must be read again */
   private fileSizeBytes = -1;
 
@@ -168,7 +170,9 @@ export class Backend {
       clearTimeout(this.commitTimer);
       this.commitTimer = undefined;
     }
-    if (this.pendingOps === 0) return;
+    // while a defragmentation copies the file, writes stay in the overlay (reads see
+    // them) and reach the new file once it is swapped in
+    if (this.pendingOps === 0 || this.defragmenting) return;
     const pending = this.pending;
     const startMs = performance.now();
     this.env.transactionSync(() => {
@@ -237,23 +241,49 @@ export class Backend {
   }
 
   /**
+   * Swaps in a database file received from the leader (a raft snapshot): the current
+   * file is replaced, pending writes are dropped (the snapshot supersedes them).
+   */
+  async replaceWith(file: string): Promise<void> {
+    if (this.commitTimer) clearTimeout(this.commitTimer);
+    this.commitTimer = undefined;
+    this.pending = new Map();
+    this.pendingOps = 0;
+    const old = this.env;
+    fs.renameSync(file, this.filePath);
+    fs.chmodSync(this.filePath, 0o600);
+    this.env = Backend.openEnv(this.filePath, this.opts);
+    this.openBuckets();
+    this.fileSizeBytes = -1;
+    await old.close();
+  }
+
+  /**
    * Rewrites the database into a fresh file without free pages and swaps it in, which
    * gives disk space back after compactions (etcd's defragment). The caller must keep
    * writes out meanwhile; reads go on, and never see a closed environment: the new file
    * is opened and swapped in before the old one is closed.
    */
   async defragment(): Promise<void> {
+    if (this.defragmenting) throw new Error('backend: a defragmentation is already running');
     this.commit();
+    this.defragmenting = true;
     const tmp = this.filePath + '.defrag';
-    for (const f of [tmp, tmp + '-lock']) fs.rmSync(f, { force: true });
-    await this.env.backup(tmp, true);
-    const old = this.env;
-    this.env = Backend.openEnv(tmp, this.opts);
-    this.openBuckets();
-    fs.renameSync(tmp, this.filePath);
-    fs.chmodSync(this.filePath, 0o600);
-    this.fileSizeBytes = -1;
-    await old.close();
+    let old: RootDatabase<Buffer, Buffer> | undefined;
+    try {
+      for (const f of [tmp, tmp + '-lock']) fs.rmSync(f, { force: true });
+      await this.env.backup(tmp, true);
+      old = this.env;
+      this.env = Backend.openEnv(tmp, this.opts);
+      this.openBuckets();
+      fs.renameSync(tmp, this.filePath);
+      fs.chmodSync(this.filePath, 0o600);
+      this.fileSizeBytes = -1;
+    } finally {
+      this.defragmenting = false;
+    }
+    this.commit();
+    await old?.close();
   }
 
   /** A checksum of every bucket's keys and values, in order (Maintenance.Hash). */

@@ -46,6 +46,12 @@ function serverOptions(config: Config, logger: Logger): ServerOptions {
       tokenTtlSec: Number(config.values.get('auth-token-ttl') ?? 300),
       clientCertAuth: config.clientTls.clientCertAuth,
     },
+    preVote: Boolean(config.values.get('pre-vote') ?? true),
+    strictReconfigCheck: Boolean(config.values.get('strict-reconfig-check') ?? true),
+    onRemoved: () => {
+      logger.warn('exiting: this member was removed from the cluster');
+      process.exit(0);
+    },
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     electionTimeoutMs: config.electionTimeoutMs,
     quotaBackendBytes: quota,

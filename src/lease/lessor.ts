@@ -80,6 +80,14 @@ export class Lessor implements LeaseAttachments {
     return this.leases.size;
   }
 
+  /** Forgets every lease, before restore() from a backend that was replaced. */
+  reset(): void {
+    this.leases.clear();
+    this.heap.clear();
+    this.expiring.clear();
+    this.clock.clearTimer();
+  }
+
   /** Loads persisted leases after a restart; their clocks start when the member is promoted. */
   restore(attached: Map<string, bigint>): void {
     for (const { key, value } of this.backend.range('lease')) {

@@ -46,9 +46,9 @@ const META_FINISHED_COMPACT = Buffer.from('finishedCompactRev');
 const COMPACTION_BATCH = 1000;
 
 export class MvccStore {
-  private readonly index = new TreeIndex();
+  private index = new TreeIndex();
   /** key (latin1) -> lease currently attached to its live generation */
-  private readonly keyLeases = new Map<string, bigint>();
+  private keyLeases = new Map<string, bigint>();
   private currentRev = 1;
   private compactMainRev = -1;
   private compacting: Promise<void> = Promise.resolve();
@@ -71,6 +71,14 @@ export class MvccStore {
       if (ki.isLive()) n++;
     });
     return n;
+  }
+
+  /** Forgets everything in memory, before restore() from a backend that was replaced. */
+  reset(): void {
+    this.index = new TreeIndex();
+    this.keyLeases = new Map();
+    this.currentRev = 1;
+    this.compactMainRev = -1;
   }
 
   /** Rebuilds the index from the backend after a restart and resumes an unfinished compaction. */

@@ -279,6 +279,18 @@ export class WatchableStore {
     this.scheduleSync(0);
   }
 
+  /**
+   * The store was replaced by a snapshot from the leader: watchers that were in sync up
+   * to `previousRev` catch up from the new history instead (or learn it was compacted).
+   */
+  restored(previousRev: number): void {
+    for (const w of [...this.synced.members]) {
+      w.minRev = Math.max(w.minRev, previousRev + 1);
+      this.setState(w, 'unsynced');
+    }
+    this.scheduleSync(0);
+  }
+
   /** @internal called by WatchStream */
   removeWatcher(w: Watcher): void {
     if (w.state === 'canceled' || w.state === 'compacted') return;

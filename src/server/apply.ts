@@ -22,7 +22,7 @@ import type { MvccStore } from '../mvcc/store.js';
 import type { Change } from '../mvcc/store.js';
 import { applyDeleteRange, applyPut, applyRange, applyTxn, isTxnReadOnly, type LeaseLookup, type ReadView } from './kv-apply.js';
 import { decodeRaftRequest, RaftRequestField } from './raft-request.js';
-import { decodeConfChange, decodeMemberAttributes } from './internal-records.js';
+import { decodeMemberAttributes } from './internal-records.js';
 import type { Membership } from './membership.js';
 import { Errors } from './errors.js';
 
@@ -60,10 +60,7 @@ export function storeView(store: MvccStore): ReadView {
 
 /** Applies one entry. Must run inside a backend write transaction. */
 export function applyEntry(entry: Entry, ctx: ApplyContext, decoded?: unknown): ApplyOutcome {
-  if (entry.type === EntryType.ConfChange) {
-    applyConfChange(entry, ctx);
-    return { id: 0 };
-  }
+  if (entry.type === EntryType.ConfChange) throw new Error(`apply: entry ${entry.index} is a configuration change; the member applies those`);
   if (entry.data.length === 0) return { id: 0 }; // a new leader's empty entry
   const req = decodeRaftRequest(entry.data);
   const id = req.header.id;
@@ -209,17 +206,3 @@ function applyCompaction(id: number, ctx: ApplyContext, c: CompactionRequest): A
   return { id, response, done: c.physical ? done : undefined };
 }
 
-function applyConfChange(entry: Entry, ctx: ApplyContext): void {
-  const cc = decodeConfChange(entry.data);
-  switch (cc.op) {
-    case 'add':
-      if (ctx.membership.get(cc.member.id)) return;
-      ctx.membership.add(cc.member);
-      return;
-    case 'remove':
-      ctx.membership.remove(cc.member.id);
-      return;
-    default:
-      throw Errors.memberNotFound();
-  }
-}

@@ -49,3 +49,12 @@ export function toGrpcError(err: unknown): GrpcError {
   const message = err instanceof Error ? err.message : String(err);
   return new GrpcError(GrpcCode.Unknown, message);
 }
+
+/** The catalog's error with this exact message (an answer relayed from another member). */
+export function errorWithMessage(message: string): GrpcError {
+  for (const make of Object.values(Errors)) {
+    const e = make();
+    if (e.message === message) return e;
+  }
+  return new GrpcError(GrpcCode.Unknown, message);
+}

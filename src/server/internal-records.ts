@@ -1,22 +1,22 @@
-// Records only members read: configuration changes (entries of type ConfChange) and
-// member attribute publishes. Plain JSON: they are rare, small and easy to inspect.
+// Records only members read: the member record carried in a configuration change's
+// context, member attribute publishes, and the WAL metadata. Plain JSON: they are rare,
+// small and easy to inspect.
 import type { Member } from './membership.js';
 
-export interface ConfChangeRecord {
-  op: 'add' | 'remove' | 'update' | 'promote';
+/** The context of a ConfChange entry: the member it is about, and who waits for it. */
+export interface MemberContext {
   member: Member;
+  /** request ID of the proposer, 0 when nobody waits (bootstrap) */
+  requestId?: number;
 }
 
-export function encodeConfChange(cc: ConfChangeRecord): Buffer {
-  return Buffer.from(
-    JSON.stringify({ op: cc.op, member: { ...cc.member, id: cc.member.id.toString(16) } }),
-    'utf8',
-  );
+export function encodeMemberContext(c: MemberContext): Uint8Array {
+  return Buffer.from(JSON.stringify({ member: { ...c.member, id: c.member.id.toString(16) }, requestId: c.requestId ?? 0 }), 'utf8');
 }
 
-export function decodeConfChange(data: Uint8Array): ConfChangeRecord {
-  const raw = JSON.parse(Buffer.from(data).toString('utf8')) as { op: ConfChangeRecord['op']; member: Omit<Member, 'id'> & { id: string } };
-  return { op: raw.op, member: { ...raw.member, id: BigInt('0x' + raw.member.id) } };
+export function decodeMemberContext(data: Uint8Array): MemberContext {
+  const raw = JSON.parse(Buffer.from(data).toString('utf8')) as { member: Omit<Member, 'id'> & { id: string }; requestId?: number };
+  return { member: { ...raw.member, id: BigInt('0x' + raw.member.id) }, requestId: raw.requestId ?? 0 };
 }
 
 export interface MemberAttributes {

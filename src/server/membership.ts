@@ -70,6 +70,26 @@ export class Membership {
     this.persist(id);
   }
 
+  /** A learner becomes a voter. */
+  promote(id: bigint): void {
+    const m = this.members.get(id);
+    if (!m) return;
+    m.isLearner = false;
+    this.persist(id);
+  }
+
+  updatePeerURLs(id: bigint, peerURLs: string[]): void {
+    const m = this.members.get(id);
+    if (!m) return;
+    m.peerURLs = [...peerURLs];
+    this.persist(id);
+  }
+
+  /** A member has started once it published its name (etcd's IsStarted). */
+  isStarted(id: bigint): boolean {
+    return (this.members.get(id)?.name ?? '') !== '';
+  }
+
   get(id: bigint): Member | undefined {
     return this.members.get(id);
   }

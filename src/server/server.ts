@@ -1,25 +1,26 @@
-// One tsetcd member: owns the log (WAL), the state machine (backend + MVCC) and the
-// loop between them. Proposals made during one event-loop turn are appended to the WAL
-// together with one fdatasync, then applied in order in one backend transaction.
-//
-// With a single member every appended entry is committed at once. The Raft issue
-// replaces `LocalLog` with the consensus module's Ready/Advance without reshaping
-// the loop: persist, send, apply.
+// One tsetcd member: the state machine (backend, MVCC, leases, auth, alarms, members)
+// driven by raft. Requests become proposals; raft orders and commits them (the driver
+// persists and replicates); committed entries are applied here in log order, in one
+// backend write group per batch, and the waiting requests are answered.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { Backend } from '../backend/backend.js';
+import type { Backend } from '../backend/backend.js';
 import type { Logger } from '../pkg/logger.js';
 import { MvccStore, type Change } from '../mvcc/store.js';
 import { WatchableStore } from '../mvcc/watchable-store.js';
 import { Metrics, type MetricsSource } from '../pkg/metrics.js';
 import { keyBytes } from '../mvcc/tree-index.js';
+import { ConfChangeType, NONE, ProposalDroppedError, decodeConfChange, type ConfState, type Snapshot } from '../raft/index.js';
 import { EntryType, type Entry } from '../raft/types.js';
-import { Snapshotter, Wal } from '../wal/index.js';
+import type { MemoryStorage, RawNode } from '../raft/index.js';
+import type { Snapshotter, Wal } from '../wal/index.js';
 import {
   CompactionRequest,
   LeaseGrantRequest,
   LeaseRevokeRequest,
+  LeaseTimeToLiveRequest,
   type CompactionResponse,
   type LeaseGrantResponse,
   type LeaseLeasesResponse,
@@ -42,21 +43,22 @@ import {
   type TxnResponse,
 } from '../proto/etcdserverpb.js';
 import { applyEntry, storeView, type ApplyContext, type ApplyOutcome } from './apply.js';
-import { Errors } from './errors.js';
+import { Errors, errorWithMessage } from './errors.js';
 import { AlarmStore } from './alarms.js';
 import { AUTH_CODECS, AuthErrors, type AuthInfo, AuthStore } from '../auth/index.js';
 import { startPeriodicCompactor, startRevisionCompactor, type CompactionTarget, type Compactor } from './compactor.js';
-import { clusterIdFor, memberIdFor, RequestIdGenerator } from './ids.js';
-import {
-  decodeWalMetadata,
-  encodeConfChange,
-  encodeMemberAttributes,
-  encodeWalMetadata,
-} from './internal-records.js';
+import { RequestIdGenerator } from './ids.js';
+import { decodeMemberContext, encodeMemberAttributes } from './internal-records.js';
 import { applyRange, applyTxn, isTxnReadOnly, isTxnSerializable } from './kv-apply.js';
 import { LeaseError, Lessor } from '../lease/lessor.js';
 import { Membership, type Member } from './membership.js';
 import { encodeRaftRequest, RaftRequestField } from './raft-request.js';
+import { RaftDriver, type RaftHost } from './raft-driver.js';
+import { boot, readConsistentIndex, writeConsistentIndex, type Booted } from './bootstrap.js';
+import { PeerTransport } from '../peer/transport.js';
+import type { PeerTlsOptions } from '../peer/dialer.js';
+import { forwardPromote, forwardRenew, forwardTimeToLive, PromoteRefusedError } from '../peer/lease-forward.js';
+import { ClusterOps } from './cluster-ops.js';
 
 export interface AutoCompactionOptions {
   mode: 'periodic' | 'revision';
@@ -79,8 +81,12 @@ export interface ServerOptions {
   maxTxnOps: number;
   heartbeatIntervalMs: number;
   electionTimeoutMs: number;
+  preVote?: boolean;
+  strictReconfigCheck?: boolean;
   /** --auth-token, --bcrypt-cost, --auth-token-ttl; clientCertAuth: the client certificate CN may identify a user */
   auth?: { token: string; bcryptCost: number; tokenTtlSec: number; clientCertAuth: boolean };
+  /** TLS for dialing peers (https peer URLs) */
+  peerTls?: PeerTlsOptions;
   quotaBackendBytes: number;
   snapshotCount: number;
   maxSnapshots: number;
@@ -89,6 +95,8 @@ export interface ServerOptions {
   logger: Logger;
   /** called when the member cannot go on safely (a failed fsync); default: log and exit(1) */
   onFatal?: (err: Error) => void;
+  /** called when this member's own removal from the cluster is applied */
+  onRemoved?: () => void;
 }
 
 /** etcd refuses proposals when this many are queued and not yet applied */
@@ -100,14 +108,10 @@ export const CLUSTER_VERSION = '3.5.0';
 interface Waiter {
   resolve: (outcome: ApplyOutcome) => void;
   decoded: unknown;
+  timer: NodeJS.Timeout;
 }
 
-interface PendingProposal {
-  type: EntryType;
-  data: Uint8Array;
-}
-
-export class EtcdServer {
+export class EtcdServer implements RaftHost {
   readonly memberId: bigint;
   private readonly membership: Membership;
   private readonly store: MvccStore;
@@ -117,195 +121,152 @@ export class EtcdServer {
   readonly auth: AuthStore;
   /** the watchers of the store (etcdserverpb.Watch), fed every applied write */
   readonly watchable: WatchableStore;
+  readonly transport: PeerTransport;
+  readonly driver: RaftDriver;
+  readonly cluster: ClusterOps;
+  private readonly backend: Backend;
+  private readonly wal: Wal;
+  private readonly storage: MemoryStorage;
   private readonly idGen: RequestIdGenerator;
   private readonly waiters = new Map<number, Waiter>();
-  private pending: PendingProposal[] = [];
-  private flushScheduled = false;
-  /** set while a defragmentation holds writes back */
-  private writesPaused = false;
-  private defragging: Promise<void> | undefined;
-  /** durable in the WAL, not applied yet: applied while the next batch is written */
-  private unapplied: Entry[] | null = null;
-  private snapshotDue = false;
-  private saving = false;
+  /** proposals made while no leader is known; proposed once one is */
+  private waitingForLeader: Uint8Array[] = [];
   private stopped = false;
-  private term: number;
-  private lastIndex: number;
-  private committedIndex: number;
   private appliedIndex: number;
-  private snapshotIndex: number;
+  private confState: ConfState;
   private readonly applyCtx: ApplyContext;
   /** a Set: listeners may unsubscribe while being called, without skipping the others */
   private readonly changeListeners = new Set<(changes: Change[], rev: number) => void>();
-  private readonly appliedListeners: Array<() => void> = [];
+  private appliedWaiters: Array<{ index: number; resolve: () => void }> = [];
   private compactor?: Compactor;
+  private wasLeader = false;
+  private lastLeader: bigint = NONE;
+  private published = false;
+  /** a lone voter campaigns as soon as its log is applied, instead of after an election timeout */
+  private campaignWhenCaughtUp = false;
+  private publishing = false;
+  private retryTimer: NodeJS.Timeout;
+  private defragging: Promise<void> | undefined;
   private readonly startedAtMs = Date.now();
+  /** etcd's request timeout: 5 s plus two election timeouts */
+  readonly requestTimeoutMs: number;
+
+  static async start(opts: ServerOptions): Promise<EtcdServer> {
+    const booted = await boot(opts);
+    const server = new EtcdServer(opts, booted);
+    server.begin(booted);
+    return server;
+  }
 
   private constructor(
     private readonly opts: ServerOptions,
-    private readonly backend: Backend,
-    private readonly wal: Wal,
-    private readonly snapshotter: Snapshotter,
-    boot: { memberId: bigint; term: number; lastIndex: number; appliedIndex: number; snapshotIndex: number },
-    membership: Membership,
-    store: MvccStore,
+    b: Booted,
   ) {
-    this.memberId = boot.memberId;
-    this.term = boot.term;
-    this.lastIndex = boot.lastIndex;
-    this.committedIndex = boot.lastIndex;
-    this.appliedIndex = boot.appliedIndex;
-    this.snapshotIndex = boot.snapshotIndex;
-    this.membership = membership;
-    this.store = store;
-    this.idGen = new RequestIdGenerator(boot.memberId, Date.now());
+    this.memberId = b.memberId;
+    this.backend = b.backend;
+    this.wal = b.wal;
+    this.storage = b.storage;
+    this.appliedIndex = b.appliedIndex;
+    this.requestTimeoutMs = 5000 + 2 * opts.electionTimeoutMs;
+    this.membership = new Membership(b.backend);
+    this.membership.load();
+    if (this.membership.clusterId === 0n) b.backend.write(() => this.membership.setClusterId(b.clusterId));
+    this.store = new MvccStore(b.backend);
+    this.store.restore();
+    this.confState = b.storage.initialState().confState;
+    this.idGen = new RequestIdGenerator(b.memberId, Date.now());
     this.metrics = new Metrics(this.metricsSource());
-    backend.onCommit = (ms) => this.metrics.backendCommitSeconds.observe(ms / 1000);
-    this.lessor = new Lessor(backend, { minTtlSec: minLeaseTtlSec(opts), onExpired: (ids) => this.revokeExpired(ids) });
-    store.leases = this.lessor;
-    this.lessor.restore(store.attachedLeases());
-    this.alarms = new AlarmStore(backend);
+    b.backend.onCommit = (ms) => this.metrics.backendCommitSeconds.observe(ms / 1000);
+    this.lessor = new Lessor(b.backend, { minTtlSec: minLeaseTtlSec(opts), onExpired: (ids) => this.revokeExpired(ids) });
+    this.store.leases = this.lessor;
+    this.lessor.restore(this.store.attachedLeases());
+    this.alarms = new AlarmStore(b.backend);
     this.alarms.load();
     const a = opts.auth;
-    this.auth = new AuthStore(backend, {
+    this.auth = new AuthStore(b.backend, {
       bcryptCost: a?.bcryptCost,
       token: a?.token,
       tokenTtlSec: a?.tokenTtlSec,
       clientCertAuth: a?.clientCertAuth ?? false,
       logger: opts.logger,
     });
-    this.watchable = new WatchableStore(store, backend);
+    this.watchable = new WatchableStore(this.store, b.backend);
     this.changeListeners.add((changes, rev) => this.watchable.notify(changes, rev));
     this.applyCtx = {
       auth: this.auth,
       alarms: this.alarms,
-      store,
-      membership,
+      store: this.store,
+      membership: this.membership,
       leases: { exists: (id) => this.lessor.exists(id) },
       lessor: this.lessor,
       onChanges: (changes, rev) => {
         for (const l of this.changeListeners) l(changes, rev);
       },
     };
-  }
-
-  // ---------------------------------------------------------------- lifecycle
-
-  static async start(opts: ServerOptions): Promise<EtcdServer> {
-    const memberDir = path.join(opts.dataDir, 'member');
-    const walDir = opts.walDir ?? path.join(memberDir, 'wal');
-    const snapDir = path.join(memberDir, 'snap');
-    const restarting = Wal.exists(walDir);
-    fs.mkdirSync(snapDir, { recursive: true, mode: 0o700 });
-    const backend = Backend.open(path.join(snapDir, 'db'));
-    const snapshotter = new Snapshotter(snapDir);
-    try {
-      return restarting
-        ? await EtcdServer.restart(opts, backend, snapshotter, walDir)
-        : await EtcdServer.bootstrap(opts, backend, snapshotter, walDir);
-    } catch (err) {
-      await backend.close().catch(() => {});
-      throw err;
-    }
-  }
-
-  private static async bootstrap(opts: ServerOptions, backend: Backend, snapshotter: Snapshotter, walDir: string): Promise<EtcdServer> {
-    if (opts.initialClusterState === 'existing') {
-      throw new Error('joining an existing cluster (--initial-cluster-state=existing) needs multi-member raft, which this build does not have yet');
-    }
-    const members: Member[] = [...opts.initialCluster].map(([name, urls]) => ({
-      id: memberIdFor(urls, opts.initialClusterToken),
-      name,
-      peerURLs: urls,
-      clientURLs: [],
-      isLearner: false,
-    }));
-    const self = members.find((m) => m.name === opts.name);
-    if (!self) throw new Error(`couldn't find local name "${opts.name}" in the initial cluster configuration`);
-    if (members.length > 1) {
-      throw new Error(`--initial-cluster lists ${members.length} members; clusters of more than one member need raft, which this build does not have yet`);
-    }
-    const clusterId = clusterIdFor(members.map((m) => m.id));
-    fs.mkdirSync(path.dirname(walDir), { recursive: true, mode: 0o700 });
-    const wal = await Wal.create(walDir, encodeWalMetadata(self.id, clusterId));
-    const membership = new Membership(backend);
-    const store = new MvccStore(backend);
-    backend.write(() => membership.setClusterId(clusterId));
-    const server = new EtcdServer(opts, backend, wal, snapshotter, { memberId: self.id, term: 1, lastIndex: 0, appliedIndex: 0, snapshotIndex: 0 }, membership, store);
-    // The log of a new cluster starts with one configuration change per initial member.
-    const confChanges = members.map((m) => ({ type: EntryType.ConfChange, data: encodeConfChange({ op: 'add', member: m }) }));
-    await server.appendAndApply(confChanges);
-    await server.becomeLeader();
-    opts.logger.info('started a new single-member cluster', { 'local-member-id': self.id.toString(16), 'cluster-id': clusterId.toString(16) });
-    return server;
-  }
-
-  private static async restart(opts: ServerOptions, backend: Backend, snapshotter: Snapshotter, walDir: string): Promise<EtcdServer> {
-    const markers = await Wal.readSnapshotMarkers(walDir);
-    const snapshot = await snapshotter.loadNewest(markers);
-    const snapMeta = snapshot ? { index: snapshot.metadata.index, term: snapshot.metadata.term } : undefined;
-    const opened = await Wal.open(walDir, snapMeta);
-    if (opened.repairedBytes > 0) {
-      opts.logger.warn('repaired the torn tail of the WAL', { 'wal-dir': walDir, 'truncated-bytes': opened.repairedBytes });
-    }
-    const { memberId, clusterId } = decodeWalMetadata(opened.metadata);
-    const membership = new Membership(backend);
-    membership.load();
-    const store = new MvccStore(backend);
-    store.restore();
-    const consistentIndex = readConsistentIndex(backend);
-    const lastIndex = opened.entries.length > 0 ? opened.entries[opened.entries.length - 1]!.index : (snapMeta?.index ?? 0);
-    if (consistentIndex > lastIndex) {
-      // Entries are applied only after they are durable in the WAL, so this means the WAL
-      // lost durable records (a disk that lied about fsync, or files replaced by hand).
-      // Going on would reuse indexes the backend has already applied.
-      throw new Error(
-        `the backend has applied entries up to index ${consistentIndex} but the WAL in ${walDir} ends at ${lastIndex}; the WAL is missing durable records`,
-      );
-    }
-    const server = new EtcdServer(
-      opts,
-      backend,
-      opened.wal,
-      snapshotter,
-      { memberId, term: opened.hardState.term, lastIndex, appliedIndex: consistentIndex, snapshotIndex: snapMeta?.index ?? 0 },
-      membership,
-      store,
-    );
-    if (membership.clusterId === 0n) backend.write(() => membership.setClusterId(clusterId));
-    // Entries the backend has not seen yet (it commits without fsync) are applied again.
-    const replay = opened.entries.filter((e) => e.index > consistentIndex);
-    if (replay.length > 0) server.applyEntries(replay);
-    opts.logger.info('restarted member', {
-      'local-member-id': memberId.toString(16),
-      'cluster-id': clusterId.toString(16),
-      'applied-index': server.appliedIndex,
-      'replayed-entries': replay.length,
-      revision: store.rev,
+    const snapDir = path.join(opts.dataDir, 'member', 'snap');
+    this.transport = new PeerTransport({
+      localId: b.memberId,
+      clusterId: () => this.clusterId,
+      tls: opts.peerTls,
+      snapshotDir: snapDir,
+      logger: opts.logger,
+      onMessage: (from, m) => this.driver.receive(from, m),
+      onSnapshot: (from, m, file) => this.driver.receiveSnapshot(from, m, file),
+      onUnreachable: (to) => this.driver.unreachable(to),
+      isKnownPeer: (id) => this.membership.get(id) !== undefined || this.transport.hasPeer(id),
     });
-    await server.becomeLeader();
-    return server;
+    this.driver = new RaftDriver({
+      node: b.node,
+      storage: b.storage,
+      wal: b.wal,
+      snapshotter: b.snapshotter,
+      transport: this.transport,
+      heartbeatIntervalMs: opts.heartbeatIntervalMs,
+      snapshotIndex: b.snapshotIndex,
+      maxWals: opts.maxWals,
+      maxSnapshots: opts.maxSnapshots,
+      logger: opts.logger,
+      host: this,
+      onFatal: (err) => this.fatal(err),
+      onWalSync: (sec) => this.metrics.walFsyncSeconds.observe(sec),
+    });
+    this.cluster = new ClusterOps(this, this.membership, this.driver, {
+      token: opts.initialClusterToken,
+      strictReconfigCheck: opts.strictReconfigCheck ?? true,
+      requestTimeoutMs: this.requestTimeoutMs,
+    });
+    // proposals dropped while leadership moves are retried; the member publishes itself
+    this.retryTimer = setInterval(() => {
+      this.flushWaitingForLeader();
+      this.publishAttributes();
+    }, Math.max(100, opts.heartbeatIntervalMs));
+    this.retryTimer.unref();
   }
 
-  /** A single member elects itself: a new term, opened by an empty entry, then a publish. */
-  private async becomeLeader(): Promise<void> {
-    this.term += 1;
-    await this.appendAndApply([{ type: EntryType.Normal, data: new Uint8Array(0) }]);
-    // leases restart their clocks with a full TTL, plus an election's worth of slack
-    this.lessor.promote(this.opts.electionTimeoutMs);
-    this.startAutoCompaction();
-    const attrs = encodeMemberAttributes({ memberId: this.memberId, name: this.opts.name, clientURLs: this.opts.advertiseClientUrls });
-    await this.propose(RaftRequestField.clusterMemberAttrSet, attrs, undefined);
+  private begin(b: Booted): void {
+    const peers = new Map<bigint, string[]>();
+    for (const m of [...b.knownMembers, ...this.membership.list()]) if (m.id !== this.memberId) peers.set(m.id, m.peerURLs);
+    for (const [id, urls] of peers) this.transport.addPeer(id, urls);
+    // a member alone in its configuration need not wait an election timeout
+    this.campaignWhenCaughtUp = true;
+    this.maybeCampaign();
+    this.driver.schedule();
+    this.opts.logger.info('member is running', { 'local-member-id': this.memberId.toString(16), 'applied-index': this.appliedIndex, revision: this.store.rev });
   }
 
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    clearInterval(this.retryTimer);
     this.compactor?.stop();
     this.lessor.stop();
     this.watchable.close();
-    while (this.saving) await new Promise((r) => setTimeout(r, 5));
-    for (const [, w] of this.waiters) w.resolve({ id: 0, error: Errors.stopped() });
+    await this.driver.stop();
+    this.transport.close();
+    for (const [, w] of this.waiters) {
+      clearTimeout(w.timer);
+      w.resolve({ id: 0, error: Errors.stopped() });
+    }
     this.waiters.clear();
     await this.wal.close();
     await this.backend.close();
@@ -313,12 +274,12 @@ export class EtcdServer {
 
   private metricsSource(): MetricsSource {
     return {
-      hasLeader: () => true,
+      hasLeader: () => this.driver.leader !== NONE,
       isLeader: () => this.isLeader,
-      isLearner: () => false,
-      committedIndex: () => this.committedIndex,
+      isLearner: () => this.isLearner,
+      committedIndex: () => this.raftIndex,
       appliedIndex: () => this.appliedIndex,
-      pendingProposals: () => this.pending.length + this.waiters.size,
+      pendingProposals: () => this.waiters.size,
       dbSizeBytes: () => this.backend.sizeBytes(),
       dbSizeInUseBytes: () => this.backend.sizeInUseBytes(),
       keysTotal: () => this.store.keyCount,
@@ -338,11 +299,11 @@ export class EtcdServer {
   }
 
   get raftTerm(): number {
-    return this.term;
+    return this.driver.node.status().term;
   }
 
   get raftIndex(): number {
-    return this.committedIndex;
+    return this.driver.node.status().commit;
   }
 
   get raftAppliedIndex(): number {
@@ -362,11 +323,15 @@ export class EtcdServer {
   }
 
   get isLeader(): boolean {
-    return true;
+    return this.driver.isLeader;
+  }
+
+  get isLearner(): boolean {
+    return this.membership.get(this.memberId)?.isLearner ?? false;
   }
 
   get leaderId(): bigint {
-    return this.memberId;
+    return this.driver.leader;
   }
 
   get uptimeMs(): number {
@@ -379,6 +344,10 @@ export class EtcdServer {
 
   get maxTxnOps(): number {
     return this.opts.maxTxnOps;
+  }
+
+  get clusterToken(): string {
+    return this.opts.initialClusterToken;
   }
 
   dbSizeBytes(): number {
@@ -394,7 +363,7 @@ export class EtcdServer {
   }
 
   header(revision: number): ResponseHeader {
-    return { cluster_id: this.clusterId, member_id: this.memberId, revision, raft_term: this.term };
+    return { cluster_id: this.clusterId, member_id: this.memberId, revision, raft_term: this.raftTerm };
   }
 
   /** The MVCC store, for the watch machinery (reads and history only; writes go through the log). */
@@ -495,9 +464,24 @@ export class EtcdServer {
     return resp;
   }
 
-  /** A keep-alive: returns the TTL granted again, or 0 when the lease does not exist (etcd's answer). */
-  leaseRenew(id: bigint): number {
+  /**
+   * A keep-alive: the TTL granted again, or 0 when the lease does not exist (etcd's
+   * answer). Only the leader runs lease clocks; a follower forwards to it.
+   */
+  async leaseRenew(id: bigint): Promise<number> {
     if (this.stopped) throw Errors.stopped();
+    if (this.isLeader) return this.renewLocally(id);
+    const leader = await this.waitForLeader();
+    if (leader === this.memberId) return this.renewLocally(id);
+    try {
+      return await forwardRenew(this.peerUrls(leader), id, this.opts.peerTls, this.requestTimeoutMs);
+    } catch {
+      throw Errors.timeout();
+    }
+  }
+
+  /** The leader's side of a keep-alive (also what /leases on the peer port answers). */
+  renewLocally(id: bigint): number {
     try {
       return this.lessor.renew(id);
     } catch (err) {
@@ -506,7 +490,20 @@ export class EtcdServer {
     }
   }
 
-  leaseTimeToLive(id: bigint, withKeys: boolean): LeaseTimeToLiveResponse {
+  async leaseTimeToLive(id: bigint, withKeys: boolean): Promise<LeaseTimeToLiveResponse> {
+    if (this.isLeader || !this.lessor.exists(id)) return this.timeToLiveLocally(id, withKeys);
+    const leader = await this.waitForLeader();
+    if (leader === this.memberId) return this.timeToLiveLocally(id, withKeys);
+    try {
+      const resp = await forwardTimeToLive(this.peerUrls(leader), LeaseTimeToLiveRequest.create({ ID: id, keys: withKeys }), this.opts.peerTls, this.requestTimeoutMs);
+      resp.header = this.header(this.store.rev);
+      return resp;
+    } catch {
+      throw Errors.timeout();
+    }
+  }
+
+  timeToLiveLocally(id: bigint, withKeys: boolean): LeaseTimeToLiveResponse {
     const lease = this.lessor.lookup(id);
     if (!lease) return { header: this.header(this.store.rev), ID: id, TTL: -1, grantedTTL: 0, keys: [] };
     return {
@@ -542,17 +539,58 @@ export class EtcdServer {
     }
   }
 
-  /** Resolves once every entry committed before the call is applied (ReadIndex, single member). */
+  // ---------------------------------------------------------------- membership
+
+  /** Only the leader knows whether a learner caught up: a follower asks it over the peer port. */
+  async promoteMember(id: bigint): Promise<Member[]> {
+    if (this.isLeader) return this.cluster.promote(id);
+    const m = this.membership.get(id);
+    if (!m) throw Errors.memberNotFound();
+    if (!m.isLearner) throw Errors.memberNotLearner();
+    const leader = await this.waitForLeader();
+    if (leader === this.memberId) return this.cluster.promote(id);
+    try {
+      await forwardPromote(this.peerUrls(leader), id, this.opts.peerTls, this.requestTimeoutMs);
+    } catch (err) {
+      if (err instanceof PromoteRefusedError) throw errorWithMessage(err.message);
+      throw Errors.timeout();
+    }
+    // the promotion is committed; wait until it is applied here too
+    await this.linearizableReadBarrier().catch(() => {});
+    return this.membership.list();
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  /**
+   * Resolves once this member has applied everything committed before the call: one
+   * ReadIndex round, shared by all reads waiting at the time.
+   */
   async linearizableReadBarrier(): Promise<void> {
     if (this.stopped) throw Errors.stopped();
-    const target = this.committedIndex;
-    if (this.appliedIndex >= target) return;
-    await new Promise<void>((resolve) => {
-      const check = (): void => {
-        if (this.appliedIndex >= target) resolve();
-        else this.appliedListeners.push(check);
-      };
-      this.appliedListeners.push(check);
+    const index = await this.driver.readIndex(this.requestTimeoutMs);
+    await this.waitApplied(index);
+  }
+
+  waitApplied(index: number): Promise<void> {
+    if (this.appliedIndex >= index) return Promise.resolve();
+    return new Promise((resolve) => this.appliedWaiters.push({ index, resolve }));
+  }
+
+  /** Resolves with the leader once there is one (or rejects after the request timeout). */
+  private waitForLeader(): Promise<bigint> {
+    if (this.driver.leader !== NONE) return Promise.resolve(this.driver.leader);
+    const deadline = Date.now() + this.requestTimeoutMs;
+    return new Promise((resolve, reject) => {
+      const check = setInterval(() => {
+        if (this.driver.leader !== NONE) {
+          clearInterval(check);
+          resolve(this.driver.leader);
+        } else if (Date.now() > deadline || this.stopped) {
+          clearInterval(check);
+          reject(Errors.timeout());
+        }
+      }, 20);
     });
   }
 
@@ -585,20 +623,16 @@ export class EtcdServer {
     return { header: this.header(h.currentRev), hash: h.hash, compact_revision: h.compactRev, hash_revision: h.hashRev };
   }
 
-  /** Rewrites the backend without free pages; writes wait until it is done. */
+  /** Rewrites the backend without free pages; commits wait while the copy is made. */
   async defragment(): Promise<void> {
     if (this.defragging) return this.defragging;
     this.defragging = (async () => {
-      this.writesPaused = true; // the write loop stops after its current batch
-      while (this.saving) await new Promise((r) => setTimeout(r, 1));
       const before = this.backend.sizeBytes();
       try {
         await this.backend.defragment();
         this.opts.logger.info('finished defragmenting the backend', { 'db-size-before': before, 'db-size-after': this.backend.sizeBytes() });
       } finally {
-        this.writesPaused = false;
         this.defragging = undefined;
-        this.scheduleFlush();
       }
     })();
     return this.defragging;
@@ -628,131 +662,233 @@ export class EtcdServer {
       this.metrics.proposalsFailed.inc();
       return Promise.reject(Errors.stopped());
     }
-    if (this.pending.length >= MAX_PENDING_PROPOSALS) {
+    if (this.waiters.size >= MAX_PENDING_PROPOSALS) {
       this.metrics.proposalsFailed.inc();
       return Promise.reject(Errors.tooManyRequests());
     }
     const id = this.idGen.next();
     const data = encodeRaftRequest({ id, username: caller?.username ?? '', authRevision: caller?.revision ?? 0 }, field, body);
     if (data.length > this.opts.maxRequestBytes) return Promise.reject(Errors.requestTooLarge());
+    return this.waitFor(id, decoded, () => this.submit(data));
+  }
+
+  /** Registers a waiter for request `id`, then proposes; the waiter times out like etcd's. */
+  waitFor(id: number, decoded: unknown, propose: () => void): Promise<ApplyOutcome> {
     return new Promise<ApplyOutcome>((resolve) => {
-      this.waiters.set(id, { resolve, decoded });
-      this.pending.push({ type: EntryType.Normal, data });
-      this.scheduleFlush();
+      const timer = setTimeout(() => {
+        if (!this.waiters.delete(id)) return;
+        this.metrics.proposalsFailed.inc();
+        resolve({ id, error: this.driver.leader === NONE ? Errors.noLeader() : Errors.timeout() });
+      }, this.requestTimeoutMs);
+      timer.unref();
+      this.waiters.set(id, { resolve, decoded, timer });
+      propose();
     });
   }
 
-  private propose(field: number, body: Uint8Array, decoded: unknown): Promise<ApplyOutcome> {
-    return this.proposeOutcome(field, body, decoded);
+  nextRequestId(): number {
+    return this.idGen.next();
   }
 
-  private scheduleFlush(): void {
-    if (this.flushScheduled || this.saving) return;
-    this.flushScheduled = true;
-    setImmediate(() => {
-      this.flushScheduled = false;
-      void this.flush();
-    });
-  }
-
-  /**
-   * The write loop. Each turn saves everything proposed so far with one durable write;
-   * while that write is on its way to the disk, the batch saved before it is applied, so
-   * the disk and the CPU work at the same time. Snapshots are taken between batches,
-   * when the WAL is idle.
-   */
-  private async flush(): Promise<void> {
-    if (this.saving || this.stopped || this.writesPaused) return;
-    this.saving = true;
-    try {
-      for (;;) {
-        if (this.snapshotDue) {
-          this.applyUnapplied();
-          await this.snapshot();
-        }
-        if (this.pending.length === 0 || this.stopped || this.writesPaused) break;
-        const entries = this.toEntries(this.pending);
-        this.pending = [];
-        const saveStartMs = performance.now();
-        const saved = this.wal.save({ term: this.term, vote: this.memberId, commit: this.lastIndex }, entries);
-        this.applyUnapplied();
-        await saved;
-        this.metrics.walFsyncSeconds.observe((performance.now() - saveStartMs) / 1000);
-        this.committedIndex = this.lastIndex;
-        this.unapplied = entries;
-      }
-      this.applyUnapplied();
-    } catch (err) {
-      this.fatal(err as Error);
+  private submit(data: Uint8Array): void {
+    if (this.driver.leader === NONE) {
+      this.waitingForLeader.push(data);
       return;
-    } finally {
-      this.saving = false;
     }
-    if (this.pending.length > 0) this.scheduleFlush();
+    try {
+      this.driver.propose(data);
+    } catch (err) {
+      if (!(err instanceof ProposalDroppedError)) throw err;
+      this.waitingForLeader.push(data);
+    }
   }
 
-  private toEntries(batch: PendingProposal[]): Entry[] {
-    return batch.map((p) => ({ term: this.term, index: ++this.lastIndex, type: p.type, data: p.data }));
+  private maybeCampaign(): void {
+    if (!this.campaignWhenCaughtUp || this.stopped) return;
+    const st = this.driver.node.status();
+    // raft refuses to campaign while configuration changes it committed are unapplied
+    // (it counts them applied once the Ready that carried them is advanced)
+    if (st.applied < st.commit) {
+      setImmediate(() => this.maybeCampaign());
+      return;
+    }
+    this.campaignWhenCaughtUp = false;
+    const voters = st.config.voters;
+    if (st.lead === NONE && voters.length === 1 && voters[0] === this.memberId) this.driver.campaign();
   }
 
-  private applyUnapplied(): void {
-    const entries = this.unapplied;
-    if (!entries) return;
-    this.unapplied = null;
-    this.applyEntries(entries);
-    if (this.appliedIndex - this.snapshotIndex >= this.opts.snapshotCount) this.snapshotDue = true;
+  private flushWaitingForLeader(): void {
+    if (this.waitingForLeader.length === 0 || this.driver.leader === NONE) return;
+    const queued = this.waitingForLeader;
+    this.waitingForLeader = [];
+    for (const data of queued) this.submit(data);
   }
 
-  /** Appends and applies entries outside the write loop: only while the member starts. */
-  private async appendAndApply(batch: PendingProposal[]): Promise<void> {
-    if (this.saving) throw new Error('appendAndApply while the write loop runs');
-    const entries = this.toEntries(batch);
-    await this.wal.save({ term: this.term, vote: this.memberId, commit: this.lastIndex }, entries);
-    this.committedIndex = this.lastIndex;
-    this.applyEntries(entries);
+  /** A member publishes its name and client URLs through the log once it sees a leader. */
+  private publishAttributes(): void {
+    if (this.published || this.publishing || this.stopped || this.driver.leader === NONE) return;
+    this.publishing = true;
+    const attrs = encodeMemberAttributes({ memberId: this.memberId, name: this.opts.name, clientURLs: this.opts.advertiseClientUrls });
+    this.proposeOutcome(RaftRequestField.clusterMemberAttrSet, attrs, undefined).then(
+      (o) => {
+        this.publishing = false;
+        if (!o.error) {
+          this.published = true;
+          this.opts.logger.info('published local member to cluster through raft', { 'local-member-id': this.memberId.toString(16), name: this.opts.name });
+        }
+      },
+      () => (this.publishing = false),
+    );
   }
 
-  /** Applies committed entries in one backend transaction and wakes their proposers. */
-  private applyEntries(entries: Entry[]): void {
+  // ---------------------------------------------------------------- RaftHost: apply
+
+  /** Applies committed entries in one backend write group and wakes their proposers. */
+  applyEntries(entries: Entry[]): void {
     const outcomes: ApplyOutcome[] = [];
+    let last = this.appliedIndex;
     this.backend.write(() => {
       for (const e of entries) {
-        const waiter = this.waiters.get(decodeIdFast(e));
-        outcomes.push(applyEntry(e, this.applyCtx, waiter?.decoded));
+        if (e.index <= this.appliedIndex) {
+          // the backend had it already (restart, snapshot); raft still needs its configuration
+          if (e.type === EntryType.ConfChange) this.replayConfChange(e);
+          continue;
+        }
+        if (e.type === EntryType.ConfChange) outcomes.push(this.applyConfChangeEntry(e));
+        else {
+          const waiter = this.waiters.get(decodeIdFast(e));
+          outcomes.push(applyEntry(e, this.applyCtx, waiter?.decoded));
+        }
+        last = e.index;
       }
-      writeConsistentIndex(this.backend, entries[entries.length - 1]!.index);
+      if (last > this.appliedIndex) writeConsistentIndex(this.backend, last);
     });
-    this.appliedIndex = entries[entries.length - 1]!.index;
+    this.appliedIndex = last;
     for (const o of outcomes) {
       if (o.id === 0) continue;
       const w = this.waiters.get(o.id);
       if (!w) continue;
       this.waiters.delete(o.id);
+      clearTimeout(w.timer);
       w.resolve(o);
     }
-    if (this.appliedListeners.length > 0) {
-      const listeners = this.appliedListeners.splice(0);
-      for (const l of listeners) l();
+    this.maybeCampaign();
+    if (this.appliedWaiters.length > 0) {
+      const ready = this.appliedWaiters.filter((w) => w.index <= this.appliedIndex);
+      this.appliedWaiters = this.appliedWaiters.filter((w) => w.index > this.appliedIndex);
+      for (const w of ready) w.resolve();
     }
   }
 
-  // ---------------------------------------------------------------- snapshots
+  /** A configuration change the backend already reflects: only raft and the transport learn it. */
+  private replayConfChange(e: Entry): void {
+    const cc = decodeConfChange(e.data);
+    this.confState = this.driver.applyConfChange(cc);
+    if (cc.nodeId === this.memberId) return;
+    if (cc.type === ConfChangeType.RemoveNode) this.transport.removePeer(cc.nodeId);
+    else {
+      const m = this.membership.get(cc.nodeId);
+      if (m) this.transport.addPeer(m.id, m.peerURLs);
+    }
+  }
 
-  /**
-   * Every --snapshot-count applied entries the backend is made durable and a snapshot
-   * marker written, so WAL segments before it can go.
-   */
-  private async snapshot(): Promise<void> {
-    this.snapshotDue = false;
-    await this.backend.forceCommit();
-    const index = this.appliedIndex;
-    const members = this.membership.list().map((m) => m.id);
-    await this.snapshotter.save({ metadata: { index, term: this.term, confState: { voters: members, learners: [] } }, data: new Uint8Array(0) });
-    await this.wal.saveSnapshotMarker({ index, term: this.term });
-    this.snapshotIndex = index;
-    const removed = await this.wal.releaseTo(index, this.opts.maxWals);
-    await this.snapshotter.purge(this.opts.maxSnapshots);
-    this.opts.logger.info('saved snapshot', { 'snapshot-index': index, 'released-wal-files': removed });
+  private applyConfChangeEntry(e: Entry): ApplyOutcome {
+    const cc = decodeConfChange(e.data);
+    const ctx = cc.context.length > 0 ? decodeMemberContext(cc.context) : undefined;
+    const existing = this.membership.get(cc.nodeId);
+    switch (cc.type) {
+      case ConfChangeType.AddNode:
+        if (existing?.isLearner) this.membership.promote(cc.nodeId);
+        else if (!existing && ctx) this.membership.add({ ...ctx.member, id: cc.nodeId, isLearner: false });
+        break;
+      case ConfChangeType.AddLearnerNode:
+        if (!existing && ctx) this.membership.add({ ...ctx.member, id: cc.nodeId, isLearner: true });
+        break;
+      case ConfChangeType.RemoveNode:
+        if (existing) this.membership.remove(cc.nodeId);
+        break;
+      case ConfChangeType.UpdateNode:
+        if (existing && ctx) this.membership.updatePeerURLs(cc.nodeId, ctx.member.peerURLs);
+        break;
+    }
+    this.confState = this.driver.applyConfChange(cc);
+    if (cc.nodeId !== this.memberId) {
+      if (cc.type === ConfChangeType.RemoveNode) this.transport.removePeer(cc.nodeId);
+      else {
+        const m = this.membership.get(cc.nodeId);
+        if (m) this.transport.addPeer(m.id, m.peerURLs);
+      }
+    } else if (cc.type === ConfChangeType.RemoveNode) {
+      this.opts.logger.warn('the member has been permanently removed from the cluster', { 'local-member-id': this.memberId.toString(16) });
+      setTimeout(() => this.opts.onRemoved?.(), 500).unref();
+    }
+    return { id: ctx?.requestId ?? 0, response: { members: this.membership.list() } };
+  }
+
+  // ---------------------------------------------------------------- RaftHost: the rest
+
+  lastApplied(): number {
+    return this.appliedIndex;
+  }
+
+  onSoftState(lead: bigint, isLeader: boolean): void {
+    if (lead !== NONE && lead !== this.lastLeader) this.metrics.leaderChanges.inc();
+    if (lead !== NONE) this.lastLeader = lead;
+    if (isLeader && !this.wasLeader) {
+      // leases restart their clocks with a full TTL, plus an election's worth of slack
+      this.lessor.promote(this.opts.electionTimeoutMs);
+      this.startAutoCompaction();
+    } else if (!isLeader && this.wasLeader) {
+      this.lessor.demote();
+      this.compactor?.stop();
+      this.compactor = undefined;
+    }
+    this.wasLeader = isLeader;
+    this.flushWaitingForLeader();
+    this.publishAttributes();
+  }
+
+  /** A snapshot from the leader: its database replaces ours, and everything is reloaded from it. */
+  async installSnapshot(snap: Snapshot, file: string): Promise<void> {
+    const previousRev = this.store.rev;
+    await this.backend.replaceWith(file);
+    this.membership.load();
+    this.store.reset();
+    this.store.restore();
+    this.lessor.reset();
+    this.lessor.restore(this.store.attachedLeases());
+    if (this.isLeader) this.lessor.promote(this.opts.electionTimeoutMs);
+    this.alarms.load();
+    this.auth.load();
+    this.watchable.restored(previousRev);
+    this.appliedIndex = Math.max(snap.metadata.index, readConsistentIndex(this.backend));
+    this.confState = snap.metadata.confState;
+    for (const m of this.membership.list()) if (m.id !== this.memberId) this.transport.addPeer(m.id, m.peerURLs);
+    this.opts.logger.info('applied a snapshot from the leader', { 'snapshot-index': snap.metadata.index, revision: this.store.rev });
+  }
+
+  async snapshotFileForPeer(): Promise<string> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsetcd-peer-snapshot-'));
+    const file = path.join(dir, 'db');
+    await this.backend.copyTo(file);
+    setTimeout(() => fs.rmSync(dir, { recursive: true, force: true }), 10 * 60_000).unref();
+    return file;
+  }
+
+  peerUrls(id: bigint): string[] {
+    return this.membership.get(id)?.peerURLs ?? [];
+  }
+
+  snapshotCount(): number {
+    return this.opts.snapshotCount;
+  }
+
+  forceCommit(): Promise<void> {
+    return this.backend.forceCommit();
+  }
+
+  currentConfState(): ConfState {
+    return this.confState;
   }
 
   // ---------------------------------------------------------------- auto compaction
@@ -796,19 +932,6 @@ export class EtcdServer {
 export function minLeaseTtlSec(opts: { heartbeatIntervalMs: number; electionTimeoutMs: number }): number {
   const electionTicks = Math.floor(opts.electionTimeoutMs / opts.heartbeatIntervalMs);
   return Math.ceil((Math.floor((3 * electionTicks) / 2) * opts.heartbeatIntervalMs) / 1000);
-}
-
-const CONSISTENT_INDEX_KEY = Buffer.from('consistent_index');
-
-function writeConsistentIndex(backend: Backend, index: number): void {
-  const b = Buffer.allocUnsafe(8);
-  b.writeBigUInt64BE(BigInt(index));
-  backend.put('meta', CONSISTENT_INDEX_KEY, b);
-}
-
-function readConsistentIndex(backend: Backend): number {
-  const b = backend.get('meta', CONSISTENT_INDEX_KEY);
-  return b ? Number(b.readBigUInt64BE(0)) : 0;
 }
 
 /** The request ID of a normal entry, read without decoding the request. */

@@ -87,6 +87,8 @@ export class Wal {
   private tail: FileHandle;
   /** O_DSYNC descriptor of the live segment, opened on first append */
   private appendFd: number | null = null;
+  /** a save with sync=false wrote to the live segment since its last sync */
+  private unsyncedWrites = false;
   private tailOffset: number;
   private readonly segmentList: SegmentName[];
   private lastEntryIndex: number;
@@ -243,7 +245,12 @@ export class Wal {
    * replaces that entry and everything after it. Entries must be contiguous and must not leave
    * a gap after the last index (save the snapshot marker first when installing a snapshot).
    */
-  async save(hardState: HardState | null, entries: readonly Entry[]): Promise<void> {
+  /**
+   * `sync` false skips making the write durable: raft allows that when only the commit
+   * index changed. The next durable save then syncs the whole file, so an unsynced
+   * record can never be a hole behind a durable one.
+   */
+  async save(hardState: HardState | null, entries: readonly Entry[], sync = true): Promise<void> {
     this.enter('save');
     try {
       const hs = hardState !== null && !sameHardState(hardState, this.hardState) ? hardState : null;
@@ -255,7 +262,7 @@ export class Wal {
       const w = new BatchWriter(bytes, entries.length + (hs !== null ? 1 : 0));
       for (const e of entries) w.entry(e);
       if (hs !== null) w.hardState(hs);
-      await this.append(w.finish());
+      await this.append(w.finish(), sync);
       this.lastCrc = w.lastCrc;
       if (entries.length > 0) this.lastEntryIndex = entries[entries.length - 1]!.index;
       if (hs !== null) this.hardState = { term: hs.term, vote: hs.vote, commit: hs.commit };
@@ -354,10 +361,18 @@ export class Wal {
    * once its data is on stable storage, like write + fdatasync, but in one system call
    * and one trip through libuv's thread pool — this is on every request's latency path.
    */
-  private async append(buf: Buffer): Promise<void> {
+  private async append(buf: Buffer, sync = true): Promise<void> {
     try {
-      if (this.cfg.unsafeNoFsync) await writeFully(this.tail, buf, this.tailOffset);
-      else await writeAllDurable(this.dsyncFd(), buf, this.tailOffset);
+      if (this.cfg.unsafeNoFsync || !sync) {
+        await writeFully(this.tail, buf, this.tailOffset);
+        if (!this.cfg.unsafeNoFsync) this.unsyncedWrites = true;
+      } else if (this.unsyncedWrites) {
+        await writeFully(this.tail, buf, this.tailOffset);
+        await this.tail.datasync();
+        this.unsyncedWrites = false;
+      } else {
+        await writeAllDurable(this.dsyncFd(), buf, this.tailOffset);
+      }
     } catch (err) {
       this.failure = new WalFailedError(this.dir, err);
       throw this.failure;
@@ -394,6 +409,8 @@ export class Wal {
       throw this.failure;
     }
     const old = this.tail;
+    if (this.unsyncedWrites && !this.cfg.unsafeNoFsync) await old.datasync();
+    this.unsyncedWrites = false;
     this.closeDsyncFd();
     this.tail = fh;
     this.tailOffset = head.length;

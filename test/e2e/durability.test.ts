@@ -120,12 +120,14 @@ test('a torn last WAL record is cut off and the member starts with everything be
     const grown = fs.readFileSync(walFiles(dataDir).at(-1)!);
 
     // Crash simulation: the member as it was, plus the later appends cut short in the
-    // middle of the last record, as if the machine died during that write (so it was
-    // never acknowledged nor applied).
+    // middle of the record of that write, as if the machine died while writing it (so it
+    // was never acknowledged nor applied).
     fs.rmSync(dataDir, { recursive: true });
     fs.cpSync(saved, dataDir, { recursive: true });
     const walPath = walFiles(dataDir).at(-1)!;
-    fs.writeFileSync(walPath, grown.subarray(0, grown.length - 20));
+    const at = grown.lastIndexOf(Buffer.from('x'.repeat(200)));
+    assert.ok(at > 0, 'the write is in the WAL');
+    fs.writeFileSync(walPath, grown.subarray(0, at + 100));
 
     const again = await startMember({ bin: TSETCD_BIN, dataDir, ports });
     const c2 = new KvClient(again.clientUrl);

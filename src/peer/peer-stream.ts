@@ -1,0 +1,141 @@
+// The outgoing message stream to one peer: a bounded queue flushed with one socket
+// write per event-loop turn, and reconnection with backoff. Raft tolerates lost
+// messages, so when the queue is full or the peer is down messages are dropped and the
+// peer is reported unreachable (raft then probes it gently).
+import type net from 'node:net';
+import { dial, type PeerTlsOptions } from './dialer.js';
+import { encodeHello, frameAll, RAFT_PREFACE, type Hello } from './protocol.js';
+
+/** queued messages per peer before new ones are dropped (etcd buffers 4096 per stream) */
+export const MAX_QUEUED_MESSAGES = 4096;
+const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
+const DIAL_TIMEOUT_MS = 1000;
+const MAX_BACKOFF_MS = 1000;
+
+export interface PeerStreamEvents {
+  onUnreachable(): void;
+  onActive(): void;
+  log(msg: string, fields: Record<string, unknown>): void;
+}
+
+export class PeerStream {
+  private socket: net.Socket | undefined;
+  private connecting = false;
+  private queue: Uint8Array[] = [];
+  private queuedBytes = 0;
+  private flushScheduled = false;
+  private backoffMs = 50;
+  private nextDialAtMs = 0;
+  private closed = false;
+  private wasConnected = false;
+
+  constructor(
+    private urls: string[],
+    private readonly hello: Hello,
+    private readonly tlsOpts: PeerTlsOptions | undefined,
+    private readonly events: PeerStreamEvents,
+  ) {}
+
+  setUrls(urls: string[]): void {
+    this.urls = urls;
+  }
+
+  get connected(): boolean {
+    return this.socket !== undefined;
+  }
+
+  send(message: Uint8Array): void {
+    if (this.closed) return;
+    if (this.queue.length >= MAX_QUEUED_MESSAGES || this.queuedBytes + message.length > MAX_QUEUED_BYTES) {
+      this.events.onUnreachable();
+      return;
+    }
+    this.queue.push(message);
+    this.queuedBytes += message.length;
+    if (!this.socket) {
+      this.connect();
+      return;
+    }
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (!this.socket || this.queue.length === 0) return;
+    const batch = this.queue;
+    this.queue = [];
+    this.queuedBytes = 0;
+    this.socket.write(frameAll(batch));
+  }
+
+  private connect(): void {
+    if (this.connecting || this.closed || Date.now() < this.nextDialAtMs) {
+      // not yet: the queue waits; if the peer stays down, raft sees it as unreachable
+      if (!this.connecting && !this.closed) this.dropQueue();
+      return;
+    }
+    this.connecting = true;
+    void this.dialAny().then(
+      (socket) => {
+        this.connecting = false;
+        if (this.closed) {
+          socket.destroy();
+          return;
+        }
+        this.backoffMs = 50;
+        socket.write(Buffer.concat([RAFT_PREFACE, encodeHello(this.hello)]));
+        socket.on('error', () => {});
+        socket.on('close', () => this.onClose(socket));
+        socket.on('data', () => {}); // the receiver never writes on this connection
+        this.socket = socket;
+        if (!this.wasConnected) this.events.log('established a stream to the remote peer', { 'remote-peer-id': this.hello.to.toString(16) });
+        this.wasConnected = true;
+        this.events.onActive();
+        this.flush();
+      },
+      () => {
+        this.connecting = false;
+        this.nextDialAtMs = Date.now() + this.backoffMs;
+        this.backoffMs = Math.min(this.backoffMs * 2, MAX_BACKOFF_MS);
+        this.dropQueue();
+      },
+    );
+  }
+
+  private dropQueue(): void {
+    if (this.queue.length === 0) return;
+    this.queue = [];
+    this.queuedBytes = 0;
+    this.events.onUnreachable();
+  }
+
+  private async dialAny(): Promise<net.Socket> {
+    let last: unknown;
+    for (const url of this.urls) {
+      try {
+        return await dial(url, this.tlsOpts, DIAL_TIMEOUT_MS);
+      } catch (err) {
+        last = err;
+      }
+    }
+    throw last ?? new Error('peer has no URLs');
+  }
+
+  private onClose(socket: net.Socket): void {
+    if (this.socket !== socket) return;
+    this.socket = undefined;
+    if (this.wasConnected && !this.closed) this.events.log('lost the stream to the remote peer', { 'remote-peer-id': this.hello.to.toString(16) });
+    this.wasConnected = false;
+    this.events.onUnreachable();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.queue = [];
+    this.socket?.destroy();
+    this.socket = undefined;
+  }
+}

@@ -1,0 +1,94 @@
+// The member-to-member wire protocol on the peer port. A connection that opens with one
+// of these prefaces carries raft traffic; anything else is HTTP (/members, /version,
+// lease forwarding).
+//
+//   message stream:  "TSETCD-RAFT/1\n" hello, then frames [u32 length][raft message]
+//   snapshot stream: "TSETCD-SNAP/1\n" hello, [u32 length][raft MsgSnap without data],
+//                    [u64 size], then `size` bytes of the backend file
+//
+// hello: [u64 cluster ID][u64 sender member ID][u64 receiver member ID]. The receiver
+// checks both IDs before it accepts anything, as etcd checks X-Etcd-Cluster-ID, so two
+// clusters sharing a network (or a member from an old cluster) never mix.
+
+export const RAFT_PREFACE = Buffer.from('TSETCD-RAFT/1\n');
+export const SNAP_PREFACE = Buffer.from('TSETCD-SNAP/1\n');
+export const PREFACE_BYTES = RAFT_PREFACE.length;
+export const HELLO_BYTES = 24;
+/** a raft message bigger than this is refused: it cannot be legitimate (etcd caps at 64 MiB too) */
+export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
+
+export interface Hello {
+  clusterId: bigint;
+  from: bigint;
+  to: bigint;
+}
+
+export function encodeHello(h: Hello): Buffer {
+  const b = Buffer.alloc(HELLO_BYTES);
+  b.writeBigUInt64BE(h.clusterId, 0);
+  b.writeBigUInt64BE(h.from, 8);
+  b.writeBigUInt64BE(h.to, 16);
+  return b;
+}
+
+export function decodeHello(b: Buffer): Hello {
+  return { clusterId: b.readBigUInt64BE(0), from: b.readBigUInt64BE(8), to: b.readBigUInt64BE(16) };
+}
+
+/** Frames messages for one socket write. */
+export function frameAll(messages: Uint8Array[]): Buffer {
+  let total = 0;
+  for (const m of messages) total += 4 + m.length;
+  const out = Buffer.allocUnsafe(total);
+  let pos = 0;
+  for (const m of messages) {
+    out.writeUInt32BE(m.length, pos);
+    out.set(m, pos + 4);
+    pos += 4 + m.length;
+  }
+  return out;
+}
+
+/** Reassembles length-prefixed frames from a byte stream. */
+export class FrameReader {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+
+  push(chunk: Buffer): Buffer[] {
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    const out: Buffer[] = [];
+    for (;;) {
+      if (this.buffered < 4) break;
+      const head = this.peek(4);
+      const len = head.readUInt32BE(0);
+      if (len > MAX_FRAME_BYTES) throw new Error(`peer frame of ${len} bytes exceeds the ${MAX_FRAME_BYTES}-byte limit`);
+      if (this.buffered < 4 + len) break;
+      const frame = this.take(4 + len);
+      out.push(frame.subarray(4));
+    }
+    return out;
+  }
+
+  /** Bytes received after the last complete frame (the start of a file stream). */
+  rest(): Buffer {
+    const r = Buffer.concat(this.chunks, this.buffered);
+    this.chunks = [];
+    this.buffered = 0;
+    return r;
+  }
+
+  private peek(n: number): Buffer {
+    const first = this.chunks[0]!;
+    return first.length >= n ? first : Buffer.concat(this.chunks).subarray(0, n);
+  }
+
+  private take(n: number): Buffer {
+    const joined = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
+    const frame = joined.subarray(0, n);
+    const rest = joined.subarray(n);
+    this.chunks = rest.length > 0 ? [rest] : [];
+    this.buffered = rest.length;
+    return frame;
+  }
+}

@@ -1,0 +1,231 @@
+// Member-to-member transport: one outgoing message stream per peer, incoming streams
+// accepted on the peer port, and snapshot transfer on connections of their own.
+import fs from 'node:fs';
+import type net from 'node:net';
+import path from 'node:path';
+import { dial, type PeerTlsOptions } from './dialer.js';
+import { PeerStream } from './peer-stream.js';
+import { decodeHello, encodeHello, FrameReader, HELLO_BYTES, PREFACE_BYTES, RAFT_PREFACE, SNAP_PREFACE } from './protocol.js';
+
+export interface TransportLogger {
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+}
+
+export interface TransportOptions {
+  localId: bigint;
+  clusterId: () => bigint;
+  tls?: PeerTlsOptions;
+  /** where received snapshot files are written before they are applied */
+  snapshotDir: string;
+  logger: TransportLogger;
+  /** a raft message from a peer (bytes as the peer's raft encoded them) */
+  onMessage(from: bigint, message: Uint8Array): void;
+  /** a whole snapshot arrived: its MsgSnap (without data) and the file holding the backend */
+  onSnapshot(from: bigint, message: Uint8Array, file: string): void;
+  /** the peer could not be reached; raft should slow down sending to it */
+  onUnreachable(to: bigint): void;
+  /** whether a member ID may talk to us (a member, not removed) */
+  isKnownPeer(id: bigint): boolean;
+}
+
+export class PeerTransport {
+  private readonly streams = new Map<bigint, PeerStream>();
+  private readonly active = new Map<bigint, number>();
+  private readonly incoming = new Set<net.Socket>();
+
+  constructor(private readonly opts: TransportOptions) {
+    fs.mkdirSync(opts.snapshotDir, { recursive: true, mode: 0o700 });
+  }
+
+  addPeer(id: bigint, urls: string[]): void {
+    const existing = this.streams.get(id);
+    if (existing) {
+      existing.setUrls(urls);
+      return;
+    }
+    const stream = new PeerStream(urls, { clusterId: this.opts.clusterId(), from: this.opts.localId, to: id }, this.opts.tls, {
+      onUnreachable: () => this.opts.onUnreachable(id),
+      onActive: () => this.active.set(id, Date.now()),
+      log: (msg, fields) => this.opts.logger.info(msg, fields),
+    });
+    this.streams.set(id, stream);
+  }
+
+  removePeer(id: bigint): void {
+    this.streams.get(id)?.close();
+    this.streams.delete(id);
+    this.active.delete(id);
+  }
+
+  hasPeer(id: bigint): boolean {
+    return this.streams.has(id);
+  }
+
+  /** When the stream to `id` last (re)connected; 0 if never. */
+  activeSince(id: bigint): number {
+    return this.streams.get(id)?.connected ? (this.active.get(id) ?? 0) : 0;
+  }
+
+  send(to: bigint, message: Uint8Array): void {
+    const s = this.streams.get(to);
+    if (s) s.send(message);
+    else this.opts.onUnreachable(to);
+  }
+
+  /** Streams the backend file behind a MsgSnap; resolves true when the peer has it all. */
+  async sendSnapshot(to: bigint, urls: string[], message: Uint8Array, file: string): Promise<boolean> {
+    const size = fs.statSync(file).size;
+    for (const url of urls) {
+      let socket: net.Socket | undefined;
+      try {
+        socket = await dial(url, this.opts.tls, 2000);
+        const head = Buffer.alloc(4 + message.length + 8);
+        head.writeUInt32BE(message.length, 0);
+        head.set(message, 4);
+        head.writeBigUInt64BE(BigInt(size), 4 + message.length);
+        socket.write(Buffer.concat([SNAP_PREFACE, encodeHello({ clusterId: this.opts.clusterId(), from: this.opts.localId, to }), head]));
+        const sock = socket;
+        await new Promise<void>((resolve, reject) => {
+          const rs = fs.createReadStream(file);
+          rs.on('error', reject);
+          sock.on('error', reject);
+          rs.pipe(sock, { end: false });
+          rs.on('end', () => {
+            // the receiver answers one byte once the file is safely on its disk
+            sock.once('data', (b: Buffer) => (b[0] === 1 ? resolve() : reject(new Error('peer refused the snapshot'))));
+          });
+          sock.once('close', () => reject(new Error('connection closed during snapshot transfer')));
+        });
+        socket.destroy();
+        this.opts.logger.info('sent database snapshot to the remote peer', { 'remote-peer-id': to.toString(16), bytes: size });
+        return true;
+      } catch (err) {
+        socket?.destroy();
+        this.opts.logger.warn('failed to send database snapshot', { 'remote-peer-id': to.toString(16), error: (err as Error).message });
+      }
+    }
+    return false;
+  }
+
+  /** Takes over a peer-port connection whose first bytes (`head`) are a raft preface. */
+  accept(socket: net.Socket, head: Buffer): void {
+    this.incoming.add(socket);
+    socket.once('close', () => this.incoming.delete(socket));
+    socket.on('error', () => socket.destroy());
+    const preface = head.subarray(0, PREFACE_BYTES);
+    let buf = head.subarray(PREFACE_BYTES);
+    let hello: ReturnType<typeof decodeHello> | undefined;
+    const frames = new FrameReader();
+    const isSnapshot = preface.equals(SNAP_PREFACE);
+    let snap: SnapshotReceiver | undefined;
+    const onData = (chunk: Buffer): void => {
+      if (!hello) {
+        buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+        if (buf.length < HELLO_BYTES) return;
+        hello = decodeHello(buf.subarray(0, HELLO_BYTES));
+        const problem = this.checkHello(hello);
+        if (problem) {
+          this.opts.logger.warn('rejected a stream from a peer', { 'remote-peer-id': hello.from.toString(16), reason: problem });
+          socket.destroy();
+          return;
+        }
+        chunk = buf.subarray(HELLO_BYTES);
+        if (chunk.length === 0) return;
+      }
+      try {
+        if (isSnapshot) {
+          snap ??= new SnapshotReceiver(this.opts.snapshotDir, hello.from, (msg, file) => {
+            socket.write(Buffer.from([1]));
+            this.opts.onSnapshot(hello!.from, msg, file);
+          });
+          snap.push(chunk);
+        } else {
+          for (const f of frames.push(chunk)) this.opts.onMessage(hello.from, f);
+        }
+      } catch (err) {
+        this.opts.logger.warn('dropped a malformed peer stream', { 'remote-peer-id': hello.from.toString(16), error: (err as Error).message });
+        snap?.abort();
+        socket.destroy();
+      }
+    };
+    socket.on('data', onData);
+    socket.once('close', () => snap?.abort());
+    if (buf.length > 0) {
+      const initial = buf;
+      buf = Buffer.alloc(0);
+      onData(initial);
+    }
+  }
+
+  private checkHello(h: ReturnType<typeof decodeHello>): string | undefined {
+    if (h.to !== this.opts.localId) return `stream is for member ${h.to.toString(16)}, this is ${this.opts.localId.toString(16)}`;
+    if (h.clusterId !== this.opts.clusterId()) {
+      return `cluster ID mismatch: the peer is in cluster ${h.clusterId.toString(16)}, this member in ${this.opts.clusterId().toString(16)}`;
+    }
+    if (!this.opts.isKnownPeer(h.from)) return `member ${h.from.toString(16)} is not (or no longer) in this cluster`;
+    return undefined;
+  }
+
+  close(): void {
+    for (const s of this.streams.values()) s.close();
+    this.streams.clear();
+    for (const s of this.incoming) s.destroy();
+  }
+}
+
+/** Receives one snapshot stream into a file, then reports the message and the file. */
+class SnapshotReceiver {
+  private readonly frames = new FrameReader();
+  private message: Uint8Array | undefined;
+  private size = -1;
+  private received = 0;
+  private fd: number | undefined;
+  private readonly file: string;
+  private header = Buffer.alloc(0);
+  private done = false;
+
+  constructor(
+    dir: string,
+    from: bigint,
+    private readonly onComplete: (message: Uint8Array, file: string) => void,
+  ) {
+    this.file = path.join(dir, `incoming-${from.toString(16)}-${Date.now()}.db`);
+  }
+
+  push(chunk: Buffer): void {
+    if (this.done) return;
+    if (!this.message) {
+      const frames = this.frames.push(chunk);
+      if (frames.length === 0) return;
+      this.message = frames[0];
+      chunk = this.frames.rest();
+    }
+    if (this.size < 0) {
+      this.header = Buffer.concat([this.header, chunk]);
+      if (this.header.length < 8) return;
+      this.size = Number(this.header.readBigUInt64BE(0));
+      chunk = this.header.subarray(8);
+      this.fd = fs.openSync(this.file, 'w', 0o600);
+    }
+    if (chunk.length > 0) {
+      const take = chunk.subarray(0, this.size - this.received);
+      fs.writeSync(this.fd!, take);
+      this.received += take.length;
+    }
+    if (this.received === this.size) {
+      fs.fsyncSync(this.fd!);
+      fs.closeSync(this.fd!);
+      this.fd = undefined;
+      this.done = true;
+      this.onComplete(this.message, this.file);
+    }
+  }
+
+  abort(): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.fd !== undefined) fs.closeSync(this.fd);
+    fs.rmSync(this.file, { force: true });
+  }
+}

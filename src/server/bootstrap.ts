@@ -1,0 +1,221 @@
+// How a member comes up: a new cluster (--initial-cluster-state new, no WAL yet), joining
+// an existing one (--initial-cluster-state existing: the member list is fetched from a
+// peer), or a restart from its WAL and snapshot (the initial-cluster flags are then
+// ignored, as etcd ignores them).
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import path from 'node:path';
+import { Backend } from '../backend/backend.js';
+import { MemoryStorage, RawNode, type BootstrapPeer } from '../raft/index.js';
+import { Snapshotter, Wal } from '../wal/index.js';
+import type { ServerOptions } from './server.js';
+import { clusterIdFor, memberIdFor } from './ids.js';
+import { decodeWalMetadata, encodeMemberContext, encodeWalMetadata } from './internal-records.js';
+import type { Member } from './membership.js';
+import { raftConfig } from './raft-driver.js';
+
+export interface Booted {
+  kind: 'new' | 'join' | 'restart';
+  backend: Backend;
+  wal: Wal;
+  snapshotter: Snapshotter;
+  storage: MemoryStorage;
+  node: RawNode;
+  memberId: bigint;
+  clusterId: bigint;
+  /** raft index the backend has applied (its consistent index) */
+  appliedIndex: number;
+  snapshotIndex: number;
+  /** members known before the log says anything: peers to open streams to */
+  knownMembers: Member[];
+}
+
+const CONSISTENT_INDEX_KEY = Buffer.from('consistent_index');
+
+export function readConsistentIndex(backend: Backend): number {
+  const b = backend.get('meta', CONSISTENT_INDEX_KEY);
+  return b ? Number(b.readBigUInt64BE(0)) : 0;
+}
+
+export function writeConsistentIndex(backend: Backend, index: number): void {
+  const b = Buffer.allocUnsafe(8);
+  b.writeBigUInt64BE(BigInt(index));
+  backend.put('meta', CONSISTENT_INDEX_KEY, b);
+}
+
+export async function boot(opts: ServerOptions): Promise<Booted> {
+  const memberDir = path.join(opts.dataDir, 'member');
+  const walDir = opts.walDir ?? path.join(memberDir, 'wal');
+  const snapDir = path.join(memberDir, 'snap');
+  const restarting = Wal.exists(walDir);
+  fs.mkdirSync(snapDir, { recursive: true, mode: 0o700 });
+  const backend = Backend.open(path.join(snapDir, 'db'));
+  const snapshotter = new Snapshotter(snapDir);
+  try {
+    if (restarting) return await restart(opts, backend, snapshotter, walDir);
+    if (opts.initialClusterState === 'existing') return await join(opts, backend, snapshotter, walDir);
+    return await bootstrapNew(opts, backend, snapshotter, walDir);
+  } catch (err) {
+    await backend.close().catch(() => {});
+    throw err;
+  }
+}
+
+function raftOptions(opts: ServerOptions, applied: number) {
+  return { heartbeatIntervalMs: opts.heartbeatIntervalMs, electionTimeoutMs: opts.electionTimeoutMs, preVote: opts.preVote ?? true, applied };
+}
+
+function initialMembers(opts: ServerOptions): Member[] {
+  return [...opts.initialCluster].map(([name, urls]) => ({
+    id: memberIdFor(urls, opts.initialClusterToken),
+    name,
+    peerURLs: urls,
+    clientURLs: [],
+    isLearner: false,
+  }));
+}
+
+async function bootstrapNew(opts: ServerOptions, backend: Backend, snapshotter: Snapshotter, walDir: string): Promise<Booted> {
+  const members = initialMembers(opts);
+  const self = members.find((m) => m.name === opts.name);
+  if (!self) throw new Error(`couldn't find local name "${opts.name}" in the initial cluster configuration`);
+  const clusterId = clusterIdFor(members.map((m) => m.id));
+  fs.mkdirSync(path.dirname(walDir), { recursive: true, mode: 0o700 });
+  const wal = await Wal.create(walDir, encodeWalMetadata(self.id, clusterId));
+  const storage = new MemoryStorage();
+  // The log of a new cluster starts with one configuration change per initial member;
+  // their records (names, peer URLs) travel in the entries' context.
+  const peers: BootstrapPeer[] = members.map((m) => ({ id: m.id, context: encodeMemberContext({ member: m }) }));
+  const node = new RawNode(raftConfig(self.id, storage, raftOptions(opts, 0)), peers);
+  opts.logger.info('starting a new cluster member', {
+    'local-member-id': self.id.toString(16),
+    'cluster-id': clusterId.toString(16),
+    'initial-cluster-size': members.length,
+  });
+  return { kind: 'new', backend, wal, snapshotter, storage, node, memberId: self.id, clusterId, appliedIndex: 0, snapshotIndex: 0, knownMembers: members };
+}
+
+interface RemoteMember {
+  id: string;
+  name: string;
+  peerURLs: string[];
+  clientURLs: string[];
+  isLearner?: boolean;
+}
+
+/** GET <peer>/members: the cluster's current member list, as an existing member sees it. */
+async function fetchMembers(url: string, timeoutMs: number): Promise<{ clusterId: bigint; members: RemoteMember[] }> {
+  const u = new URL('/members', url);
+  const lib = u.protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = lib.get(u, { timeout: timeoutMs, rejectUnauthorized: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => {
+        try {
+          if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}`);
+          const cid = res.headers['x-etcd-cluster-id'];
+          if (typeof cid !== 'string') throw new Error('no X-Etcd-Cluster-ID header');
+          resolve({ clusterId: BigInt('0x' + cid), members: JSON.parse(body) as RemoteMember[] });
+        } catch (err) {
+          reject(err);
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', reject);
+  });
+}
+
+async function join(opts: ServerOptions, backend: Backend, snapshotter: Snapshotter, walDir: string): Promise<Booted> {
+  const ownUrls = opts.initialCluster.get(opts.name);
+  if (!ownUrls) throw new Error(`couldn't find local name "${opts.name}" in the initial cluster configuration`);
+  const others = [...opts.initialCluster].filter(([name]) => name !== opts.name).flatMap(([, urls]) => urls);
+  if (others.length === 0) throw new Error('--initial-cluster-state=existing needs --initial-cluster to name at least one other member to ask');
+  let fetched: { clusterId: bigint; members: RemoteMember[] } | undefined;
+  const errors: string[] = [];
+  for (const url of others) {
+    try {
+      fetched = await fetchMembers(url, 2000);
+      break;
+    } catch (err) {
+      errors.push(`${url}: ${(err as Error).message}`);
+    }
+  }
+  if (!fetched) throw new Error(`cannot fetch the member list of the existing cluster (${errors.join('; ')})`);
+  const sorted = (u: string[]) => [...u].sort().join(',');
+  const self = fetched.members.find((m) => sorted(m.peerURLs) === sorted(ownUrls));
+  if (!self) {
+    throw new Error(
+      `this member's peer URLs (${ownUrls.join(',')}) are not in the existing cluster ${fetched.clusterId.toString(16)}; ` +
+        `add it first: etcdctl member add ${opts.name} --peer-urls=${ownUrls.join(',')}`,
+    );
+  }
+  const memberId = BigInt('0x' + self.id);
+  fs.mkdirSync(path.dirname(walDir), { recursive: true, mode: 0o700 });
+  const wal = await Wal.create(walDir, encodeWalMetadata(memberId, fetched.clusterId));
+  const storage = new MemoryStorage();
+  const node = new RawNode(raftConfig(memberId, storage, raftOptions(opts, 0)));
+  const knownMembers: Member[] = fetched.members.map((m) => ({
+    id: BigInt('0x' + m.id),
+    name: m.name,
+    peerURLs: m.peerURLs,
+    clientURLs: m.clientURLs,
+    isLearner: m.isLearner ?? false,
+  }));
+  opts.logger.info('joining an existing cluster', { 'local-member-id': memberId.toString(16), 'cluster-id': fetched.clusterId.toString(16) });
+  return { kind: 'join', backend, wal, snapshotter, storage, node, memberId, clusterId: fetched.clusterId, appliedIndex: 0, snapshotIndex: 0, knownMembers };
+}
+
+async function restart(opts: ServerOptions, backend: Backend, snapshotter: Snapshotter, walDir: string): Promise<Booted> {
+  const markers = await Wal.readSnapshotMarkers(walDir);
+  const snapshot = await snapshotter.loadNewest(markers);
+  const snapMeta = snapshot ? { index: snapshot.metadata.index, term: snapshot.metadata.term } : undefined;
+  const opened = await Wal.open(walDir, snapMeta);
+  if (opened.repairedBytes > 0) {
+    opts.logger.warn('repaired the torn tail of the WAL', { 'wal-dir': walDir, 'truncated-bytes': opened.repairedBytes });
+  }
+  const { memberId, clusterId } = decodeWalMetadata(opened.metadata);
+  const consistentIndex = readConsistentIndex(backend);
+  const lastIndex = opened.entries.length > 0 ? opened.entries[opened.entries.length - 1]!.index : (snapMeta?.index ?? 0);
+  if (consistentIndex > lastIndex) {
+    // Entries are applied only after they are durable in the WAL, so this means the WAL
+    // lost durable records (a disk that lied about fsync, or files replaced by hand).
+    // Going on would reuse indexes the backend has already applied.
+    await opened.wal.close();
+    throw new Error(
+      `the backend has applied entries up to index ${consistentIndex} but the WAL in ${walDir} ends at ${lastIndex}; the WAL is missing durable records`,
+    );
+  }
+  const storage = new MemoryStorage();
+  if (snapshot) storage.applySnapshot(snapshot);
+  storage.setHardState(opened.hardState);
+  storage.append(opened.entries);
+  // raft hands back every committed entry above the snapshot: configuration changes
+  // among them rebuild raft's configuration; entries the backend already has (up to its
+  // consistent index) are skipped by the member, the rest are applied again
+  const applied = Math.max(consistentIndex, snapMeta?.index ?? 0);
+  const node = new RawNode(raftConfig(memberId, storage, raftOptions(opts, snapMeta?.index ?? 0)));
+  opts.logger.info('restarting member', {
+    'local-member-id': memberId.toString(16),
+    'cluster-id': clusterId.toString(16),
+    'applied-index': applied,
+    'commit-index': opened.hardState.commit,
+    'last-index': lastIndex,
+  });
+  return {
+    kind: 'restart',
+    backend,
+    wal: opened.wal,
+    snapshotter,
+    storage,
+    node,
+    memberId,
+    clusterId,
+    appliedIndex: applied,
+    snapshotIndex: snapMeta?.index ?? 0,
+    knownMembers: [],
+  };
+}
