@@ -29,8 +29,42 @@ export interface TransportOptions {
   isKnownPeer(id: bigint): boolean;
 }
 
+/**
+ * A failpoint for fault tests (off unless TSETCD_FAILPOINT_PARTITION_FILE is set): the
+ * file lists member IDs (hex, one per line) this member cannot reach, in either
+ * direction, as if the network between them were cut. Re-read every 100 ms.
+ */
+class PartitionFailpoint {
+  private cut = new Set<bigint>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly file: string | undefined) {
+    if (!file) return;
+    const read = (): void => {
+      try {
+        const text = fs.readFileSync(file, 'utf8');
+        this.cut = new Set(text.split(/\s+/).filter(Boolean).map((h) => BigInt('0x' + h)));
+      } catch {
+        this.cut = new Set();
+      }
+    };
+    read();
+    this.timer = setInterval(read, 100);
+    this.timer.unref();
+  }
+
+  blocks(id: bigint): boolean {
+    return this.cut.size > 0 && this.cut.has(id);
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+}
+
 export class PeerTransport {
   private readonly streams = new Map<bigint, PeerStream>();
+  private readonly partition = new PartitionFailpoint(process.env['TSETCD_FAILPOINT_PARTITION_FILE']);
   private readonly active = new Map<bigint, number>();
   private readonly incoming = new Set<net.Socket>();
 
@@ -68,6 +102,10 @@ export class PeerTransport {
   }
 
   send(to: bigint, message: Uint8Array): void {
+    if (this.partition.blocks(to)) {
+      this.opts.onUnreachable(to);
+      return;
+    }
     const s = this.streams.get(to);
     if (s) s.send(message);
     else this.opts.onUnreachable(to);
@@ -75,6 +113,7 @@ export class PeerTransport {
 
   /** Streams the backend file behind a MsgSnap; resolves true when the peer has it all. */
   async sendSnapshot(to: bigint, urls: string[], message: Uint8Array, file: string): Promise<boolean> {
+    if (this.partition.blocks(to)) return false;
     const size = fs.statSync(file).size;
     for (const url of urls) {
       let socket: net.Socket | undefined;
@@ -141,7 +180,7 @@ export class PeerTransport {
           });
           snap.push(chunk);
         } else {
-          for (const f of frames.push(chunk)) this.opts.onMessage(hello.from, f);
+          for (const f of frames.push(chunk)) if (!this.partition.blocks(hello.from)) this.opts.onMessage(hello.from, f);
         }
       } catch (err) {
         this.opts.logger.warn('dropped a malformed peer stream', { 'remote-peer-id': hello.from.toString(16), error: (err as Error).message });
@@ -168,6 +207,7 @@ export class PeerTransport {
   }
 
   close(): void {
+    this.partition.close();
     for (const s of this.streams.values()) s.close();
     this.streams.clear();
     for (const s of this.incoming) s.destroy();
