@@ -3,6 +3,8 @@
 // asked by joining members), /version, lease forwarding and learner promotion.
 import http from 'node:http';
 import net from 'node:net';
+import tls from 'node:tls';
+import { secureContextOptions, watchTlsFiles, type TlsFiles } from './tls-context.js';
 import { CLUSTER_VERSION, SERVER_VERSION, type EtcdServer } from '../server/server.js';
 import type { Logger } from '../pkg/logger.js';
 import { LeaseKeepAliveRequest, LeaseKeepAliveResponse, LeaseTimeToLiveRequest, LeaseTimeToLiveResponse } from '../proto/etcdserverpb.js';
@@ -74,9 +76,33 @@ function handler(server: EtcdServer): http.RequestListener {
   };
 }
 
-export async function servePeerApi(server: EtcdServer, urls: URL[], logger: Logger): Promise<PeerApi> {
+export interface PeerListenTls {
+  files: TlsFiles;
+  /** --peer-cert-allowed-cn: the CN a connecting member's certificate must carry */
+  allowedCn: string;
+  /** --peer-cert-allowed-hostname: a name the connecting member's certificate must be valid for */
+  allowedHostname: string;
+}
+
+/** etcd's extra peer certificate rules, checked once the handshake verified the chain. */
+function peerCertAllowed(socket: tls.TLSSocket, t: PeerListenTls): string | undefined {
+  if (!t.allowedCn && !t.allowedHostname) return undefined;
+  const cert = socket.getPeerCertificate();
+  if (!cert || Object.keys(cert).length === 0) return 'no client certificate';
+  if (t.allowedCn) {
+    const cn = Array.isArray(cert.subject?.CN) ? cert.subject.CN[0] : cert.subject?.CN;
+    if (cn !== t.allowedCn) return `CommonName authentication failed (got ${JSON.stringify(cn)}, want ${JSON.stringify(t.allowedCn)})`;
+  }
+  if (t.allowedHostname && tls.checkServerIdentity(t.allowedHostname, cert) !== undefined) {
+    return `hostname authentication failed (certificate is not valid for ${t.allowedHostname})`;
+  }
+  return undefined;
+}
+
+export async function servePeerApi(server: EtcdServer, urls: URL[], logger: Logger, peerTls?: PeerListenTls): Promise<PeerApi> {
   const h1 = http.createServer({ keepAlive: true }, handler(server));
   const servers: net.Server[] = [];
+  const stopWatching: Array<() => void> = [];
   const sockets = new Set<net.Socket>();
   const onConnection = (socket: net.Socket): void => {
     sockets.add(socket);
@@ -103,8 +129,47 @@ export async function servePeerApi(server: EtcdServer, urls: URL[], logger: Logg
   };
   try {
     for (const url of urls) {
-      if (url.protocol !== 'http:') throw new Error(`peer URL ${url.href}: peer TLS is not served by this build yet`);
-      const s = net.createServer(onConnection);
+      let s: net.Server;
+      if (url.protocol === 'https:') {
+        if (!peerTls || !peerTls.files.certFile || !peerTls.files.keyFile) {
+          throw new Error(`TLS key/cert (--peer-cert-file, --peer-key-file) must be provided for peer url ${url.href.replace(/\/$/, '')} with HTTPS scheme`);
+        }
+        const t = peerTls;
+        const options = (ctx: tls.SecureContextOptions): tls.TlsOptions => ({
+          ...ctx,
+          requestCert: t.files.clientCertAuth,
+          rejectUnauthorized: t.files.clientCertAuth,
+        });
+        const ts = tls.createServer(options(secureContextOptions(t.files, 'peer-')), (socket) => {
+          const problem = peerCertAllowed(socket, t);
+          if (problem) {
+            logger.warn('rejected a peer connection', { 'remote-addr': socket.remoteAddress, reason: problem });
+            socket.destroy();
+            return;
+          }
+          onConnection(socket);
+        });
+        ts.on('tlsClientError', (err, socket) => {
+          logger.warn('rejected a peer TLS handshake', { 'remote-addr': socket.remoteAddress, error: err.message });
+          socket.destroy();
+        });
+        stopWatching.push(
+          watchTlsFiles(
+            t.files,
+            'peer-',
+            (ctx) => {
+              ts.setSecureContext(options(ctx));
+              logger.info('reloaded peer TLS certificates');
+            },
+            (err) => logger.warn('kept the previous peer TLS certificates', { error: err.message }),
+          ),
+        );
+        s = ts;
+      } else if (url.protocol === 'http:') {
+        s = net.createServer(onConnection);
+      } else {
+        throw new Error(`peer URL ${url.href}: unsupported scheme`);
+      }
       const host = url.hostname.replace(/^\[|\]$/g, '');
       await new Promise<void>((resolve, reject) => {
         s.once('error', reject);
@@ -114,11 +179,13 @@ export async function servePeerApi(server: EtcdServer, urls: URL[], logger: Logg
       logger.info('serving peer traffic', { address: `${host}:${url.port}` });
     }
   } catch (err) {
+    for (const stop of stopWatching) stop();
     await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
     throw err;
   }
   return {
     close: async () => {
+      for (const stop of stopWatching) stop();
       for (const s of sockets) s.destroy();
       await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     },

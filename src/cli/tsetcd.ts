@@ -5,7 +5,9 @@ import { parseUrlsMap } from '../config/urls.js';
 import { createLogger, type Logger, type LogLevel } from '../pkg/logger.js';
 import { EtcdServer, SERVER_VERSION, type ServerOptions } from '../server/server.js';
 import { serveClientApi, serveMetricsApi } from '../api/client-api.js';
-import type { TlsFiles } from '../api/tls-context.js';
+import { secureContextOptions, watchTlsFiles } from '../api/tls-context.js';
+import type { PeerTlsOptions } from '../peer/dialer.js';
+import { startupTls, type StartupTls } from './tls-startup.js';
 import { servePeerApi } from '../api/peer-api.js';
 import { Wal } from '../wal/index.js';
 import { TSETCD_VERSION } from './version.js';
@@ -24,7 +26,7 @@ function urlTexts(config: Config, flag: string): string[] {
   return [...((config.values.get(flag) as readonly string[] | undefined) ?? [])];
 }
 
-function serverOptions(config: Config, logger: Logger): ServerOptions {
+function serverOptions(config: Config, logger: Logger, tlsSetup: StartupTls): ServerOptions {
   const parsed = parseUrlsMap(config.initialClusterRaw);
   if (!parsed.ok) throw new Error(parsed.message);
   const initialCluster = new Map<string, string[]>();
@@ -46,6 +48,7 @@ function serverOptions(config: Config, logger: Logger): ServerOptions {
       tokenTtlSec: Number(config.values.get('auth-token-ttl') ?? 300),
       clientCertAuth: config.clientTls.clientCertAuth,
     },
+    peerTls: peerDialTls(tlsSetup, logger),
     preVote: Boolean(config.values.get('pre-vote') ?? true),
     strictReconfigCheck: Boolean(config.values.get('strict-reconfig-check') ?? true),
     onRemoved: () => {
@@ -66,18 +69,26 @@ function serverOptions(config: Config, logger: Logger): ServerOptions {
   };
 }
 
-function clientTlsFiles(config: Config): TlsFiles {
-  const t = config.clientTls;
-  return {
-    certFile: t.certFile,
-    keyFile: t.keyFile,
-    trustedCaFile: t.trustedCaFile,
-    crlFile: t.crlFile,
-    clientCertAuth: t.clientCertAuth,
-    cipherSuites: [...((config.values.get('cipher-suites') as readonly string[] | undefined) ?? [])],
-    minVersion: String(config.values.get('tls-min-version') ?? ''),
-    maxVersion: String(config.values.get('tls-max-version') ?? ''),
+/**
+ * What this member presents and trusts when it dials peers. The object is updated in
+ * place when the files change, so new connections use the new certificates.
+ */
+function peerDialTls(tlsSetup: StartupTls, logger: Logger): PeerTlsOptions | undefined {
+  const files = tlsSetup.peer;
+  if (!files.certFile || !files.keyFile) return undefined;
+  const load = (): PeerTlsOptions => {
+    const ctx = secureContextOptions(files, 'peer-');
+    // self-signed (--peer-auto-tls) certificates cannot be verified; etcd skips verification too
+    return { cert: ctx.cert as Buffer, key: ctx.key as Buffer, ca: ctx.ca as Buffer | undefined, verify: !tlsSetup.peerSelfSigned };
   };
+  const opts = load();
+  watchTlsFiles(
+    files,
+    'peer-',
+    () => Object.assign(opts, load()),
+    (err) => logger.warn('kept the previous peer TLS certificates', { error: err.message }),
+  );
+  return opts;
 }
 
 async function main(): Promise<void> {
@@ -111,9 +122,16 @@ async function main(): Promise<void> {
   }
 
   logger.info('starting tsetcd', { version: TSETCD_VERSION, 'etcd-api-version': SERVER_VERSION, name: config.name, 'data-dir': config.dataDir });
+  let tlsSetup: StartupTls;
+  try {
+    tlsSetup = await startupTls(config, logger);
+  } catch (err) {
+    logger.fatal('invalid TLS configuration', { error: (err as Error).message });
+    exitWith(1, `tsetcd: ${(err as Error).message}`);
+  }
   let server: EtcdServer;
   try {
-    server = await EtcdServer.start(serverOptions(config, logger));
+    server = await EtcdServer.start(serverOptions(config, logger, tlsSetup));
   } catch (err) {
     logger.fatal('failed to start member', { error: (err as Error).message });
     exitWith(1, `tsetcd: ${(err as Error).message}`);
@@ -122,8 +140,12 @@ async function main(): Promise<void> {
   let peerApi;
   let metricsApi;
   try {
-    peerApi = await servePeerApi(server, [...config.listenPeerUrls], logger);
-    clientApi = await serveClientApi(server, [...config.listenClientUrls], logger, clientTlsFiles(config));
+    peerApi = await servePeerApi(server, [...config.listenPeerUrls], logger, {
+      files: tlsSetup.peer,
+      allowedCn: config.peerTls.allowedCn,
+      allowedHostname: config.peerTls.allowedHostname,
+    });
+    clientApi = await serveClientApi(server, [...config.listenClientUrls], logger, tlsSetup.client);
     metricsApi = await serveMetricsApi(server, [...config.listenMetricsUrls], logger);
   } catch (err) {
     logger.fatal('failed to serve', { error: (err as Error).message });

@@ -10,6 +10,7 @@ import { Backend } from '../backend/backend.js';
 import { MemoryStorage, RawNode, type BootstrapPeer } from '../raft/index.js';
 import { Snapshotter, Wal } from '../wal/index.js';
 import type { ServerOptions } from './server.js';
+import type { PeerTlsOptions } from '../peer/dialer.js';
 import { clusterIdFor, memberIdFor } from './ids.js';
 import { decodeWalMetadata, encodeMemberContext, encodeWalMetadata } from './internal-records.js';
 import type { Member } from './membership.js';
@@ -105,11 +106,12 @@ interface RemoteMember {
 }
 
 /** GET <peer>/members: the cluster's current member list, as an existing member sees it. */
-async function fetchMembers(url: string, timeoutMs: number): Promise<{ clusterId: bigint; members: RemoteMember[] }> {
+async function fetchMembers(url: string, timeoutMs: number, tls: PeerTlsOptions | undefined): Promise<{ clusterId: bigint; members: RemoteMember[] }> {
   const u = new URL('/members', url);
   const lib = u.protocol === 'https:' ? https : http;
+  const tlsOpts = tls ? { cert: tls.cert, key: tls.key, ca: tls.ca, rejectUnauthorized: tls.verify } : {};
   return new Promise((resolve, reject) => {
-    const req = lib.get(u, { timeout: timeoutMs, rejectUnauthorized: false }, (res) => {
+    const req = lib.get(u, { timeout: timeoutMs, ...tlsOpts }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
@@ -138,7 +140,7 @@ async function join(opts: ServerOptions, backend: Backend, snapshotter: Snapshot
   const errors: string[] = [];
   for (const url of others) {
     try {
-      fetched = await fetchMembers(url, 2000);
+      fetched = await fetchMembers(url, 2000, opts.peerTls);
       break;
     } catch (err) {
       errors.push(`${url}: ${(err as Error).message}`);

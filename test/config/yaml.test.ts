@@ -147,11 +147,10 @@ peer-transport-security:
   auto-tls: true
 `,
     );
-    // the peer keys are unsupported today: the error proves each of them was read
-    assert.equal(
-      r.error?.message,
-      'tsetcd: peer-transport-security.cert-file, peer-transport-security.key-file, ' +
-        'peer-transport-security.client-cert-auth, peer-transport-security.trusted-ca-file, peer-transport-security.auto-tls are not supported yet',
+    assert.equal(r.error, undefined);
+    assert.deepEqual(
+      [r.config?.peerTls.certFile, r.config?.peerTls.keyFile, r.config?.peerTls.clientCertAuth, r.config?.peerTls.trustedCaFile, r.config?.peerTls.autoTls],
+      ['/p.pem', '/p-key.pem', true, '/ca.pem', true],
     );
     const client = good(BASE + 'client-transport-security:\n  cert-file: /c.pem\n  key-file: /c-key.pem\n  client-cert-auth: true\n  trusted-ca-file: /ca.pem\n');
     assert.deepEqual(

@@ -55,6 +55,10 @@ export interface StartOptions {
   env?: NodeJS.ProcessEnv;
   /** wait until /health answers (default true) */
   waitHealthy?: boolean;
+  /** the whole command line, replacing memberArgs (e.g. for https URLs) */
+  args?: string[];
+  /** how to tell the member is up, instead of GET /health over plain HTTP */
+  ready?: () => Promise<boolean>;
 }
 
 export function memberArgs(o: StartOptions): string[] {
@@ -77,7 +81,7 @@ export async function startMember(o: StartOptions): Promise<RunningMember> {
   fs.mkdirSync(path.dirname(o.dataDir), { recursive: true });
   const logPath = `${o.dataDir}.log`;
   const log = fs.openSync(logPath, 'a');
-  const proc = spawn(o.bin, memberArgs(o), {
+  const proc = spawn(o.bin, o.args ?? memberArgs(o), {
     stdio: ['ignore', log, log],
     env: { ...process.env, ETCDCTL_API: '3', ...o.env },
   });
@@ -100,13 +104,27 @@ export async function startMember(o: StartOptions): Promise<RunningMember> {
   };
   if (o.waitHealthy !== false) {
     try {
-      await waitHealthy(clientUrl, exited);
+      if (o.ready) await waitUntil(o.ready, exited, `member ${o.dataDir}`);
+      else await waitHealthy(clientUrl, exited);
     } catch (err) {
       await member.kill();
       throw new Error(`${(err as Error).message}\n--- ${logPath}:\n${fs.readFileSync(logPath, 'utf8').slice(-3000)}`);
     }
   }
   return member;
+}
+
+/** Polls `ready` until it answers true; fails early when the process exits. */
+export async function waitUntil(ready: () => Promise<boolean>, exited?: Promise<number | null>, what = 'member', timeoutMs = 20000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let dead = false;
+  void exited?.then(() => (dead = true));
+  while (Date.now() < deadline) {
+    if (dead) throw new Error(`${what} exited before it became ready`);
+    if (await ready()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${what} not ready after ${timeoutMs} ms`);
 }
 
 export async function waitHealthy(clientUrl: string, exited?: Promise<number | null>, timeoutMs = 20000): Promise<void> {

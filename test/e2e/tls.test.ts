@@ -80,3 +80,38 @@ test('client mutual TLS: accepted, refused, and reloaded from disk', async () =>
     cleanup();
   }
 });
+
+test('TLS files are checked before the member starts', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const a = makePki(path.join(dir, 'pki-a'), 'ca');
+    const b = makePki(path.join(dir, 'pki-b'), 'rogue');
+    const ports = await freePorts();
+    const ep = `https://127.0.0.1:${ports.client}`;
+    const run = (extra: string[]) =>
+      spawnSync(TSETCD_BIN, [
+        `--data-dir=${path.join(dir, 'data')}`,
+        `--listen-client-urls=${ep}`,
+        `--advertise-client-urls=${ep}`,
+        `--listen-peer-urls=http://127.0.0.1:${ports.peer}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${ports.peer}`,
+        `--initial-cluster=default=http://127.0.0.1:${ports.peer}`,
+        ...extra,
+      ], { encoding: 'utf8', timeout: 20000 });
+    const mismatch = run([`--cert-file=${a.server.cert}`, `--key-file=${b.server.key}`]);
+    assert.equal(mismatch.status, 1);
+    assert.match(mismatch.stderr, /tsetcd: --key-file .*rogue-server-key\.pem is not the private key of --cert-file .*ca-server\.pem/);
+    const missing = run([`--cert-file=${path.join(dir, 'nope.pem')}`, `--key-file=${a.server.key}`]);
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /nope\.pem/);
+    const half = run([`--cert-file=${a.server.cert}`]);
+    assert.equal(half.status, 1);
+    assert.match(half.stderr, /--cert-file and --key-file must be given together/);
+    const peerMismatch = run([`--peer-cert-file=${a.server.cert}`, `--peer-key-file=${a.client.key}`]);
+    assert.equal(peerMismatch.status, 1);
+    assert.match(peerMismatch.stderr, /--peer-key-file .* is not the private key of --peer-cert-file/);
+    assert.equal(fs.existsSync(path.join(dir, 'data')), false, 'nothing was created');
+  } finally {
+    cleanup();
+  }
+});
