@@ -1,9 +1,11 @@
 // TLS settings as the member starts: --auto-tls/--peer-auto-tls certificates made (or
 // reused) under the data dir, and the certificate files checked before anything is
-// served. A file that cannot be read or a key that does not belong to its certificate
-// stops the member (etcd stops too, with a terser message); anything a client or peer
-// would trip over later (expiry, a CA that did not sign it, hosts or usages missing) is
-// a warning, because etcd starts with such files and some setups rely on that.
+// created. The tutorials' classic mistakes — a key that is not the certificate's, an
+// expired certificate, a member certificate its peers' CA did not sign, a certificate
+// without the server/client auth usage TLS needs, a "CA file" holding a leaf — would
+// make every handshake fail later with a terse x509 error; here they stop the member
+// with one sentence naming the file and the fix. An advertised host missing from the
+// certificate is only warned about: clients may reach the member by another name.
 import path from 'node:path';
 import type { Config } from '../config/index.js';
 import type { TlsFiles } from '../api/tls-context.js';
@@ -49,7 +51,7 @@ function urlList(config: Config, flag: string): string[] {
   return [...((config.values.get(flag) as readonly string[] | undefined) ?? [])];
 }
 
-const FATAL_KINDS: ReadonlySet<TlsProblem['kind']> = new Set(['unreadable', 'key-mismatch']);
+const WARNING_KINDS: ReadonlySet<TlsProblem['kind']> = new Set(['host-not-covered']);
 
 function check(files: TlsFiles, side: 'client' | 'peer', hosts: string[], logger: Logger): void {
   if (!files.certFile && !files.keyFile) return;
@@ -72,7 +74,7 @@ function check(files: TlsFiles, side: 'client' | 'peer', hosts: string[], logger
     const ca = checkIsCA(files.trustedCaFile, '--trusted-ca-file');
     if (ca) problems.push(ca);
   }
-  const fatal = problems.find((x) => FATAL_KINDS.has(x.kind));
+  const fatal = problems.find((x) => !WARNING_KINDS.has(x.kind));
   if (fatal) throw new Error(fatal.message);
   for (const x of problems) logger.warn(`${side} TLS: ${x.message}`, { file: x.file });
 }

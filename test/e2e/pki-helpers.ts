@@ -47,3 +47,14 @@ export function makePki(dir: string, name = 'ca', clientCn = 'e2e-client'): Test
     client: { cert: p(`${name}-client.pem`), key: p(`${name}-client-key.pem`) },
   };
 }
+
+/**
+ * One more certificate from an existing test CA, signed under a one-off profile (usages,
+ * not_before/not_after...). Returns the cert and key paths.
+ */
+export function issue(p: TestPki, caName: string, bare: string, profile: Record<string, unknown>, csr: Record<string, unknown>): { cert: string; key: string } {
+  fs.writeFileSync(path.join(p.dir, `${bare}-config.json`), JSON.stringify({ signing: { default: { expiry: '8760h' }, profiles: { one: profile } } }));
+  fs.writeFileSync(path.join(p.dir, `${bare}-csr.json`), JSON.stringify({ key: { algo: 'ecdsa', size: 256 }, ...csr }));
+  pki(p.dir, ['gencert', `-ca=${caName}.pem`, `-ca-key=${caName}-key.pem`, `-config=${bare}-config.json`, '-profile=one', `${bare}-csr.json`], bare);
+  return { cert: path.join(p.dir, `${bare}.pem`), key: path.join(p.dir, `${bare}-key.pem`) };
+}

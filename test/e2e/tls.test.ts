@@ -9,7 +9,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../helpers/tmp.js';
 import { etcdctl, freePorts, TSETCD_BIN } from './harness.js';
-import { makePki } from './pki-helpers.js';
+import { issue, makePki } from './pki-helpers.js';
 import { spawn } from 'node:child_process';
 
 function curl(args: string[]): { code: number | null; out: string } {
@@ -86,31 +86,64 @@ test('TLS files are checked before the member starts', async () => {
   try {
     const a = makePki(path.join(dir, 'pki-a'), 'ca');
     const b = makePki(path.join(dir, 'pki-b'), 'rogue');
+    const both = ['signing', 'key encipherment', 'server auth', 'client auth'];
+    const member = { CN: 'member', hosts: ['127.0.0.1'] };
+    const expired = issue(a, 'ca', 'expired', { usages: both, expiry: '8760h', not_before: '2020-01-01T00:00:00Z', not_after: '2021-01-01T00:00:00Z' }, member);
+    const future = issue(a, 'ca', 'future', { usages: both, expiry: '8760h', not_before: '2099-01-01T00:00:00Z', not_after: '2100-01-01T00:00:00Z' }, member);
+    const serverOnly = issue(a, 'ca', 'server-only', { usages: ['signing', 'key encipherment', 'server auth'], expiry: '8760h' }, member);
     const ports = await freePorts();
     const ep = `https://127.0.0.1:${ports.client}`;
-    const run = (extra: string[]) =>
+    const peer = `https://127.0.0.1:${ports.peer}`;
+    const run = (extra: string[], advertise = ep) =>
       spawnSync(TSETCD_BIN, [
         `--data-dir=${path.join(dir, 'data')}`,
         `--listen-client-urls=${ep}`,
-        `--advertise-client-urls=${ep}`,
-        `--listen-peer-urls=http://127.0.0.1:${ports.peer}`,
-        `--initial-advertise-peer-urls=http://127.0.0.1:${ports.peer}`,
-        `--initial-cluster=default=http://127.0.0.1:${ports.peer}`,
+        `--advertise-client-urls=${advertise}`,
+        `--listen-peer-urls=${peer}`,
+        `--initial-advertise-peer-urls=${peer}`,
+        `--initial-cluster=default=${peer}`,
+        `--peer-cert-file=${a.server.cert}`,
+        `--peer-key-file=${a.server.key}`,
         ...extra,
       ], { encoding: 'utf8', timeout: 20000 });
-    const mismatch = run([`--cert-file=${a.server.cert}`, `--key-file=${b.server.key}`]);
-    assert.equal(mismatch.status, 1);
-    assert.match(mismatch.stderr, /tsetcd: --key-file .*rogue-server-key\.pem is not the private key of --cert-file .*ca-server\.pem/);
-    const missing = run([`--cert-file=${path.join(dir, 'nope.pem')}`, `--key-file=${a.server.key}`]);
-    assert.equal(missing.status, 1);
-    assert.match(missing.stderr, /nope\.pem/);
-    const half = run([`--cert-file=${a.server.cert}`]);
-    assert.equal(half.status, 1);
-    assert.match(half.stderr, /--cert-file and --key-file must be given together/);
-    const peerMismatch = run([`--peer-cert-file=${a.server.cert}`, `--peer-key-file=${a.client.key}`]);
-    assert.equal(peerMismatch.status, 1);
-    assert.match(peerMismatch.stderr, /--peer-key-file .* is not the private key of --peer-cert-file/);
+    const refused = (extra: string[], message: RegExp): void => {
+      const r = run(extra);
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr.trim().split('\n').at(-1)!, message);
+    };
+    const serve = (cert: { cert: string; key: string }) => [`--cert-file=${cert.cert}`, `--key-file=${cert.key}`];
+
+    refused([`--cert-file=${a.server.cert}`, `--key-file=${b.server.key}`], /^tsetcd: --key-file .*rogue-server-key\.pem is not the private key of --cert-file .*ca-server\.pem .*NAME-key\.pem/);
+    refused([`--cert-file=${path.join(dir, 'nope.pem')}`, `--key-file=${a.server.key}`], /nope\.pem/);
+    refused([`--cert-file=${a.server.cert}`], /--cert-file and --key-file must be given together/);
+    refused(serve(expired), /^tsetcd: --cert-file .*expired\.pem \("member"\) expired at 2021-01-01 00:00:00 UTC, .* ago; issue a new one/);
+    refused(serve(future), /^tsetcd: --cert-file .*future\.pem \("member"\) is not valid until 2099-01-01 00:00:00 UTC, .*check this machine's clock/);
+    refused(serve(a.client), /^tsetcd: --cert-file .*ca-client\.pem does not allow use as a TLS server .*"server auth"/);
+    refused([...serve(a.server), '--client-cert-auth', `--trusted-ca-file=${a.server.cert}`], /^tsetcd: --trusted-ca-file .*ca-server\.pem holds .*which is not a CA certificate/);
+    // a member certificate the peers' CA did not sign, or that cannot be a TLS client
+    refused([...serve(a.server), `--peer-trusted-ca-file=${a.ca}`, `--peer-cert-file=${b.server.cert}`, `--peer-key-file=${b.server.key}`], /^tsetcd: --peer-cert-file .*rogue-server\.pem is not signed by any CA in --peer-trusted-ca-file .*ca\.pem/);
+    refused([...serve(a.server), `--peer-cert-file=${serverOnly.cert}`, `--peer-key-file=${serverOnly.key}`], /^tsetcd: --peer-cert-file .*server-only\.pem does not allow use as a TLS client/);
     assert.equal(fs.existsSync(path.join(dir, 'data')), false, 'nothing was created');
+
+    // an advertised host the certificate does not cover: a warning, and the member serves
+    const proc = spawn(TSETCD_BIN, [
+      `--data-dir=${path.join(dir, 'data')}`,
+      `--listen-client-urls=${ep}`,
+      `--advertise-client-urls=https://127.0.0.2:${ports.client}`,
+      `--listen-peer-urls=http://127.0.0.1:${ports.peer}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${ports.peer}`,
+      `--initial-cluster=default=http://127.0.0.1:${ports.peer}`,
+      ...serve(a.server),
+    ], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    proc.stderr.on('data', (d: Buffer) => (log += d.toString()));
+    try {
+      await waitFor(() => log.includes('ready to serve client requests'));
+      assert.match(log, /client TLS: --cert-file .*ca-server\.pem is not valid for 127\.0\.0\.2: it covers only DNS localhost, IP 127\.0\.0\.1/);
+    } finally {
+      proc.kill('SIGTERM');
+      await new Promise((r) => proc.once('exit', r));
+    }
   } finally {
     cleanup();
   }
