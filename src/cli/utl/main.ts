@@ -4,6 +4,7 @@ import { API_VERSION } from '../ctl/cluster-commands.js';
 import { execute, type CommandSpec } from '../ctl/cmdtree.js';
 import { ProcessIo, runMain } from '../ctl/io.js';
 import { defragCommand } from './defrag.js';
+import { clusterDownCommand, clusterUpCommand } from './cluster.js';
 
 export const PROGRAM = 'tsetcdutl';
 
@@ -19,6 +20,32 @@ export function utlRoot(): CommandSpec {
         flags: [{ name: 'data-dir', kind: 'string', def: '', usage: 'Required. The data directory of a member that is not running.' }],
         requiredFlags: ['data-dir'],
         run: defragCommand,
+      },
+      {
+        use: 'cluster',
+        short: 'Runs a local cluster with mutual TLS, made in one command',
+        children: [
+          {
+            use: 'up',
+            short: 'Makes a CA and certificates, starts the members with mutual TLS, waits until healthy, prints ETCDCTL_* exports',
+            long:
+              'Use it as: eval "$(tsetcdutl cluster up)". Members listen on 127.0.0.1: m1 on --base-port (client) and the next port (peer), m2 on the two after, and so on.\n' +
+              'Running it again on the same --dir starts the members that are not running, with their data.',
+            flags: [
+              { name: 'dir', kind: 'string', def: 'tsetcd-cluster', usage: 'directory for certificates, data, logs and pid files' },
+              { name: 'size', kind: 'int64', def: '3', usage: 'number of members (1 to 9)' },
+              { name: 'base-port', kind: 'int64', def: '2379', usage: 'client port of m1; members use consecutive pairs from here' },
+              { name: 'bin', kind: 'string', def: '', usage: 'member binary to run instead of tsetcd (for example /usr/bin/etcd)' },
+            ],
+            run: clusterUpCommand,
+          },
+          {
+            use: 'down',
+            short: 'Stops the members that cluster up started (data and certificates are kept)',
+            flags: [{ name: 'dir', kind: 'string', def: 'tsetcd-cluster', usage: 'directory given to cluster up' }],
+            run: clusterDownCommand,
+          },
+        ],
       },
       {
         use: 'version',
