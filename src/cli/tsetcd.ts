@@ -51,6 +51,7 @@ function serverOptions(config: Config, logger: Logger, tlsSetup: StartupTls): Se
     peerTls: peerDialTls(tlsSetup, logger),
     preVote: Boolean(config.values.get('pre-vote') ?? true),
     strictReconfigCheck: Boolean(config.values.get('strict-reconfig-check') ?? true),
+    forceNewCluster: Boolean(config.values.get('force-new-cluster') ?? false),
     onRemoved: () => {
       logger.warn('exiting: this member was removed from the cluster');
       process.exit(0);

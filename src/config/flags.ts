@@ -153,7 +153,7 @@ const EXPERIMENTAL: FlagSpec[] = [
 ];
 
 const UNSAFE: FlagSpec[] = [
-  { name: 'force-new-cluster', kind: 'bool', default: false, section: 'Unsafe feature', supported: false, help: 'Restart as a one-member cluster, discarding the membership on disk.' },
+  { name: 'force-new-cluster', kind: 'bool', default: false, section: 'Unsafe feature', supported: true, help: 'Restart as a one-member cluster, discarding the membership on disk.' },
   { name: 'unsafe-no-fsync', kind: 'bool', default: false, section: 'Unsafe feature', supported: false, hidden: true, help: 'Never fsync; a crash can lose data.' },
 ];
 

@@ -7,7 +7,7 @@ import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import { Backend } from '../backend/backend.js';
-import { MemoryStorage, RawNode, type BootstrapPeer } from '../raft/index.js';
+import { ConfChangeType, decodeConfChange, encodeConfChange, EntryType, MemoryStorage, RawNode, type BootstrapPeer, type Entry, type HardState, type Snapshot } from '../raft/index.js';
 import { Snapshotter, Wal } from '../wal/index.js';
 import type { ServerOptions } from './server.js';
 import type { PeerTlsOptions } from '../peer/dialer.js';
@@ -191,10 +191,18 @@ async function restart(opts: ServerOptions, backend: Backend, snapshotter: Snaps
       `the backend has applied entries up to index ${consistentIndex} but the WAL in ${walDir} ends at ${lastIndex}; the WAL is missing durable records`,
     );
   }
+  let hardState = opened.hardState;
+  let entries = opened.entries;
+  if (opts.forceNewCluster) {
+    ({ hardState, entries } = forceNewCluster(memberId, snapshot ?? undefined, hardState, entries, opts));
+    const forced = entries.filter((e) => e.index > opened.hardState.commit);
+    // written where the uncommitted tail was: a rewritten index replaces what followed it
+    if (forced.length > 0 || hardState.commit !== opened.hardState.commit) await opened.wal.save(hardState, forced, true);
+  }
   const storage = new MemoryStorage();
   if (snapshot) storage.applySnapshot(snapshot);
-  storage.setHardState(opened.hardState);
-  storage.append(opened.entries);
+  storage.setHardState(hardState);
+  storage.append(entries);
   // raft hands back every committed entry above the snapshot: configuration changes
   // among them rebuild raft's configuration; entries the backend already has (up to its
   // consistent index) are skipped by the member, the rest are applied again
@@ -204,7 +212,7 @@ async function restart(opts: ServerOptions, backend: Backend, snapshotter: Snaps
     'local-member-id': memberId.toString(16),
     'cluster-id': clusterId.toString(16),
     'applied-index': applied,
-    'commit-index': opened.hardState.commit,
+    'commit-index': hardState.commit,
     'last-index': lastIndex,
   });
   return {
@@ -220,4 +228,48 @@ async function restart(opts: ServerOptions, backend: Backend, snapshotter: Snaps
     snapshotIndex: snapMeta?.index ?? 0,
     knownMembers: [],
   };
+}
+
+/**
+ * --force-new-cluster: the member keeps its data but becomes the only member. Entries
+ * that were never committed are dropped (nobody acknowledged them); then, as committed
+ * entries at the end of the log, every other member is removed (and this one added if
+ * the log never had it), so the membership on disk says the same as raft.
+ */
+function forceNewCluster(
+  self: bigint,
+  snapshot: Snapshot | undefined,
+  hardState: HardState,
+  entries: Entry[],
+  opts: ServerOptions,
+): { hardState: HardState; entries: Entry[] } {
+  const committed = entries.filter((e) => e.index <= hardState.commit);
+  if (committed.length < entries.length) {
+    opts.logger.warn('discarding uncommitted WAL entries', { 'entries-discarded': entries.length - committed.length, 'commit-index': hardState.commit });
+  }
+  const ids = new Set<bigint>([...(snapshot?.metadata.confState.voters ?? []), ...(snapshot?.metadata.confState.learners ?? [])]);
+  for (const e of committed) {
+    if (e.type !== EntryType.ConfChange) continue;
+    const cc = decodeConfChange(e.data);
+    if (cc.type === ConfChangeType.RemoveNode) ids.delete(cc.nodeId);
+    else if (cc.type !== ConfChangeType.UpdateNode) ids.add(cc.nodeId);
+  }
+  let index = committed.length > 0 ? committed[committed.length - 1]!.index : (snapshot?.metadata.index ?? 0);
+  const forced: Entry[] = [];
+  const push = (type: ConfChangeType, nodeId: bigint, context: Uint8Array): void => {
+    forced.push({ term: hardState.term, index: ++index, type: EntryType.ConfChange, data: encodeConfChange({ type, nodeId, context }) });
+  };
+  for (const id of [...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) {
+    if (id !== self) push(ConfChangeType.RemoveNode, id, new Uint8Array(0));
+  }
+  if (!ids.has(self)) {
+    const peerURLs = opts.initialCluster.get(opts.name) ?? [];
+    push(ConfChangeType.AddNode, self, encodeMemberContext({ member: { id: self, name: opts.name, peerURLs, clientURLs: [], isLearner: false } }));
+  }
+  opts.logger.info('forcing a new cluster: this member is now the only one', {
+    'local-member-id': self.toString(16),
+    'removed-member-ids': [...ids].filter((id) => id !== self).map((id) => id.toString(16)),
+    'commit-index': index,
+  });
+  return { hardState: { ...hardState, commit: index }, entries: [...committed, ...forced] };
 }

@@ -83,6 +83,8 @@ export interface ServerOptions {
   electionTimeoutMs: number;
   preVote?: boolean;
   strictReconfigCheck?: boolean;
+  /** --force-new-cluster: on restart, become the only member of the cluster (keeping the data) */
+  forceNewCluster?: boolean;
   /** --auth-token, --bcrypt-cost, --auth-token-ttl; clientCertAuth: the client certificate CN may identify a user */
   auth?: { token: string; bcryptCost: number; tokenTtlSec: number; clientCertAuth: boolean };
   /** TLS for dialing peers (https peer URLs) */

@@ -56,6 +56,7 @@ describe('unsupported flags', () => {
       'data-dir',
       'debug',
       'election-timeout',
+      'force-new-cluster',
       'heartbeat-interval',
       'initial-advertise-peer-urls',
       'initial-cluster',
