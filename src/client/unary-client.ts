@@ -11,15 +11,45 @@ export interface UnaryCallOptions {
 
 const MAX_RESPONSE_BYTES = 2 ** 31 - 1;
 
+/**
+ * TLS settings for an https:// endpoint (ignored for http://). Without `ca`, the
+ * server is verified against the system roots; the server's name is checked against
+ * the endpoint's host (its IP SANs when the host is an IP address).
+ */
+export interface ClientTlsOptions {
+  /** trusted CA certificates (PEM); an empty list trusts nothing */
+  ca?: string | Buffer | Array<string | Buffer>;
+  /** the client certificate (chain) to present, PEM */
+  cert?: string | Buffer;
+  /** the client certificate's private key, PEM */
+  key?: string | Buffer;
+  /** false: accept any server certificate (default true) */
+  rejectUnauthorized?: boolean;
+}
+
+/** http2.connect's options for `endpoint`: the TLS settings apply to https:// URLs only. */
+function tlsConnectOptions(endpoint: string, tls: ClientTlsOptions | undefined): http2.SecureClientSessionOptions {
+  if (!tls || !/^https:/i.test(endpoint)) return {};
+  const o: http2.SecureClientSessionOptions = {};
+  if (tls.ca !== undefined) o.ca = tls.ca;
+  if (tls.cert !== undefined) o.cert = tls.cert;
+  if (tls.key !== undefined) o.key = tls.key;
+  if (tls.rejectUnauthorized !== undefined) o.rejectUnauthorized = tls.rejectUnauthorized;
+  return o;
+}
+
 export class UnaryClient {
   private session: http2.ClientHttp2Session;
 
-  constructor(readonly endpoint: string) {
+  constructor(
+    readonly endpoint: string,
+    readonly tls?: ClientTlsOptions,
+  ) {
     this.session = this.connect();
   }
 
   private connect(): http2.ClientHttp2Session {
-    const s = http2.connect(this.endpoint, { settings: { initialWindowSize: 1 << 20 } });
+    const s = http2.connect(this.endpoint, { ...tlsConnectOptions(this.endpoint, this.tls), settings: { initialWindowSize: 1 << 20 } });
     s.on('error', () => {});
     s.on('close', () => {
       if (this.session === s) this.session = undefined as unknown as http2.ClientHttp2Session;
@@ -86,11 +116,14 @@ export interface ClientStream {
   readonly done: Promise<void>;
 }
 
-/** Opens a bidirectional (or server-streaming) call on a fresh HTTP/2 connection. */
-export function openStream(endpoint: string, path: string): ClientStream {
-  const session = http2.connect(endpoint);
+/**
+ * Opens a bidirectional (or server-streaming) call on a fresh HTTP/2 connection; `tls`
+ * applies to https:// endpoints, `metadata` is sent as request headers (e.g. `token`).
+ */
+export function openStream(endpoint: string, path: string, tls?: ClientTlsOptions, metadata?: Record<string, string>): ClientStream {
+  const session = http2.connect(endpoint, tlsConnectOptions(endpoint, tls));
   session.on('error', () => {});
-  const req = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers' });
+  const req = session.request({ ...metadata, ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers' });
   const deframer = new MessageDeframer(MAX_RESPONSE_BYTES);
   let status: number | undefined;
   let statusMessage = '';

@@ -1,12 +1,19 @@
 // How tsetcdctl reaches the cluster, with the behaviour etcdctl's clientv3 shows:
-// endpoints given as host:port or http://host:port; a call waits for a reachable
-// endpoint (trying the others) until the command timeout and then fails with "context
-// deadline exceeded"; read-only calls are retried on a server's "unavailable" answers;
-// server errors print as etcd's message when it is one of etcd's own, and as
-// "rpc error: code = ... desc = ..." otherwise.
-import { UnaryClient } from '../../client/unary-client.js';
+// endpoints given as host:port, http://host:port or https://host:port (TLS as the
+// connection settings say); a call waits for a reachable endpoint (trying the others)
+// until the command timeout and then fails with "context deadline exceeded"; read-only
+// calls are retried on a server's "unavailable" answers; server errors print as etcd's
+// message when it is one of etcd's own, and as "rpc error: code = ... desc = ..."
+// otherwise. With a user and password, the client authenticates before its first call
+// (within --dial-timeout; a failure ends the command with exit code 2, as clientv3.New
+// failing does), sends the token with every call, and authenticates again once when a
+// call is refused for its token.
+import { openStream, UnaryClient, type ClientStream } from '../../client/unary-client.js';
 import { GrpcCode, GrpcError } from '../../api/grpc/status.js';
+import { AuthService } from '../../proto/etcdserverpb.js';
 import type { MethodDescriptor, MessageCodec } from '../../proto/runtime.js';
+import { endpointTarget, type ConnectionSettings } from './connection.js';
+import { CtlExit, ExitCode } from './io.js';
 
 /** The messages clientv3 turns back into etcd's own errors (rpctypes). */
 const ETCD_ERROR_MESSAGES = new Set([
@@ -47,6 +54,7 @@ const ETCD_ERROR_MESSAGES = new Set([
   'etcdserver: authentication is not enabled',
   'etcdserver: invalid auth token',
   'etcdserver: invalid auth management',
+  'etcdserver: revision of auth store is old',
   'etcdserver: no leader',
   'etcdserver: not leader',
   'etcdserver: leader changed',
@@ -68,6 +76,10 @@ const ETCD_ERROR_MESSAGES = new Set([
 
 export const PERMISSION_DENIED = 'etcdserver: permission denied';
 export const DEADLINE_EXCEEDED = 'context deadline exceeded';
+const AUTH_NOT_ENABLED = 'etcdserver: authentication is not enabled';
+/** answers after which clientv3 fetches a new token and tries the call again */
+const REFRESH_TOKEN_ON = new Set(['etcdserver: invalid auth token', 'etcdserver: revision of auth store is old']);
+const USER_EMPTY = 'etcdserver: user name is empty';
 
 const CODE_NAMES = new Map<number, string>(Object.entries(GrpcCode).map(([name, code]) => [code, name]));
 
@@ -97,9 +109,9 @@ function toRpcError(err: unknown): RpcError {
   return new RpcError((err as Error)?.message ?? String(err));
 }
 
-/** "http://host:port" for an endpoint written with or without the scheme. */
-export function endpointUrl(endpoint: string): string {
-  return /^[a-z][a-z0-9+.-]*:\/\//i.test(endpoint) ? endpoint : `http://${endpoint}`;
+/** The URL dialled for an endpoint: its own scheme, or https:// when TLS is configured. */
+export function endpointUrl(endpoint: string, settings?: ConnectionSettings): string {
+  return endpointTarget(endpoint, settings).url;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -113,16 +125,74 @@ export interface Answer<T> {
 export class CtlClient {
   private readonly conns = new Map<string, UnaryClient>();
   private current = 0;
+  /** the auth token: undefined until authenticated, '' when none is sent */
+  private token: string | undefined;
 
-  constructor(readonly endpoints: readonly string[]) {}
+  constructor(
+    readonly endpoints: readonly string[],
+    readonly settings?: ConnectionSettings,
+  ) {
+    if (!settings?.auth) this.token = '';
+  }
 
   private conn(endpoint: string): UnaryClient {
     let c = this.conns.get(endpoint);
     if (!c) {
-      c = new UnaryClient(endpointUrl(endpoint));
+      const { url, tls } = endpointTarget(endpoint, this.settings);
+      c = new UnaryClient(url, tls);
       this.conns.set(endpoint, c);
     }
     return c;
+  }
+
+  private metadata(): Record<string, string> | undefined {
+    return this.token ? { token: this.token } : undefined;
+  }
+
+  /**
+   * clientv3's getToken: Auth.Authenticate with the user and password, on any endpoint,
+   * before `deadline`. "authentication is not enabled" means calls go without a token.
+   * Failures are RpcErrors with etcd's message.
+   */
+  async authenticate(deadline: number): Promise<void> {
+    const auth = this.settings?.auth;
+    if (!auth) {
+      this.token = '';
+      return;
+    }
+    this.token = undefined;
+    try {
+      const ans = await this.send(AuthService.methods.Authenticate, { name: auth.username, password: auth.password }, deadline, { repeatable: false });
+      this.token = ans.msg.token;
+    } catch (err) {
+      if (err instanceof RpcError && err.message === AUTH_NOT_ENABLED) this.token = '';
+      else throw err;
+    }
+  }
+
+  /**
+   * Authenticates if that has not happened yet, within --dial-timeout. As with
+   * clientv3.New failing, a failure ends the command: "Error: <message>", exit code 2.
+   */
+  private async ensureAuthenticated(): Promise<void> {
+    if (this.token !== undefined) return;
+    try {
+      await this.authenticate(Date.now() + (this.settings?.dialTimeoutMs ?? 2000));
+    } catch (err) {
+      if (err instanceof RpcError) throw new CtlExit(ExitCode.BadConnection, err.message);
+      throw err;
+    }
+  }
+
+  /**
+   * Opens a streaming call (watch, lease keep-alive...) on the current endpoint with the
+   * client's TLS settings and auth token.
+   */
+  async openStream(path: string): Promise<ClientStream> {
+    await this.ensureAuthenticated();
+    const endpoint = this.endpoints[this.current % this.endpoints.length]!;
+    const { url, tls } = endpointTarget(endpoint, this.settings);
+    return openStream(url, path, tls, this.metadata());
   }
 
   /**
@@ -135,7 +205,26 @@ export class CtlClient {
     deadline: number,
     opts: { repeatable: boolean; endpoint?: string },
   ): Promise<Answer<Res>> {
+    await this.ensureAuthenticated();
+    try {
+      return await this.send(method, request, deadline, opts);
+    } catch (err) {
+      if (!(err instanceof RpcError) || !this.settings?.auth) throw err;
+      if (!REFRESH_TOKEN_ON.has(err.message) && err.message !== USER_EMPTY) throw err;
+      // clientv3's retry interceptor: a new token, then the call once more
+      await this.authenticate(deadline);
+      return this.send(method, request, deadline, opts);
+    }
+  }
+
+  private async send<Req, Res>(
+    method: MethodDescriptor & { request: MessageCodec<Req>; response: MessageCodec<Res> },
+    request: Req,
+    deadline: number,
+    opts: { repeatable: boolean; endpoint?: string },
+  ): Promise<Answer<Res>> {
     const body = method.request.encode(request);
+    const metadata = method.path === AuthService.methods.Authenticate.path ? undefined : this.metadata();
     const targets = opts.endpoint !== undefined ? [opts.endpoint] : this.endpoints;
     let unavailableRetries = 0;
     let failedInARow = 0;
@@ -144,7 +233,7 @@ export class CtlClient {
       if (remaining <= 0) throw new RpcError(DEADLINE_EXCEEDED);
       const endpoint = targets[this.current % targets.length]!;
       try {
-        const raw = await this.withDeadline(this.conn(endpoint).call(method.path, body, { timeoutMs: remaining }), deadline);
+        const raw = await this.withDeadline(this.conn(endpoint).call(method.path, body, { timeoutMs: remaining, ...(metadata && { metadata }) }), deadline);
         return { msg: method.response.decode(raw), raw };
       } catch (err) {
         if (err instanceof RpcError) throw err;

@@ -5,7 +5,8 @@
 import { ClusterService, KVService, MaintenanceService, RangeRequest } from '../../proto/etcdserverpb.js';
 import type { CommandSpec, RunContext } from './cmdtree.js';
 import { CtlClient, PERMISSION_DENIED, RpcError } from './client.js';
-import { applyEnv, checkConnectionFlags, commandDeadline, connect, endpointsOf, printerFor } from './global.js';
+import type { ConnectionSettings } from './connection.js';
+import { applyEnv, commandDeadline, connect, endpointsOf, printerFor, settingsFromFlags } from './global.js';
 import { goDuration } from './gofmt.js';
 import { CtlExit, ExitCode } from './io.js';
 import type { EndpointHealth, EndpointStatus } from './printers.js';
@@ -25,22 +26,36 @@ async function memberListCommand(ctx: RunContext): Promise<void> {
   printer.memberList(ans);
 }
 
-/** --endpoints, or with --cluster the client URLs of every member. */
-async function targetEndpoints(ctx: RunContext, client: CtlClient | undefined): Promise<string[]> {
+/**
+ * --endpoints, or with --cluster the client URLs of every member, asked with the TLS
+ * settings but without authentication (etcdctl: MemberList needs none).
+ */
+async function targetEndpoints(ctx: RunContext, settings: ConnectionSettings): Promise<string[]> {
   const endpoints = endpointsOf(ctx.flags);
   if (!ctx.flags.get('cluster').bool) return endpoints;
-  const c = client ?? new CtlClient(endpoints);
+  const { auth: _auth, ...withoutAuth } = settings;
+  const c = new CtlClient(endpoints, withoutAuth);
   try {
     const ans = await c.call(ClusterService.methods.MemberList, { linearizable: false }, commandDeadline(ctx.flags), { repeatable: true });
     return ans.msg.members.flatMap((m) => m.clientURLs);
   } catch (err) {
     if (err instanceof RpcError) throw new CtlExit(ExitCode.Error, `failed to fetch endpoints from etcd cluster member list: ${err.message}`);
     throw err;
+  } finally {
+    c.close();
   }
 }
 
-async function checkHealth(ctx: RunContext, endpoint: string): Promise<EndpointHealth> {
-  const client = new CtlClient([endpoint]);
+async function checkHealth(ctx: RunContext, endpoint: string, settings: ConnectionSettings): Promise<EndpointHealth> {
+  const client = new CtlClient([endpoint], settings);
+  // etcdctl's clientv3.New per endpoint: authentication failing makes the endpoint unhealthy
+  try {
+    await client.authenticate(Date.now() + settings.dialTimeoutMs);
+  } catch (err) {
+    client.close();
+    if (err instanceof RpcError) return { endpoint, health: false, took: '', error: err.message };
+    throw err;
+  }
   const started = process.hrtime.bigint();
   const deadline = commandDeadline(ctx.flags);
   let error = '';
@@ -59,20 +74,22 @@ async function checkHealth(ctx: RunContext, endpoint: string): Promise<EndpointH
 async function endpointHealthCommand(ctx: RunContext): Promise<void> {
   applyEnv(ctx.cmd, ctx.io);
   const printer = printerFor(ctx.flags, ctx.io);
-  checkConnectionFlags(ctx.flags, endpointsOf(ctx.flags));
-  const endpoints = await targetEndpoints(ctx, undefined);
+  // with --cluster, etcdctl builds the member-list client first and a bad file is exit 1
+  const badFiles = ctx.flags.get('cluster').bool ? ExitCode.Error : ExitCode.BadArgs;
+  const settings = settingsFromFlags(ctx, endpointsOf(ctx.flags), undefined, badFiles);
+  const endpoints = await targetEndpoints(ctx, settings);
   const results: EndpointHealth[] = [];
   // listed in the order the answers arrive, as etcdctl does
-  await Promise.all(endpoints.map((ep) => checkHealth(ctx, ep).then((h) => results.push(h))));
+  await Promise.all(endpoints.map((ep) => checkHealth(ctx, ep, settings).then((h) => results.push(h))));
   printer.endpointHealth(results);
   if (results.some((h) => h.error !== '')) throw new CtlExit(ExitCode.Error, 'unhealthy cluster');
 }
 
 async function endpointStatusCommand(ctx: RunContext): Promise<void> {
-  const { client, printer } = connect(ctx);
+  const { client, printer, settings } = connect(ctx);
   const statuses: EndpointStatus[] = [];
   let failures = 0;
-  for (const endpoint of await targetEndpoints(ctx, client)) {
+  for (const endpoint of await targetEndpoints(ctx, settings)) {
     try {
       const ans = await client.call(MaintenanceService.methods.Status, {}, commandDeadline(ctx.flags), { repeatable: true, endpoint });
       statuses.push({ endpoint, status: ans.msg });

@@ -1,16 +1,27 @@
 // tsetcdctl's global flags, their ETCDCTL_* environment variables, and the step every
 // command that talks to the cluster takes first (etcdctl's clientConfigFromCmd): apply
-// the environment, validate the connection flags, pick the output format, and build
-// the client.
+// the environment, validate the connection flags, read the TLS and auth settings, pick
+// the output format, and build the client.
 import type { Flag, FlagSet, FlagSpec } from './flags.js';
 import type { Command, RunContext } from './cmdtree.js';
 import { CtlClient } from './client.js';
+import {
+  authSettings,
+  checkUnsupported,
+  dialTimeoutMs,
+  secureFlags,
+  tlsConfig,
+  TlsConfigError,
+  type AuthSettings,
+  type ConnectionSettings,
+  type SecureFlags,
+} from './connection.js';
 import { capnslogTime, goQuote } from './gofmt.js';
 import { CtlExit, ExitCode, type Io } from './io.js';
 import { OUTPUT_FORMATS, Printer, type OutputFormat } from './printers.js';
 
 export const GLOBAL_FLAGS: FlagSpec[] = [
-  { name: 'endpoints', kind: 'stringSlice', def: '127.0.0.1:2379', usage: 'gRPC endpoints of the cluster (host:port or http://host:port, comma separated)' },
+  { name: 'endpoints', kind: 'stringSlice', def: '127.0.0.1:2379', usage: 'gRPC endpoints of the cluster (host:port, http://host:port or https://host:port, comma separated)' },
   { name: 'debug', kind: 'bool', def: 'false', usage: 'print the effective global settings to stderr before running' },
   { name: 'write-out', short: 'w', kind: 'string', def: 'simple', usage: 'output format: fields, json, protobuf, simple or table' },
   { name: 'hex', kind: 'bool', def: 'false', usage: 'show keys and values as hex escapes (simple output)' },
@@ -18,14 +29,14 @@ export const GLOBAL_FLAGS: FlagSpec[] = [
   { name: 'command-timeout', kind: 'duration', def: '5s', usage: 'how long a short command may take, not counting the dial' },
   { name: 'keepalive-time', kind: 'duration', def: '2s', usage: 'interval of client keepalive pings' },
   { name: 'keepalive-timeout', kind: 'duration', def: '6s', usage: 'how long to wait for a keepalive answer' },
-  { name: 'insecure-transport', kind: 'bool', def: 'true', usage: 'talk plain HTTP/2 without TLS' },
+  { name: 'insecure-transport', kind: 'bool', def: 'true', usage: 'with no TLS files given, talk plain HTTP/2 to host:port endpoints (false: TLS, trusting the system roots)' },
   { name: 'insecure-discovery', kind: 'bool', def: 'true', usage: 'trust SRV records found without TLS' },
-  { name: 'insecure-skip-tls-verify', kind: 'bool', def: 'false', usage: 'do not verify the server certificate (for testing only)' },
-  { name: 'cert', kind: 'string', def: '', usage: 'client TLS certificate file (not supported yet)' },
-  { name: 'key', kind: 'string', def: '', usage: 'client TLS key file (not supported yet)' },
-  { name: 'cacert', kind: 'string', def: '', usage: 'CA bundle to verify TLS servers with (not supported yet)' },
-  { name: 'user', kind: 'string', def: '', usage: 'user[:password] to authenticate as (not supported yet)' },
-  { name: 'password', kind: 'string', def: '', usage: 'password of --user (not supported yet)' },
+  { name: 'insecure-skip-tls-verify', kind: 'bool', def: 'false', usage: 'do not verify the server certificate when TLS is configured (for testing only)' },
+  { name: 'cert', kind: 'string', def: '', usage: 'client TLS certificate file (with --key)' },
+  { name: 'key', kind: 'string', def: '', usage: 'client TLS key file (with --cert)' },
+  { name: 'cacert', kind: 'string', def: '', usage: 'CA bundle to verify TLS servers with (default: the system roots)' },
+  { name: 'user', kind: 'string', def: '', usage: 'username[:password] to authenticate as (asks for the password if not given)' },
+  { name: 'password', kind: 'string', def: '', usage: 'password of --user (then --user holds only the name)' },
   { name: 'discovery-srv', short: 'd', kind: 'string', def: '', usage: 'domain whose SRV records list the endpoints (not supported yet)' },
   { name: 'discovery-srv-name', kind: 'string', def: '', usage: 'service name used with --discovery-srv (not supported yet)' },
 ];
@@ -83,29 +94,47 @@ export function commandDeadline(flags: FlagSet): number {
   return Date.now() + Number(flags.get('command-timeout').duration / 1_000_000n);
 }
 
-function notSupported(what: string): never {
-  throw new CtlExit(ExitCode.BadFeature, `${what} is not supported by tsetcdctl yet`);
-}
-
 /** The endpoints after the environment is applied, trimmed as etcdctl trims them. */
 export function endpointsOf(flags: FlagSet): string[] {
   return flags.get('endpoints').strings.map((e) => e.trim());
 }
 
-/** Checks the TLS, auth and discovery flags: empty paths are errors, the rest unsupported. */
-export function checkConnectionFlags(flags: FlagSet, endpoints: string[]): void {
-  if (flags.get('discovery-srv').string !== '') notSupported('--discovery-srv');
-  for (const name of ['cert', 'key', 'cacert']) {
-    const f = flags.get(name);
-    if (f.changed && f.string === '') throw new CtlExit(ExitCode.BadArgs, `empty string is passed to --${name} option`);
+/**
+ * Checks the connection flags that need no file or terminal: what tsetcdctl does not
+ * support (exit 4) and TLS file flags given as empty strings (exit 128). Returns the
+ * security flags.
+ */
+export function checkConnectionFlags(flags: FlagSet, endpoints: string[]): SecureFlags {
+  checkUnsupported(flags, endpoints);
+  return secureFlags(flags);
+}
+
+/** etcdctl's newClientCfg: the TLS configuration from the files; a bad one is exit 128. */
+export function connectionSettings(secure: SecureFlags, auth: AuthSettings | undefined, flags: FlagSet, exitCode: number = ExitCode.BadArgs): ConnectionSettings {
+  let tls;
+  try {
+    tls = tlsConfig(secure);
+  } catch (err) {
+    if (err instanceof TlsConfigError) throw new CtlExit(exitCode, err.message);
+    throw err;
   }
-  for (const name of ['cert', 'key', 'cacert']) if (flags.get(name).string !== '') notSupported(`--${name} (TLS)`);
-  if (!flags.get('insecure-transport').bool) notSupported('--insecure-transport=false (TLS)');
-  if (flags.get('user').string !== '') notSupported('--user (authentication)');
-  for (const ep of endpoints) {
-    const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(ep)?.[1]?.toLowerCase();
-    if (scheme !== undefined && scheme !== 'http') notSupported(`endpoint ${ep} (only http:// endpoints)`);
-  }
+  const settings: ConnectionSettings = { dialTimeoutMs: dialTimeoutMs(flags) };
+  if (tls) settings.tls = tls;
+  if (auth) settings.auth = auth;
+  return settings;
+}
+
+/**
+ * The settings every client of a command uses, in etcdctl's order: the security flags,
+ * then the user and password (perhaps asked for), then the output format (unless
+ * `beforeFiles` is given, which runs there), then the certificate files (a bad one
+ * ends the command with `exitCode`).
+ */
+export function settingsFromFlags(ctx: RunContext, endpoints: string[], beforeFiles?: () => void, exitCode: number = ExitCode.BadArgs): ConnectionSettings {
+  const secure = checkConnectionFlags(ctx.flags, endpoints);
+  const auth = authSettings(ctx.flags, ctx.io);
+  beforeFiles?.();
+  return connectionSettings(secure, auth, ctx.flags, exitCode);
 }
 
 /** The output format picked by -w, or exit 4 for an unknown one. */
@@ -123,6 +152,8 @@ function printDebug(cmd: Command, io: Io): void {
 export interface Connection {
   client: CtlClient;
   printer: Printer;
+  /** for more clients of the same command */
+  settings: ConnectionSettings;
 }
 
 /** etcdctl's clientConfigFromCmd + mustClient. */
@@ -130,7 +161,7 @@ export function connect(ctx: RunContext): Connection {
   applyEnv(ctx.cmd, ctx.io);
   if (ctx.flags.get('debug').bool) printDebug(ctx.cmd, ctx.io);
   const endpoints = endpointsOf(ctx.flags);
-  checkConnectionFlags(ctx.flags, endpoints);
-  const printer = printerFor(ctx.flags, ctx.io);
-  return { client: new CtlClient(endpoints), printer };
+  let printer: Printer | undefined;
+  const settings = settingsFromFlags(ctx, endpoints, () => (printer = printerFor(ctx.flags, ctx.io)));
+  return { client: new CtlClient(endpoints, settings), printer: printer!, settings };
 }
