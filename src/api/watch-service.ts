@@ -12,7 +12,7 @@ import {
 } from '../proto/etcdserverpb.js';
 import { INVALID_WATCH_ID, type WatchableStore, type WatchCreateOptions, type WatchSink, type WatchStreamLimits, type WatchStreamResponse } from '../mvcc/watchable-store.js';
 import { asGrpcError, type CallContext, type GrpcRouter, type StreamCall } from './grpc/server.js';
-import { GrpcCode, GrpcError } from './grpc/status.js';
+import { GrpcCode, GrpcError, goStatusText } from './grpc/status.js';
 import { decodeRequest } from './method.js';
 
 export const WATCH_PATH = '/etcdserverpb.Watch/Watch';
@@ -88,9 +88,11 @@ function serveWatch(
       try {
         opts.authorize?.(call.ctx, req.create_request.key, req.create_request.range_end);
       } catch (err) {
-        // etcd answers a refused create with a created-and-canceled response, watch ID -1
+        // etcd answers a refused create with a created-and-canceled response, watch ID -1,
+        // whose reason is the whole gRPC status text of the auth error
         const g = asGrpcError(err);
-        call.send(WatchResponse.encode(WatchResponse.create({ header: host.header(0), watch_id: -1, created: true, canceled: true, cancel_reason: g.message })));
+        const cancelReason = goStatusText(g.code, g.message);
+        call.send(WatchResponse.encode(WatchResponse.create({ header: host.header(0), watch_id: -1, created: true, canceled: true, cancel_reason: cancelReason })));
         return;
       }
       const o = createOptions(req.create_request);

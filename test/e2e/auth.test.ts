@@ -83,6 +83,9 @@ const SESSION: Step[] = [
   fails('Error: etcdserver: permission denied', ALICE, 'get', 'zzz9'),
   fails('Error: etcdserver: permission denied', ALICE, 'del', 'zzz', '--from-key', '--prev-kv'),
   ok('1\n', ALICE, 'del', 'zzz', '--from-key'),
+  // a refused watch is created and canceled at once; the reason is the whole gRPC status
+  { args: [ALICE, 'watch', 'zzz9'], err: 'watch was canceled (rpc error: code = PermissionDenied desc = etcdserver: permission denied)\nError: watch is canceled by the server', code: 5 },
+  { args: ['watch', 'foo1'], err: 'watch was canceled (rpc error: code = InvalidArgument desc = etcdserver: user name is empty)\nError: watch is canceled by the server', code: 5 },
   loginFails(BAD_LOGIN, '--user=alice:wrong', 'get', 'foo1'),
   loginFails(BAD_LOGIN, '--user=nobody:x', 'get', 'foo1'),
   fails('Error: etcdserver: permission denied', ALICE, 'user', 'list'),

@@ -21,6 +21,13 @@ export const GrpcCode = {
 } as const;
 export type GrpcCode = (typeof GrpcCode)[keyof typeof GrpcCode];
 
+const CODE_NAMES = new Map<number, string>(Object.entries(GrpcCode).map(([name, code]) => [code, name]));
+
+/** A status as Go's grpc status.Error(...).Error() prints it: "rpc error: code = X desc = msg". */
+export function goStatusText(code: GrpcCode, message: string): string {
+  return `rpc error: code = ${CODE_NAMES.get(code) ?? `Code(${code})`} desc = ${message}`;
+}
+
 /** An error that carries the gRPC status a client should see. */
 export class GrpcError extends Error {
   constructor(
