@@ -10,8 +10,7 @@ import path from 'node:path';
 import type { Config } from '../config/index.js';
 import type { TlsFiles } from '../api/tls-context.js';
 import type { Logger } from '../pkg/logger.js';
-import { checkIsCA, checkTlsFiles, type TlsProblem, type TlsUsage } from '../pki/index.js';
-import { ensureSelfCert } from '../pki/self-cert.js';
+import type { TlsProblem, TlsUsage } from '../pki/index.js';
 
 export interface StartupTls {
   client: TlsFiles;
@@ -53,8 +52,10 @@ function urlList(config: Config, flag: string): string[] {
 
 const WARNING_KINDS: ReadonlySet<TlsProblem['kind']> = new Set(['host-not-covered']);
 
-function check(files: TlsFiles, side: 'client' | 'peer', hosts: string[], logger: Logger): void {
+async function check(files: TlsFiles, side: 'client' | 'peer', hosts: string[], logger: Logger): Promise<void> {
   if (!files.certFile && !files.keyFile) return;
+  // the certificate code (and @peculiar/x509) loads only for members that use TLS
+  const { checkIsCA, checkTlsFiles } = await import('../pki/index.js');
   const p = side === 'peer' ? '--peer-' : '--';
   if (!files.certFile || !files.keyFile) {
     throw new Error(`${p}cert-file and ${p}key-file must be given together (got only ${files.certFile ? `${p}cert-file` : `${p}key-file`})`);
@@ -91,6 +92,7 @@ export async function startupTls(config: Config, logger: Logger): Promise<Startu
     if (client.certFile || client.keyFile) logger.warn('ignoring client auto TLS since certs given');
     else {
       const hosts = urlList(config, 'listen-client-urls').map((u) => new URL(u).host);
+      const { ensureSelfCert } = await import('../pki/self-cert.js');
       const made = await ensureSelfCert(path.join(config.dataDir, 'fixtures', 'client'), { hosts, validityYears });
       // as in etcd, a generated certificate replaces the whole client TLS setup
       Object.assign(client, { ...made, trustedCaFile: '', crlFile: '', clientCertAuth: false });
@@ -102,6 +104,7 @@ export async function startupTls(config: Config, logger: Logger): Promise<Startu
     if (peer.certFile || peer.keyFile) logger.warn('ignoring peer auto TLS since certs given');
     else {
       const hosts = urlList(config, 'listen-peer-urls').map((u) => new URL(u).host);
+      const { ensureSelfCert } = await import('../pki/self-cert.js');
       const made = await ensureSelfCert(path.join(config.dataDir, 'fixtures', 'peer'), { hosts, validityYears, clientAuth: true });
       Object.assign(peer, { ...made, trustedCaFile: '', crlFile: '', clientCertAuth: false });
       peerSelfSigned = true;
@@ -109,7 +112,7 @@ export async function startupTls(config: Config, logger: Logger): Promise<Startu
     }
   }
   // a generated certificate covers the listen hosts; nobody verifies it against advertised ones
-  check(client, 'client', clientSelfSigned ? [] : httpsHosts(urlList(config, 'advertise-client-urls')), logger);
-  check(peer, 'peer', peerSelfSigned ? [] : httpsHosts(urlList(config, 'initial-advertise-peer-urls')), logger);
+  await check(client, 'client', clientSelfSigned ? [] : httpsHosts(urlList(config, 'advertise-client-urls')), logger);
+  await check(peer, 'peer', peerSelfSigned ? [] : httpsHosts(urlList(config, 'initial-advertise-peer-urls')), logger);
   return { client, peer, peerSelfSigned };
 }

@@ -52,6 +52,7 @@ function serverOptions(config: Config, logger: Logger, tlsSetup: StartupTls): Se
     preVote: Boolean(config.values.get('pre-vote') ?? true),
     strictReconfigCheck: Boolean(config.values.get('strict-reconfig-check') ?? true),
     forceNewCluster: Boolean(config.values.get('force-new-cluster') ?? false),
+    initialElectionTickAdvance: Boolean(config.values.get('initial-election-tick-advance') ?? true),
     onRemoved: () => {
       logger.warn('exiting: this member was removed from the cluster');
       process.exit(0);

@@ -13,7 +13,7 @@ const MEMBER: FlagSpec[] = [
   { name: 'snapshot-count', kind: 'uint64', default: 100000, section: 'Member', supported: true, help: 'Take a snapshot to disk after this many committed entries.' },
   { name: 'heartbeat-interval', kind: 'uint', default: 100, section: 'Member', supported: true, help: 'Milliseconds between leader heartbeats.' },
   { name: 'election-timeout', kind: 'uint', default: 1000, section: 'Member', supported: true, help: 'Milliseconds a follower waits without hearing from a leader before it starts an election. Must be at least 5 heartbeat intervals.' },
-  { name: 'initial-election-tick-advance', kind: 'bool', default: true, section: 'Member', supported: false, help: 'Skip most of the first election timeout after start so a leader is found sooner.' },
+  { name: 'initial-election-tick-advance', kind: 'bool', default: true, section: 'Member', supported: true, help: 'Skip most of the first election timeout after start so a leader is found sooner.' },
   { name: 'listen-peer-urls', kind: 'urls', default: ['http://localhost:2380'], urlExceptions: [''], yamlType: 'string', section: 'Member', supported: true, help: 'URLs to accept traffic from other members on.' },
   { name: 'listen-client-urls', kind: 'urls', default: ['http://localhost:2379'], urlExceptions: [''], yamlType: 'string', section: 'Member', supported: true, help: 'URLs to accept client traffic on.' },
   { name: 'listen-client-http-urls', since: '3.5', kind: 'urls', default: [], urlExceptions: [''], yamlType: 'string', section: 'Member', supported: false, help: 'URLs to serve only HTTP client traffic on; HTTP then leaves --listen-client-urls.' },

@@ -140,6 +140,13 @@ export class RaftDriver {
     this.schedule();
   }
 
+  /** Lets `n` ticks pass at once (etcd's initial election tick advance). */
+  advanceTicks(n: number): void {
+    if (this.stopped) return;
+    for (let i = 0; i < n; i++) this.node.tick();
+    this.schedule();
+  }
+
   /** Hands a proposal to raft; throws ProposalDroppedError when it cannot take it now. */
   propose(data: Uint8Array): void {
     this.node.propose(data);

@@ -83,6 +83,8 @@ export interface ServerOptions {
   electionTimeoutMs: number;
   preVote?: boolean;
   strictReconfigCheck?: boolean;
+  /** --initial-election-tick-advance (default true) */
+  initialElectionTickAdvance?: boolean;
   /** --force-new-cluster: on restart, become the only member of the cluster (keeping the data) */
   forceNewCluster?: boolean;
   /** --auth-token, --bcrypt-cost, --auth-token-ttl; clientCertAuth: the client certificate CN may identify a user */
@@ -717,6 +719,14 @@ export class EtcdServer implements RaftHost {
     this.campaignWhenCaughtUp = false;
     const voters = st.config.voters;
     if (st.lead === NONE && voters.length === 1 && voters[0] === this.memberId) this.driver.campaign();
+    else if (st.lead === NONE && voters.includes(this.memberId) && (this.opts.initialElectionTickAdvance ?? true)) {
+      // --initial-election-tick-advance: skip all but one tick of the first election
+      // timeout, so a starting cluster elects a leader in about a heartbeat plus the
+      // random part instead of a whole timeout; pre-vote keeps this from disturbing a
+      // leader that is already there
+      const electionTicks = Math.max(2, Math.round(this.opts.electionTimeoutMs / this.opts.heartbeatIntervalMs));
+      this.driver.advanceTicks(electionTicks - 1);
+    }
   }
 
   private flushWaitingForLeader(): void {

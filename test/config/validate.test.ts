@@ -62,6 +62,7 @@ describe('unsupported flags', () => {
       'initial-cluster',
       'initial-cluster-state',
       'initial-cluster-token',
+      'initial-election-tick-advance',
       'key-file',
       'listen-client-urls',
       'listen-metrics-urls',
