@@ -32,6 +32,16 @@ export const BCRYPT_MIN_COST = 4;
 export const BCRYPT_MAX_COST = 31;
 export const DEFAULT_BCRYPT_COST = 10;
 
+/**
+ * etcd stores hashes made by Go's bcrypt, which writes the "$2a$" prefix. Our bcrypt binding
+ * (pinned to 1.10.7 because later releases lack prebuilt binaries for most platforms, which
+ * breaks `npm ci`) writes "$2y$"; for passwords under 255 bytes the two versions compute the
+ * same hash, so only the label changes and a snapshot's hashes read the same as etcd's.
+ */
+function asGoBcryptVersion(hashed: string): string {
+  return hashed.startsWith('$2y$') || hashed.startsWith('$2b$') ? `$2a$${hashed.slice(4)}` : hashed;
+}
+
 const ENABLED_KEY = Buffer.from('authEnabled');
 const REVISION_KEY = Buffer.from('authRevision');
 const ENABLED = Buffer.from([1]);
@@ -231,7 +241,7 @@ export class AuthStore {
   }
 
   private async hashPassword(password: string): Promise<string> {
-    const hashed = await bcryptHash(password, { cost: this.bcryptCost, version: '2a' });
+    const hashed = asGoBcryptVersion(await bcryptHash(password, this.bcryptCost));
     return Buffer.from(hashed, 'utf8').toString('base64');
   }
 
@@ -392,7 +402,7 @@ export class AuthStore {
   /** etcd 3.5's selectPassword: the proposed hash, or (for an entry nobody prepared) a fresh one */
   private storedPassword(password: string, hashedPassword: string): Uint8Array {
     if (password !== '' && hashedPassword === '') {
-      return Buffer.from(bcryptHashSync(password, { cost: this.bcryptCost, version: '2a' }), 'utf8');
+      return Buffer.from(asGoBcryptVersion(bcryptHashSync(password, this.bcryptCost)), 'utf8');
     }
     return Buffer.from(hashedPassword, 'base64');
   }

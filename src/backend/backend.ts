@@ -250,10 +250,14 @@ export class Backend {
     this.pending = new Map();
     this.pendingOps = 0;
     const old = this.env;
+    // open the new file where it is, then move it into place: opening a second environment
+    // on the path of one that is still open invalidates the new one (lmdb keys its
+    // environments by path), which is why defragment() does it in this order too
+    fs.rmSync(file + '-lock', { force: true });
+    this.env = Backend.openEnv(file, this.opts);
+    this.openBuckets();
     fs.renameSync(file, this.filePath);
     fs.chmodSync(this.filePath, 0o600);
-    this.env = Backend.openEnv(this.filePath, this.opts);
-    this.openBuckets();
     this.fileSizeBytes = -1;
     await old.close();
   }

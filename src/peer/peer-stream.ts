@@ -1,10 +1,12 @@
 // The outgoing message stream to one peer: a bounded queue flushed with one socket
-// write per event-loop turn, and reconnection with backoff. Raft tolerates lost
-// messages, so when the queue is full or the peer is down messages are dropped and the
-// peer is reported unreachable (raft then probes it gently).
+// write per event-loop turn. The stream is kept connected, as etcd keeps its peer
+// streams: dialed when the peer is added and redialed with backoff when it drops, so a
+// member knows which peers are reachable before raft has anything to say. Raft
+// tolerates lost messages, so when the queue is full or the peer is down messages are
+// dropped and the peer is reported unreachable (raft then probes it gently).
 import type net from 'node:net';
 import { dial, type PeerTlsOptions } from './dialer.js';
-import { encodeHello, frameAll, RAFT_PREFACE, type Hello } from './protocol.js';
+import { encodeHello, frameAll, RAFT_PREFACE, REJECT_REMOVED, type Hello } from './protocol.js';
 
 /** queued messages per peer before new ones are dropped (etcd buffers 4096 per stream) */
 export const MAX_QUEUED_MESSAGES = 4096;
@@ -15,6 +17,8 @@ const MAX_BACKOFF_MS = 1000;
 export interface PeerStreamEvents {
   onUnreachable(): void;
   onActive(): void;
+  /** the peer says this member was removed from the cluster */
+  onRemoved(): void;
   log(msg: string, fields: Record<string, unknown>): void;
 }
 
@@ -28,6 +32,7 @@ export class PeerStream {
   private nextDialAtMs = 0;
   private closed = false;
   private wasConnected = false;
+  private redialTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private urls: string[],
@@ -38,6 +43,30 @@ export class PeerStream {
 
   setUrls(urls: string[]): void {
     this.urls = urls;
+  }
+
+  /** Connects now and keeps the stream connected from then on. */
+  start(): void {
+    this.connect();
+  }
+
+  /** The peer just reached us: it is up, so dial it now rather than after the backoff. */
+  kick(): void {
+    if (this.socket || this.connecting || this.closed) return;
+    this.backoffMs = 50;
+    this.nextDialAtMs = 0;
+    if (this.redialTimer) clearTimeout(this.redialTimer);
+    this.redialTimer = undefined;
+    this.connect();
+  }
+
+  private scheduleRedial(): void {
+    if (this.closed || this.redialTimer) return;
+    this.redialTimer = setTimeout(() => {
+      this.redialTimer = undefined;
+      if (!this.socket) this.connect();
+    }, Math.max(0, this.nextDialAtMs - Date.now()));
+    this.redialTimer.unref();
   }
 
   get connected(): boolean {
@@ -73,8 +102,11 @@ export class PeerStream {
 
   private connect(): void {
     if (this.connecting || this.closed || Date.now() < this.nextDialAtMs) {
-      // not yet: the queue waits; if the peer stays down, raft sees it as unreachable
-      if (!this.connecting && !this.closed) this.dropQueue();
+      // not yet: if the peer stays down, raft sees it as unreachable; the redial comes
+      if (!this.connecting && !this.closed) {
+        this.dropQueue();
+        this.scheduleRedial();
+      }
       return;
     }
     this.connecting = true;
@@ -89,7 +121,10 @@ export class PeerStream {
         socket.write(Buffer.concat([RAFT_PREFACE, encodeHello(this.hello)]));
         socket.on('error', () => {});
         socket.on('close', () => this.onClose(socket));
-        socket.on('data', () => {}); // the receiver never writes on this connection
+        // the receiver writes only to say this member was removed from the cluster
+        socket.on('data', (b: Buffer) => {
+          if (b[0] === REJECT_REMOVED) this.events.onRemoved();
+        });
         this.socket = socket;
         if (!this.wasConnected) this.events.log('established a stream to the remote peer', { 'remote-peer-id': this.hello.to.toString(16) });
         this.wasConnected = true;
@@ -101,6 +136,7 @@ export class PeerStream {
         this.nextDialAtMs = Date.now() + this.backoffMs;
         this.backoffMs = Math.min(this.backoffMs * 2, MAX_BACKOFF_MS);
         this.dropQueue();
+        this.scheduleRedial();
       },
     );
   }
@@ -130,10 +166,14 @@ export class PeerStream {
     if (this.wasConnected && !this.closed) this.events.log('lost the stream to the remote peer', { 'remote-peer-id': this.hello.to.toString(16) });
     this.wasConnected = false;
     this.events.onUnreachable();
+    this.nextDialAtMs = Date.now() + this.backoffMs;
+    this.scheduleRedial();
   }
 
   close(): void {
     this.closed = true;
+    if (this.redialTimer) clearTimeout(this.redialTimer);
+    this.redialTimer = undefined;
     this.queue = [];
     this.socket?.destroy();
     this.socket = undefined;

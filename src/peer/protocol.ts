@@ -8,7 +8,10 @@
 //
 // hello: [u64 cluster ID][u64 sender member ID][u64 receiver member ID]. The receiver
 // checks both IDs before it accepts anything, as etcd checks X-Etcd-Cluster-ID, so two
-// clusters sharing a network (or a member from an old cluster) never mix.
+// clusters sharing a network (or a member from an old cluster) never mix. The receiver
+// otherwise never writes on a message stream, except one byte before it closes the
+// stream of a member that was removed from the cluster (etcd answers 410 Gone), so that
+// member learns it and stops.
 
 export const RAFT_PREFACE = Buffer.from('TSETCD-RAFT/1\n');
 export const SNAP_PREFACE = Buffer.from('TSETCD-SNAP/1\n');
@@ -16,6 +19,9 @@ export const PREFACE_BYTES = RAFT_PREFACE.length;
 export const HELLO_BYTES = 24;
 /** a raft message bigger than this is refused: it cannot be legitimate (etcd caps at 64 MiB too) */
 export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
+
+/** written by the receiver to a member removed from the cluster, just before it closes the stream */
+export const REJECT_REMOVED = 0x52;
 
 export interface Hello {
   clusterId: bigint;
@@ -68,14 +74,6 @@ export class FrameReader {
       out.push(frame.subarray(4));
     }
     return out;
-  }
-
-  /** Bytes received after the last complete frame (the start of a file stream). */
-  rest(): Buffer {
-    const r = Buffer.concat(this.chunks, this.buffered);
-    this.chunks = [];
-    this.buffered = 0;
-    return r;
   }
 
   private peek(n: number): Buffer {

@@ -5,7 +5,12 @@ import type net from 'node:net';
 import path from 'node:path';
 import { dial, type PeerTlsOptions } from './dialer.js';
 import { PeerStream } from './peer-stream.js';
-import { decodeHello, encodeHello, FrameReader, HELLO_BYTES, PREFACE_BYTES, RAFT_PREFACE, SNAP_PREFACE } from './protocol.js';
+import { decodeHello, encodeHello, FrameReader, HELLO_BYTES, MAX_FRAME_BYTES, PREFACE_BYTES, RAFT_PREFACE, REJECT_REMOVED, SNAP_PREFACE } from './protocol.js';
+
+/** A snapshot connection that moves no bytes for this long is given up. */
+const SNAPSHOT_IDLE_TIMEOUT_MS = 30_000;
+/** Largest backend file accepted from a leader (etcd's backend quota tops out at 8 GiB). */
+const MAX_SNAPSHOT_BYTES = 64 * 1024 ** 3;
 
 export interface TransportLogger {
   info(msg: string, fields?: Record<string, unknown>): void;
@@ -27,6 +32,10 @@ export interface TransportOptions {
   onUnreachable(to: bigint): void;
   /** whether a member ID may talk to us (a member, not removed) */
   isKnownPeer(id: bigint): boolean;
+  /** whether a member ID was removed from the cluster */
+  isRemovedPeer(id: bigint): boolean;
+  /** a peer told us this member was removed from the cluster */
+  onRemovedFromCluster(): void;
 }
 
 /**
@@ -67,6 +76,8 @@ export class PeerTransport {
   private readonly partition = new PartitionFailpoint(process.env['TSETCD_FAILPOINT_PARTITION_FILE']);
   private readonly active = new Map<bigint, number>();
   private readonly incoming = new Set<net.Socket>();
+  /** accepted message streams by sending member, so a removed member's can be closed */
+  private readonly incomingFrom = new Map<bigint, Set<net.Socket>>();
 
   constructor(private readonly opts: TransportOptions) {
     fs.mkdirSync(opts.snapshotDir, { recursive: true, mode: 0o700 });
@@ -81,15 +92,27 @@ export class PeerTransport {
     const stream = new PeerStream(urls, { clusterId: this.opts.clusterId(), from: this.opts.localId, to: id }, this.opts.tls, {
       onUnreachable: () => this.opts.onUnreachable(id),
       onActive: () => this.active.set(id, Date.now()),
+      onRemoved: () => this.opts.onRemovedFromCluster(),
       log: (msg, fields) => this.opts.logger.info(msg, fields),
     });
     this.streams.set(id, stream);
+    if (!this.partition.blocks(id)) stream.start();
   }
 
+  /** Peers that have a connected stream from us (etcd's active peers). */
+  activePeerCount(): number {
+    let n = 0;
+    for (const s of this.streams.values()) if (s.connected) n++;
+    return n;
+  }
+
+  /** `id` left the cluster: stop talking to it, and tell it on the streams it opened to us. */
   removePeer(id: bigint): void {
     this.streams.get(id)?.close();
     this.streams.delete(id);
     this.active.delete(id);
+    for (const socket of this.incomingFrom.get(id) ?? []) socket.end(Buffer.from([REJECT_REMOVED]));
+    this.incomingFrom.delete(id);
   }
 
   hasPeer(id: bigint): boolean {
@@ -125,6 +148,8 @@ export class PeerTransport {
         head.writeBigUInt64BE(BigInt(size), 4 + message.length);
         socket.write(Buffer.concat([SNAP_PREFACE, encodeHello({ clusterId: this.opts.clusterId(), from: this.opts.localId, to }), head]));
         const sock = socket;
+        // a receiver that stops reading or never answers must not hold up the next try
+        sock.setTimeout(SNAPSHOT_IDLE_TIMEOUT_MS, () => sock.destroy(new Error(`no progress for ${SNAPSHOT_IDLE_TIMEOUT_MS / 1000}s`)));
         await new Promise<void>((resolve, reject) => {
           const rs = fs.createReadStream(file);
           rs.on('error', reject);
@@ -166,8 +191,23 @@ export class PeerTransport {
         const problem = this.checkHello(hello);
         if (problem) {
           this.opts.logger.warn('rejected a stream from a peer', { 'remote-peer-id': hello.from.toString(16), reason: problem });
-          socket.destroy();
+          // a removed member is told so (once the cluster IDs match), and then stops
+          if (!isSnapshot && hello.clusterId === this.opts.clusterId() && this.opts.isRemovedPeer(hello.from)) {
+            socket.end(Buffer.from([REJECT_REMOVED]));
+          } else socket.destroy();
           return;
+        }
+        // the peer is up: our stream to it need not wait out a backoff
+        this.streams.get(hello.from)?.kick();
+        if (!isSnapshot) {
+          const from = hello.from;
+          let set = this.incomingFrom.get(from);
+          if (!set) this.incomingFrom.set(from, (set = new Set()));
+          set.add(socket);
+          socket.once('close', () => {
+            set.delete(socket);
+            if (set.size === 0 && this.incomingFrom.get(from) === set) this.incomingFrom.delete(from);
+          });
         }
         chunk = buf.subarray(HELLO_BYTES);
         if (chunk.length === 0) return;
@@ -214,15 +254,17 @@ export class PeerTransport {
   }
 }
 
-/** Receives one snapshot stream into a file, then reports the message and the file. */
+/**
+ * Receives one snapshot stream into a file, then reports the message and the file. The
+ * stream is: the MsgSnap as one length-prefixed frame, the file size as a u64, the file.
+ */
 class SnapshotReceiver {
-  private readonly frames = new FrameReader();
   private message: Uint8Array | undefined;
   private size = -1;
   private received = 0;
   private fd: number | undefined;
   private readonly file: string;
-  private header = Buffer.alloc(0);
+  private header: Buffer = Buffer.alloc(0);
   private done = false;
 
   constructor(
@@ -235,17 +277,19 @@ class SnapshotReceiver {
 
   push(chunk: Buffer): void {
     if (this.done) return;
-    if (!this.message) {
-      const frames = this.frames.push(chunk);
-      if (frames.length === 0) return;
-      this.message = frames[0];
-      chunk = this.frames.rest();
-    }
     if (this.size < 0) {
-      this.header = Buffer.concat([this.header, chunk]);
-      if (this.header.length < 8) return;
-      this.size = Number(this.header.readBigUInt64BE(0));
-      chunk = this.header.subarray(8);
+      // the header arrives in pieces of any size: collect it whole before reading it
+      this.header = this.header.length === 0 ? chunk : Buffer.concat([this.header, chunk]);
+      if (this.header.length < 4) return;
+      const messageBytes = this.header.readUInt32BE(0);
+      if (messageBytes > MAX_FRAME_BYTES) throw new Error(`snapshot message of ${messageBytes} bytes exceeds the ${MAX_FRAME_BYTES}-byte limit`);
+      if (this.header.length < 4 + messageBytes + 8) return;
+      this.message = this.header.subarray(4, 4 + messageBytes);
+      const size = this.header.readBigUInt64BE(4 + messageBytes);
+      if (size > BigInt(MAX_SNAPSHOT_BYTES)) throw new Error(`snapshot of ${size} bytes exceeds the ${MAX_SNAPSHOT_BYTES}-byte limit`);
+      this.size = Number(size);
+      chunk = this.header.subarray(4 + messageBytes + 8);
+      this.header = Buffer.alloc(0);
       this.fd = fs.openSync(this.file, 'w', 0o600);
     }
     if (chunk.length > 0) {
@@ -258,7 +302,7 @@ class SnapshotReceiver {
       fs.closeSync(this.fd!);
       this.fd = undefined;
       this.done = true;
-      this.onComplete(this.message, this.file);
+      this.onComplete(this.message!, this.file);
     }
   }
 

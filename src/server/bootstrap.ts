@@ -51,6 +51,10 @@ export async function boot(opts: ServerOptions): Promise<Booted> {
   const snapDir = path.join(memberDir, 'snap');
   const restarting = Wal.exists(walDir);
   fs.mkdirSync(snapDir, { recursive: true, mode: 0o700 });
+  // snapshot copies for or from peers that a crash left behind are of no use now
+  for (const name of fs.readdirSync(snapDir)) {
+    if (name.startsWith('outgoing-') || name.startsWith('incoming-')) fs.rmSync(path.join(snapDir, name), { recursive: true, force: true });
+  }
   const backend = Backend.open(path.join(snapDir, 'db'));
   const snapshotter = new Snapshotter(snapDir);
   try {

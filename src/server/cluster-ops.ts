@@ -20,6 +20,10 @@ export interface ClusterHost {
   readonly memberId: bigint;
   nextRequestId(): number;
   waitFor(id: number, decoded: unknown, propose: () => void): Promise<ApplyOutcome>;
+  /** raft took request `id`'s proposal: a timeout now means "outcome unknown", not "not written" */
+  markProposed(id: number): void;
+  /** whether request `id` still waits for its outcome */
+  isPending(id: number): boolean;
 }
 
 export interface ClusterOpsOptions {
@@ -106,18 +110,20 @@ export class ClusterOps {
   private async change(cc: Omit<ConfChange, 'context'>, member: Member): Promise<void> {
     const requestId = this.host.nextRequestId();
     const full: ConfChange = { ...cc, context: encodeMemberContext({ member, requestId }) };
-    const outcome = await this.host.waitFor(requestId, undefined, () => this.proposeWhenLed(full));
+    const outcome = await this.host.waitFor(requestId, undefined, () => this.proposeWhenLed(full, requestId));
     if (outcome.error) throw outcome.error;
   }
 
   /** Proposals need a leader; without one they are retried until the request times out. */
-  private proposeWhenLed(cc: ConfChange): void {
+  private proposeWhenLed(cc: ConfChange, requestId: number): void {
     const deadline = Date.now() + this.opts.requestTimeoutMs;
     const attempt = (): void => {
-      if (Date.now() > deadline) return;
+      // a request that gave up (answered "no leader") must not be proposed after all
+      if (Date.now() > deadline || !this.host.isPending(requestId)) return;
       if (this.driver.leader !== NONE) {
         try {
           this.driver.proposeConfChange(cc);
+          this.host.markProposed(requestId);
           return;
         } catch (err) {
           if (!(err instanceof ProposalDroppedError)) throw err;

@@ -44,6 +44,8 @@ export interface RaftHost {
   installSnapshot(snapshot: Snapshot, file: string): Promise<void>;
   /** a consistent copy of the backend for a follower that needs a snapshot */
   snapshotFileForPeer(): Promise<string>;
+  /** the file from snapshotFileForPeer is no longer needed */
+  releaseSnapshotFile(file: string): void;
   peerUrls(id: bigint): string[];
   /** every `snapshotCount` applied entries the WAL may be compacted */
   snapshotCount(): number;
@@ -350,14 +352,16 @@ export class RaftDriver {
     if (this.sendingSnapshotTo.has(m.to)) return;
     this.sendingSnapshotTo.add(m.to);
     let ok = false;
+    let file: string | undefined;
     try {
-      const file = await this.opts.host.snapshotFileForPeer();
+      file = await this.opts.host.snapshotFileForPeer();
       const msg = { ...m, snapshot: { metadata: m.snapshot!.metadata, data: new Uint8Array(0) } };
       ok = await this.opts.transport.sendSnapshot(m.to, this.opts.host.peerUrls(m.to), encodeMessage(msg), file);
     } catch (err) {
       this.opts.logger.warn('failed to make a snapshot for a follower', { 'remote-peer-id': m.to.toString(16), error: (err as Error).message });
     } finally {
       this.sendingSnapshotTo.delete(m.to);
+      if (file) this.opts.host.releaseSnapshotFile(file);
     }
     if (this.stopped) return;
     this.node.reportSnapshot(m.to, ok);

@@ -4,7 +4,6 @@
 // backend write group per batch, and the waiting requests are answered.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { Backend } from '../backend/backend.js';
 import type { Logger } from '../pkg/logger.js';
@@ -113,6 +112,13 @@ interface Waiter {
   resolve: (outcome: ApplyOutcome) => void;
   decoded: unknown;
   timer: NodeJS.Timeout;
+  /** raft took the proposal; until then it waits in waitingForLeader and can still be withdrawn */
+  proposed: boolean;
+}
+
+interface QueuedProposal {
+  id: number;
+  data: Uint8Array;
 }
 
 export class EtcdServer implements RaftHost {
@@ -133,9 +139,10 @@ export class EtcdServer implements RaftHost {
   private readonly storage: MemoryStorage;
   private readonly idGen: RequestIdGenerator;
   private readonly waiters = new Map<number, Waiter>();
-  /** proposals made while no leader is known; proposed once one is */
-  private waitingForLeader: Uint8Array[] = [];
+  /** proposals made while no leader is known; proposed once one is, unless their request gave up */
+  private waitingForLeader: QueuedProposal[] = [];
   private stopped = false;
+  private removedNotified = false;
   private appliedIndex: number;
   private confState: ConfState;
   private readonly applyCtx: ApplyContext;
@@ -218,6 +225,8 @@ export class EtcdServer implements RaftHost {
       onSnapshot: (from, m, file) => this.driver.receiveSnapshot(from, m, file),
       onUnreachable: (to) => this.driver.unreachable(to),
       isKnownPeer: (id) => this.membership.get(id) !== undefined || this.transport.hasPeer(id),
+      isRemovedPeer: (id) => this.membership.isRemoved(id),
+      onRemovedFromCluster: () => this.removedFromCluster(),
     });
     this.driver = new RaftDriver({
       node: b.node,
@@ -673,38 +682,56 @@ export class EtcdServer implements RaftHost {
     const id = this.idGen.next();
     const data = encodeRaftRequest({ id, username: caller?.username ?? '', authRevision: caller?.revision ?? 0 }, field, body);
     if (data.length > this.opts.maxRequestBytes) return Promise.reject(Errors.requestTooLarge());
-    return this.waitFor(id, decoded, () => this.submit(data));
+    return this.waitFor(id, decoded, () => this.submit(id, data));
   }
 
   /** Registers a waiter for request `id`, then proposes; the waiter times out like etcd's. */
   waitFor(id: number, decoded: unknown, propose: () => void): Promise<ApplyOutcome> {
     return new Promise<ApplyOutcome>((resolve) => {
       const timer = setTimeout(() => {
-        if (!this.waiters.delete(id)) return;
+        const w = this.waiters.get(id);
+        if (!w) return;
+        this.waiters.delete(id);
         this.metrics.proposalsFailed.inc();
-        resolve({ id, error: this.driver.leader === NONE ? Errors.noLeader() : Errors.timeout() });
+        if (!w.proposed) {
+          // never reached raft: withdraw it, so "no leader" really means not written
+          this.waitingForLeader = this.waitingForLeader.filter((q) => q.id !== id);
+          resolve({ id, error: Errors.noLeader() });
+        } else {
+          // raft has it and may still commit it: the outcome is unknown, as etcd says
+          resolve({ id, error: Errors.timeout() });
+        }
       }, this.requestTimeoutMs);
       timer.unref();
-      this.waiters.set(id, { resolve, decoded, timer });
+      this.waiters.set(id, { resolve, decoded, timer, proposed: false });
       propose();
     });
+  }
+
+  isPending(id: number): boolean {
+    return this.waiters.has(id);
+  }
+
+  markProposed(id: number): void {
+    const w = this.waiters.get(id);
+    if (w) w.proposed = true;
   }
 
   nextRequestId(): number {
     return this.idGen.next();
   }
 
-  private submit(data: Uint8Array): void {
-    if (this.driver.leader === NONE) {
-      this.waitingForLeader.push(data);
-      return;
+  private submit(id: number, data: Uint8Array): void {
+    if (this.driver.leader !== NONE) {
+      try {
+        this.driver.propose(data);
+        this.markProposed(id);
+        return;
+      } catch (err) {
+        if (!(err instanceof ProposalDroppedError)) throw err;
+      }
     }
-    try {
-      this.driver.propose(data);
-    } catch (err) {
-      if (!(err instanceof ProposalDroppedError)) throw err;
-      this.waitingForLeader.push(data);
-    }
+    this.waitingForLeader.push({ id, data });
   }
 
   private maybeCampaign(): void {
@@ -719,21 +746,40 @@ export class EtcdServer implements RaftHost {
     this.campaignWhenCaughtUp = false;
     const voters = st.config.voters;
     if (st.lead === NONE && voters.length === 1 && voters[0] === this.memberId) this.driver.campaign();
-    else if (st.lead === NONE && voters.includes(this.memberId) && (this.opts.initialElectionTickAdvance ?? true)) {
-      // --initial-election-tick-advance: skip all but one tick of the first election
-      // timeout, so a starting cluster elects a leader in about a heartbeat plus the
-      // random part instead of a whole timeout; pre-vote keeps this from disturbing a
-      // leader that is already there
-      const electionTicks = Math.max(2, Math.round(this.opts.electionTimeoutMs / this.opts.heartbeatIntervalMs));
-      this.driver.advanceTicks(electionTicks - 1);
-    }
+    else if (st.lead === NONE && voters.includes(this.memberId) && (this.opts.initialElectionTickAdvance ?? true)) this.advanceInitialElection();
+  }
+
+  /**
+   * --initial-election-tick-advance, as etcd does it: once streams to more than one peer
+   * are up (waiting up to 5 s), let all but two ticks of the first election timeout pass,
+   * so a starting cluster elects in a few heartbeats instead of a whole timeout. A member
+   * that hears from a leader meanwhile, or finds no peers, keeps its full timeout.
+   */
+  private advanceInitialElection(): void {
+    const electionTicks = Math.max(2, Math.round(this.opts.electionTimeoutMs / this.opts.heartbeatIntervalMs));
+    const deadline = Date.now() + 5000;
+    const poll = (): void => {
+      if (this.stopped || this.driver.leader !== NONE || Date.now() > deadline) return;
+      if (this.transport.activePeerCount() > 1) {
+        this.opts.logger.info('initialized peer connections; fast-forwarding election ticks', {
+          'local-member-id': this.memberId.toString(16),
+          'forward-ticks': electionTicks - 2,
+          'active-remote-members': this.transport.activePeerCount(),
+        });
+        this.driver.advanceTicks(electionTicks - 2);
+        return;
+      }
+      setTimeout(poll, 50).unref();
+    };
+    setTimeout(poll, 50).unref();
   }
 
   private flushWaitingForLeader(): void {
     if (this.waitingForLeader.length === 0 || this.driver.leader === NONE) return;
     const queued = this.waitingForLeader;
     this.waitingForLeader = [];
-    for (const data of queued) this.submit(data);
+    // a request that already gave up (and answered "no leader") is not proposed
+    for (const q of queued) if (this.waiters.has(q.id)) this.submit(q.id, q.data);
   }
 
   /** A member publishes its name and client URLs through the log once it sees a leader. */
@@ -793,6 +839,14 @@ export class EtcdServer implements RaftHost {
   }
 
   /** A configuration change the backend already reflects: only raft and the transport learn it. */
+  /** This member is no longer in the cluster (it applied its removal, or a peer said so). */
+  private removedFromCluster(): void {
+    if (this.removedNotified) return;
+    this.removedNotified = true;
+    this.opts.logger.warn('the member has been permanently removed from the cluster', { 'local-member-id': this.memberId.toString(16) });
+    setTimeout(() => this.opts.onRemoved?.(), 500).unref();
+  }
+
   private replayConfChange(e: Entry): void {
     const cc = decodeConfChange(e.data);
     this.confState = this.driver.applyConfChange(cc);
@@ -831,8 +885,7 @@ export class EtcdServer implements RaftHost {
         if (m) this.transport.addPeer(m.id, m.peerURLs);
       }
     } else if (cc.type === ConfChangeType.RemoveNode) {
-      this.opts.logger.warn('the member has been permanently removed from the cluster', { 'local-member-id': this.memberId.toString(16) });
-      setTimeout(() => this.opts.onRemoved?.(), 500).unref();
+      this.removedFromCluster();
     }
     return { id: ctx?.requestId ?? 0, response: { members: this.membership.list() } };
   }
@@ -880,11 +933,15 @@ export class EtcdServer implements RaftHost {
   }
 
   async snapshotFileForPeer(): Promise<string> {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsetcd-peer-snapshot-'));
+    // next to the backend (same disk, cleaned with the data dir), not in the shared /tmp
+    const dir = fs.mkdtempSync(path.join(this.opts.dataDir, 'member', 'snap', 'outgoing-'));
     const file = path.join(dir, 'db');
     await this.backend.copyTo(file);
-    setTimeout(() => fs.rmSync(dir, { recursive: true, force: true }), 10 * 60_000).unref();
     return file;
+  }
+
+  releaseSnapshotFile(file: string): void {
+    fs.rmSync(path.dirname(file), { recursive: true, force: true });
   }
 
   peerUrls(id: bigint): string[] {
