@@ -7,6 +7,7 @@ import http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
 import { serveHttp2, type H2ServerStream, type H2Settings } from './h2/index.js';
+import { askForClientCertificate, refuseConnection, refuseUnverified } from './tls-context.js';
 
 /** The subset of an HTTP request the HTTP handlers read, over HTTP/1.1 or HTTP/2. */
 export interface HttpRequestLike {
@@ -120,10 +121,10 @@ export async function listenTls(
   const serverOptions = (ctx: tls.SecureContextOptions): tls.TlsOptions => ({
     ...ctx,
     ALPNProtocols: ['h2', 'http/1.1'],
-    requestCert: opts.requestClientCert,
-    rejectUnauthorized: opts.requestClientCert,
+    ...askForClientCertificate(opts.requestClientCert),
   });
   const server = tls.createServer(serverOptions(opts.secureContext), (socket) => {
+    if (refuseUnverified(socket, opts.requestClientCert) !== null) return;
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     socket.setNoDelay(true);

@@ -4,7 +4,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
-import { secureContextOptions, watchTlsFiles, type TlsFiles } from './tls-context.js';
+import { askForClientCertificate, refuseConnection, refuseUnverified, secureContextOptions, watchTlsFiles, type TlsFiles } from './tls-context.js';
 import { CLUSTER_VERSION, SERVER_VERSION, type EtcdServer } from '../server/server.js';
 import type { Logger } from '../pkg/logger.js';
 import { LeaseKeepAliveRequest, LeaseKeepAliveResponse, LeaseTimeToLiveRequest, LeaseTimeToLiveResponse } from '../proto/etcdserverpb.js';
@@ -137,14 +137,18 @@ export async function servePeerApi(server: EtcdServer, urls: URL[], logger: Logg
         const t = peerTls;
         const options = (ctx: tls.SecureContextOptions): tls.TlsOptions => ({
           ...ctx,
-          requestCert: t.files.clientCertAuth,
-          rejectUnauthorized: t.files.clientCertAuth,
+          ...askForClientCertificate(t.files.clientCertAuth),
         });
         const ts = tls.createServer(options(secureContextOptions(t.files, 'peer-')), (socket) => {
+          const unverified = refuseUnverified(socket, t.files.clientCertAuth);
+          if (unverified !== null) {
+            logger.warn('rejected a peer TLS handshake', { 'remote-addr': socket.remoteAddress, error: unverified });
+            return;
+          }
           const problem = peerCertAllowed(socket, t);
           if (problem) {
             logger.warn('rejected a peer connection', { 'remote-addr': socket.remoteAddress, reason: problem });
-            socket.destroy();
+            refuseConnection(socket);
             return;
           }
           onConnection(socket);

@@ -115,3 +115,42 @@ export function watchTlsFiles(
   timer.unref();
   return () => clearInterval(timer);
 }
+
+/**
+ * Server options that ask for a client certificate but leave the verdict to
+ * `refuseUnverified`: when Node rejects a certificate itself it closes the connection at
+ * once, and a TLS 1.3 client that already sent its request then sees a half-finished
+ * HTTP/2 stream (curl exit 18) instead of a refusal.
+ */
+export function askForClientCertificate(required: boolean): Pick<tls.TlsOptions, 'requestCert' | 'rejectUnauthorized'> {
+  return { requestCert: required, rejectUnauthorized: false };
+}
+
+/**
+ * HTTP/2 connection preface of a server (an empty SETTINGS frame) and a GOAWAY frame for
+ * stream 0 with INADEQUATE_SECURITY (0xc): "this connection is not allowed", said in the
+ * protocol the client chose, so every HTTP/2 client reports a refused connection.
+ */
+const H2_REFUSAL = Buffer.from('000000040000000000' + '000008070000000000' + '00000000' + '0000000c', 'hex');
+
+/**
+ * Ends a connection whose client certificate did not verify (or is missing); returns the
+ * reason, or null when the connection may go on. HTTP/2 clients get a GOAWAY first;
+ * others see the connection end before any response.
+ */
+export function refuseUnverified(socket: tls.TLSSocket, required: boolean): string | null {
+  if (!required || socket.authorized) return null;
+  const reason = socket.authorizationError ? String(socket.authorizationError) : 'no client certificate';
+  refuseConnection(socket);
+  return reason;
+}
+
+export function refuseConnection(socket: tls.TLSSocket): void {
+  socket.on('error', () => socket.destroy());
+  socket.setTimeout(REFUSAL_LINGER_MS, () => socket.destroy());
+  if (socket.alpnProtocol === 'h2') socket.end(H2_REFUSAL);
+  else socket.end();
+}
+
+/** how long a refused connection may take to read its last frames before it is cut */
+const REFUSAL_LINGER_MS = 5000;
