@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { Wal, WalBusyError, WalCorruptError, WalLockedError } from '../../src/wal/index.js';
@@ -67,6 +67,32 @@ describe('create, save, open', () => {
     const r = await reopen(dir);
     assert.deepEqual(r.hardState, { term: 4, vote: 9n, commit: 30 });
     assert.equal(r.entries.length, 30);
+  });
+
+  test('a commit-only hard state saved without sync rides along with the next write', async () => {
+    const dir = join(tempDir(), 'wal');
+    const w = await Wal.create(dir, meta);
+    await w.save({ term: 2, vote: 1n, commit: 0 }, entries(1, 5, 2, 10));
+    const before = hashDir(dir);
+    await w.save({ term: 2, vote: 1n, commit: 3 }, [], false);
+    assert.deepEqual(hashDir(dir), before, 'nothing written yet');
+    // what a crash now leaves: the commit is lost, as an unsynced write may be
+    assert.deepEqual((await openCopy(dir)).hardState, { term: 2, vote: 1n, commit: 0 });
+    await w.save(null, [entry(6, 2)]);
+    assert.deepEqual((await openCopy(dir)).hardState, { term: 2, vote: 1n, commit: 3 }, 'written with the next entries');
+
+    // a snapshot marker is never saved ahead of the commit it covers
+    await w.save({ term: 2, vote: 1n, commit: 6 }, [], false);
+    await w.saveSnapshotMarker({ index: 6, term: 2 });
+    assert.deepEqual((await openCopy(dir)).hardState, { term: 2, vote: 1n, commit: 6 });
+
+    // and close writes what is left
+    await w.save({ term: 2, vote: 1n, commit: 6 }, entries(7, 8, 2, 10));
+    await w.save({ term: 2, vote: 1n, commit: 8 }, [], false);
+    await w.close();
+    const r = await reopen(dir);
+    assert.deepEqual(r.hardState, { term: 2, vote: 1n, commit: 8 });
+    assert.equal(r.entries.length, 8);
   });
 
   test('an unchanged hard state and no entries writes nothing', async () => {
@@ -321,4 +347,14 @@ async function reopen(dir: string): Promise<{ entries: Entry[]; hardState: HardS
   const r = await Wal.open(dir);
   await r.wal.close();
   return { entries: r.entries, hardState: r.hardState };
+}
+
+/** Opens a copy of the segment files of a WAL still open elsewhere: what a crash would leave. */
+async function openCopy(dir: string): Promise<{ hardState: HardState; entries: Entry[] }> {
+  const copy = join(tempDir(), 'wal');
+  mkdirSync(copy);
+  for (const n of segmentFiles(dir)) writeFileSync(join(copy, n), readFileSync(join(dir, n)));
+  const r = await Wal.open(copy);
+  await r.wal.close();
+  return { hardState: r.hardState, entries: r.entries };
 }
