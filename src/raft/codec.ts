@@ -26,13 +26,15 @@ function uvarintSize(v: number): number {
   return n;
 }
 
+// uint64s (member ids, random over the whole range) are split into plain numbers so a
+// varint costs one or two BigInt operations rather than two per byte: ids are in every
+// message, and BigInt arithmetic allocates.
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
 function bigUvarintSize(v: bigint): number {
-  let n = 1;
-  while (v >= 0x80n) {
-    v >>= 7n;
-    n++;
-  }
-  return n;
+  if (v <= MAX_SAFE) return uvarintSize(Number(v));
+  // four bytes of 7 bits, then bits 28..63 (below 2^36, exact as a number)
+  return 4 + uvarintSize(Number(v >> 28n));
 }
 
 function bytesSize(b: Uint8Array): number {
@@ -73,11 +75,19 @@ class Writer {
   }
   bigUvarint(v: bigint): void {
     if (v < 0n || v > MAX_U64) throw new RangeError(`cannot encode ${v}: not a uint64`);
-    while (v >= 0x80n) {
-      this.buf[this.pos++] = Number(v & 0x7fn) | 0x80;
-      v >>= 7n;
+    if (v <= MAX_SAFE) return this.uvarint(Number(v));
+    // at least 2^53, so the first four bytes all carry a continuation bit
+    let low = Number(BigInt.asUintN(28, v));
+    for (let i = 0; i < 4; i++) {
+      this.buf[this.pos++] = (low & 0x7f) | 0x80;
+      low >>>= 7;
     }
-    this.buf[this.pos++] = Number(v);
+    let high = Number(v >> 28n);
+    while (high >= 0x80) {
+      this.buf[this.pos++] = (high % 128) | 0x80;
+      high = Math.floor(high / 128);
+    }
+    this.buf[this.pos++] = high;
   }
   bytes(b: Uint8Array): void {
     this.uvarint(b.byteLength);
@@ -115,20 +125,25 @@ class Reader {
     return result;
   }
   bigUvarint(what: string): bigint {
-    let result = 0n;
-    let shift = 0n;
+    // bits 0..27 from the first four bytes, bits 28 and up from the rest, as numbers
+    let low = 0;
+    let high = 0;
+    let mul = 1;
     for (let i = 0; ; i++) {
       if (i >= 10) throw new RaftDecodeError(`${what}: varint too long at offset ${this.pos}`);
       const b = this.byte(what);
-      result |= BigInt(b & 0x7f) << shift;
+      if (i < 4) low |= (b & 0x7f) << (7 * i);
+      else {
+        high += (b & 0x7f) * mul;
+        mul *= 128;
+      }
       if ((b & 0x80) === 0) {
         if (i > 0 && b === 0) throw new RaftDecodeError(`${what}: non-minimal varint at offset ${this.pos - 1}`);
         break;
       }
-      shift += 7n;
     }
-    if (result > MAX_U64) throw new RaftDecodeError(`${what}: exceeds uint64`);
-    return result;
+    if (high >= 2 ** 36) throw new RaftDecodeError(`${what}: exceeds uint64`);
+    return high === 0 ? BigInt(low >>> 0) : (BigInt(high) << 28n) | BigInt(low >>> 0);
   }
   bytes(what: string): Uint8Array {
     const n = this.uvarint(`${what} length`);

@@ -20,7 +20,10 @@ import {
 } from '../../src/raft/index.js';
 
 const MAX_U64 = (1n << 64n) - 1n;
-const id = fc.oneof(fc.constantFrom(0n, 1n, 127n, 128n, MAX_U64), fc.bigInt({ min: 0n, max: MAX_U64 }));
+const id = fc.oneof(
+  fc.constantFrom(0n, 1n, 127n, 128n, (1n << 28n) - 1n, 1n << 28n, (1n << 53n) - 1n, 1n << 53n, 1n << 56n, 1n << 63n, MAX_U64),
+  fc.bigInt({ min: 0n, max: MAX_U64 }),
+);
 const num = fc.oneof(fc.constantFrom(0, 1, 127, 128, 16383, 16384, Number.MAX_SAFE_INTEGER), fc.nat());
 const bytes = fc.uint8Array({ maxLength: 40 });
 const entry = fc.record({ term: num, index: num, type: fc.constantFrom(0, 1), data: bytes });
@@ -60,6 +63,28 @@ test('messages round-trip', () => {
       const b = encodeMessage(m);
       assert.equal(b.length, encodedMessageSize(m));
       assert.deepEqual(plain(decodeMessage(b)), plain(m));
+    }),
+    { numRuns: 2000 },
+  );
+});
+
+/** LEB128 of a uint64, one bit-group at a time: the wire format peers must agree on */
+function leb128(v: bigint): number[] {
+  const out: number[] = [];
+  do {
+    const group = Number(v & 0x7fn);
+    v >>= 7n;
+    out.push(v > 0n ? group | 0x80 : group);
+  } while (v > 0n);
+  return out;
+}
+
+test('member ids are plain LEB128 varints on the wire', () => {
+  fc.assert(
+    fc.property(id, id, (to, from) => {
+      const b = encodeMessage(makeMessage({ type: MessageType.MsgHeartbeat, to, from, term: 1 }));
+      // version, type, flags, then to and from
+      assert.deepEqual([...b.subarray(3, 3 + leb128(to).length + leb128(from).length)], [...leb128(to), ...leb128(from)]);
     }),
     { numRuns: 2000 },
   );
