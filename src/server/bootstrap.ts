@@ -196,10 +196,16 @@ async function restart(opts: ServerOptions, backend: Backend, snapshotter: Snaps
     );
   }
   let hardState = opened.hardState;
+  // The commit index on disk may trail what this member applied: a commit-only hard state
+  // is written with the WAL's next write (Wal.save), so a crash can lose it. Whatever the
+  // backend applied was committed, so the commit index is at least its consistent index
+  // (--force-new-cluster keeps exactly the committed entries, so this matters there).
+  if (consistentIndex > hardState.commit) hardState = { ...hardState, commit: consistentIndex };
+  const knownCommit = hardState.commit;
   let entries = opened.entries;
   if (opts.forceNewCluster) {
     ({ hardState, entries } = forceNewCluster(memberId, snapshot ?? undefined, hardState, entries, opts));
-    const forced = entries.filter((e) => e.index > opened.hardState.commit);
+    const forced = entries.filter((e) => e.index > knownCommit);
     // written where the uncommitted tail was: a rewritten index replaces what followed it
     if (forced.length > 0 || hardState.commit !== opened.hardState.commit) await opened.wal.save(hardState, forced, true);
   }

@@ -89,8 +89,6 @@ export class Wal {
   private appendFd: number | null = null;
   /** a save with sync=false wrote to the live segment since its last sync */
   private unsyncedWrites = false;
-  /** `hardState` changed only in its commit index and is not on disk yet (see save) */
-  private hardStateUnwritten = false;
   private tailOffset: number;
   private readonly segmentList: SegmentName[];
   private lastEntryIndex: number;
@@ -248,27 +246,17 @@ export class Wal {
    * a gap after the last index (save the snapshot marker first when installing a snapshot).
    */
   /**
-   * `sync` false means the write need not be durable: raft allows that when only the commit
-   * index changed. Such a hard state is not written at once but rides along with the next
-   * write (entries, a snapshot marker, a new segment's head, or close): losing it in a
-   * crash is what losing an unsynced write would do, and it saves a write, and the sync
-   * it would force on the next durable save, on every commit of a cluster.
-   * Other unsynced saves are written; the next durable save then syncs the whole file, so
-   * an unsynced record can never be a hole behind a durable one.
+   * `sync` false skips making the write durable: raft allows that when only the commit
+   * index changed. The next durable save then syncs the whole file, so an unsynced
+   * record can never be a hole behind a durable one.
    */
   async save(hardState: HardState | null, entries: readonly Entry[], sync = true): Promise<void> {
     this.enter('save');
     try {
-      const changed = hardState !== null && !sameHardState(hardState, this.hardState) ? hardState : null;
-      if (changed !== null) this.checkHardState(changed);
-      if (changed !== null && entries.length === 0 && !sync) {
-        this.hardState = { term: changed.term, vote: changed.vote, commit: changed.commit };
-        this.hardStateUnwritten = true;
-        return;
-      }
-      const hs = changed ?? (this.hardStateUnwritten ? this.hardState : null);
+      const hs = hardState !== null && !sameHardState(hardState, this.hardState) ? hardState : null;
       if (hs === null && entries.length === 0) return;
       this.checkEntries(entries);
+      if (hs !== null) this.checkHardState(hs);
       let bytes = hs !== null ? recordBytes(HARD_STATE_BODY_BYTES) : 0;
       for (const e of entries) bytes += recordBytes(ENTRY_FIXED_BYTES + e.data.length);
       const w = new BatchWriter(bytes, entries.length + (hs !== null ? 1 : 0));
@@ -278,7 +266,6 @@ export class Wal {
       this.lastCrc = w.lastCrc;
       if (entries.length > 0) this.lastEntryIndex = entries[entries.length - 1]!.index;
       if (hs !== null) this.hardState = { term: hs.term, vote: hs.vote, commit: hs.commit };
-      this.hardStateUnwritten = false;
       if (this.tailOffset >= this.cfg.segmentSizeBytes) await this.cut();
     } finally {
       this.running = null;
@@ -294,14 +281,10 @@ export class Wal {
     try {
       assertIndex('snapshot index', snap.index, 0);
       assertIndex('snapshot term', snap.term, 0);
-      // a deferred commit goes first: a snapshot must never be ahead of the saved commit
-      const withState = this.hardStateUnwritten;
-      const w = new BatchWriter(recordBytes(SNAPSHOT_BODY_BYTES) + (withState ? recordBytes(HARD_STATE_BODY_BYTES) : 0), withState ? 2 : 1);
-      if (withState) w.hardState(this.hardState);
+      const w = new BatchWriter(recordBytes(SNAPSHOT_BODY_BYTES), 1);
       w.snapshot(snap.index, snap.term);
       await this.append(w.finish());
       this.lastCrc = w.lastCrc;
-      this.hardStateUnwritten = false;
       this.lastEntryIndex = Math.max(this.lastEntryIndex, snap.index);
       if (this.tailOffset >= this.cfg.segmentSizeBytes) await this.cut();
     } finally {
@@ -340,12 +323,6 @@ export class Wal {
     if (this.running !== null) throw new WalBusyError('close', this.running);
     this.closed = true;
     try {
-      if (this.hardStateUnwritten && this.failure === null) {
-        const w = new BatchWriter(recordBytes(HARD_STATE_BODY_BYTES), 1);
-        w.hardState(this.hardState);
-        await this.append(w.finish());
-        this.hardStateUnwritten = false;
-      }
       this.closeDsyncFd();
       await this.tail.close();
       await this.dirHandle.close();
@@ -434,7 +411,6 @@ export class Wal {
     const old = this.tail;
     if (this.unsyncedWrites && !this.cfg.unsafeNoFsync) await old.datasync();
     this.unsyncedWrites = false;
-    if (withState) this.hardStateUnwritten = false;
     this.closeDsyncFd();
     this.tail = fh;
     this.tailOffset = head.length;
