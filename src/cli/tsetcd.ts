@@ -1,5 +1,6 @@
 // tsetcd: the member process. Takes etcd's flags, ETCD_* environment and
 // --config-file, starts the member and serves clients until SIGINT/SIGTERM.
+import { spawn } from 'node:child_process';
 import { checkBootstrap, helpText, parseConfig, usageText, type Config } from '../config/index.js';
 import { parseUrlsMap } from '../config/urls.js';
 import { createLogger, type Logger, type LogLevel } from '../pkg/logger.js';
@@ -155,7 +156,8 @@ async function main(): Promise<void> {
     exitWith(1, `tsetcd: ${(err as Error).message}`);
   }
   logger.info('ready to serve client requests', { 'local-member-id': server.memberId.toString(16) });
-  notifySystemdReady(logger);
+  // like etcd, tell systemd only once the member has joined the cluster through raft
+  void server.whenPublished.then(() => notifySystemdReady(logger));
 
   let stopping = false;
   const shutdown = async (signal: string): Promise<void> => {
@@ -172,11 +174,24 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 }
 
-/** Type=notify units wait for READY=1 on $NOTIFY_SOCKET, as etcd sends it. */
+/**
+ * Type=notify units wait for READY=1 on $NOTIFY_SOCKET, as etcd sends it. Node.js cannot
+ * send unix datagrams, so systemd's own `systemd-notify --ready` sends it; it waits until
+ * systemd has read the message, and its pid is ours only by ancestry, so the unit needs
+ * NotifyAccess=all (deploy/systemd/tsetcd.service has it).
+ */
 function notifySystemdReady(logger: Logger): void {
   const socketPath = process.env['NOTIFY_SOCKET'];
   if (!socketPath) return;
-  logger.info('systemd notification is not sent: unix datagram sockets are not available in Node.js', { 'notify-socket': socketPath });
+  logger.info('notifying init daemon', { 'notify-socket': socketPath });
+  let stderr = '';
+  const child = spawn('systemd-notify', ['--ready', `--status=serving client requests`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  child.on('error', (err) => logger.error('failed to notify init daemon', { error: `systemd-notify: ${err.message}` }));
+  child.on('exit', (code) => {
+    if (code === 0) logger.info('successfully notified init daemon', {});
+    else if (code !== null) logger.error('failed to notify init daemon', { error: stderr.trim() || `systemd-notify exited with ${code}` });
+  });
 }
 
 main().catch((err) => exitWith(1, `tsetcd: ${(err as Error).stack ?? String(err)}`));

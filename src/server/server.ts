@@ -153,6 +153,9 @@ export class EtcdServer implements RaftHost {
   private wasLeader = false;
   private lastLeader: bigint = NONE;
   private published = false;
+  private markPublished: () => void = () => {};
+  /** resolves once this member has published itself through raft: etcd's "ready" */
+  readonly whenPublished: Promise<void> = new Promise((resolve) => (this.markPublished = resolve));
   /** a lone voter campaigns as soon as its log is applied, instead of after an election timeout */
   private campaignWhenCaughtUp = false;
   private publishing = false;
@@ -792,6 +795,7 @@ export class EtcdServer implements RaftHost {
         this.publishing = false;
         if (!o.error) {
           this.published = true;
+          this.markPublished();
           this.opts.logger.info('published local member to cluster through raft', { 'local-member-id': this.memberId.toString(16), name: this.opts.name });
         }
       },
