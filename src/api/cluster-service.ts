@@ -14,7 +14,7 @@ import {
 } from '../proto/etcdserverpb.js';
 import type { EtcdServer } from '../server/server.js';
 import type { Member } from '../server/membership.js';
-import { toGrpcError } from '../server/errors.js';
+import { mapErrors } from '../server/errors.js';
 import { unaryMethod, type AnyUnaryMethod } from './method.js';
 import { requireAdmin } from './identity.js';
 
@@ -22,12 +22,8 @@ export function pbMember(m: Member): PbMember {
   return { ID: m.id, name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, isLearner: m.isLearner };
 }
 
-async function run<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw toGrpcError(err);
-  }
+function run<T>(fn: () => Promise<T>): Promise<T> {
+  return mapErrors(fn());
 }
 
 export function clusterMethods(server: EtcdServer): AnyUnaryMethod[] {

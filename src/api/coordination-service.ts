@@ -12,20 +12,12 @@ import {
   ResignResponse,
 } from '../proto/v3electionpb.js';
 import type { EtcdServer } from '../server/server.js';
-import { toGrpcError } from '../server/errors.js';
+import { mapErrors, toGrpcError } from '../server/errors.js';
 import { LocalKv } from '../coordination/kv-client.js';
 import { acquire } from '../coordination/mutex.js';
 import { campaign, currentLeader, observe, proclaim, resign } from '../coordination/election.js';
 import { asGrpcError, type GrpcRouter } from './grpc/server.js';
 import { decodeRequest, unaryMethod, type AnyUnaryMethod } from './method.js';
-
-async function mapErrors<T>(p: Promise<T>): Promise<T> {
-  try {
-    return await p;
-  } catch (err) {
-    throw toGrpcError(err);
-  }
-}
 
 export function coordinationMethods(server: EtcdServer): AnyUnaryMethod[] {
   const kv = new LocalKv(server);

@@ -12,18 +12,10 @@ import {
   TxnResponse,
 } from '../proto/etcdserverpb.js';
 import type { EtcdServer } from '../server/server.js';
-import { toGrpcError } from '../server/errors.js';
+import { mapErrors } from '../server/errors.js';
 import { unaryMethod, type AnyUnaryMethod } from './method.js';
 import { callerOf } from './identity.js';
 import { checkDeleteRequest, checkPutRequest, checkRangeRequest, checkTxnRequest } from './validate.js';
-
-async function mapErrors<T>(p: Promise<T>): Promise<T> {
-  try {
-    return await p;
-  } catch (err) {
-    throw toGrpcError(err);
-  }
-}
 
 export function kvMethods(server: EtcdServer): AnyUnaryMethod[] {
   return [

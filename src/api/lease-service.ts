@@ -13,19 +13,11 @@ import {
   LeaseTimeToLiveResponse,
 } from '../proto/etcdserverpb.js';
 import type { EtcdServer } from '../server/server.js';
-import { toGrpcError } from '../server/errors.js';
+import { mapErrors, toGrpcError } from '../server/errors.js';
 import type { GrpcRouter } from './grpc/server.js';
 import { asGrpcError } from './grpc/server.js';
 import { decodeRequest, unaryMethod, type AnyUnaryMethod } from './method.js';
 import { callerOf } from './identity.js';
-
-async function mapErrors<T>(p: Promise<T>): Promise<T> {
-  try {
-    return await p;
-  } catch (err) {
-    throw toGrpcError(err);
-  }
-}
 
 export function leaseMethods(server: EtcdServer): AnyUnaryMethod[] {
   return [

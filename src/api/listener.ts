@@ -63,40 +63,13 @@ export function routeHttp2Stream(stream: H2ServerStream, handlers: ClientListene
 
 /** Listens on host:port and sends each connection to HTTP/2 or HTTP/1.1 by its preface. */
 export async function listenCleartext(host: string, port: number, handlers: ClientListenerHandlers): Promise<ClientListener> {
-  const h1 = http.createServer({ keepAlive: true }, (req, res) => handlers.onHttpRequest(req, res));
+  const route = connectionRouter(handlers);
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-    socket.setNoDelay(true);
-    socket.on('error', () => socket.destroy());
-    sniff(socket, (isHttp2, head) => {
-      if (isHttp2) {
-        const conn = serveHttp2(socket, head, (s) => routeHttp2Stream(s, handlers), HTTP2_SETTINGS);
-        conn.onError = () => {};
-      } else {
-        socket.pause();
-        socket.unshift(head);
-        h1.emit('connection', socket);
-        socket.resume();
-      }
-    });
+    track(sockets, socket);
+    route(socket, undefined);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host, port, backlog: 1024 }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  return {
-    server,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      }),
-  };
+  return { server, close: await listenOn(server, host, port, sockets) };
 }
 
 export interface TlsListenerOptions {
@@ -116,7 +89,7 @@ export async function listenTls(
   handlers: ClientListenerHandlers,
   opts: TlsListenerOptions,
 ): Promise<ClientListener & { reload(ctx: tls.SecureContextOptions): void }> {
-  const h1 = http.createServer({ keepAlive: true }, (req, res) => handlers.onHttpRequest(req, res));
+  const route = connectionRouter(handlers);
   const sockets = new Set<net.Socket>();
   const serverOptions = (ctx: tls.SecureContextOptions): tls.TlsOptions => ({
     ...ctx,
@@ -125,27 +98,47 @@ export async function listenTls(
   });
   const server = tls.createServer(serverOptions(opts.secureContext), (socket) => {
     if (refuseUnverified(socket, opts.requestClientCert) !== null) return;
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-    socket.setNoDelay(true);
-    socket.on('error', () => socket.destroy());
-    const startH2 = (head: Buffer): void => {
-      const conn = serveHttp2(socket, head, (s) => routeHttp2Stream(s, handlers), HTTP2_SETTINGS);
-      conn.onError = () => {};
-    };
-    if (socket.alpnProtocol === 'h2') startH2(Buffer.alloc(0));
-    else if (socket.alpnProtocol === 'http/1.1') h1.emit('connection', socket);
-    else
-      sniff(socket, (isHttp2, head) => {
-        if (isHttp2) return startH2(head);
-        socket.pause();
-        socket.unshift(head);
-        h1.emit('connection', socket);
-        socket.resume();
-      });
+    track(sockets, socket);
+    route(socket, socket.alpnProtocol || undefined);
   });
   // a failed handshake (no certificate, a certificate from another CA) just ends that connection
   server.on('tlsClientError', (_err, socket) => socket.destroy());
+  return { server, reload: (ctx) => server.setSecureContext(serverOptions(ctx)), close: await listenOn(server, host, port, sockets) };
+}
+
+/**
+ * Hands a connection to our HTTP/2 server or to node's HTTP/1.1 one: by the protocol ALPN
+ * chose, or, without ALPN, by whether its first bytes are the HTTP/2 preface.
+ */
+function connectionRouter(handlers: ClientListenerHandlers): (socket: net.Socket, alpn: string | undefined) => void {
+  const h1 = http.createServer({ keepAlive: true }, (req, res) => handlers.onHttpRequest(req, res));
+  const startH2 = (socket: net.Socket, head: Buffer): void => {
+    const conn = serveHttp2(socket, head, (s) => routeHttp2Stream(s, handlers), HTTP2_SETTINGS);
+    conn.onError = () => {};
+  };
+  return (socket, alpn) => {
+    if (alpn === 'h2') return startH2(socket, Buffer.alloc(0));
+    if (alpn === 'http/1.1') return void h1.emit('connection', socket);
+    sniff(socket, (isHttp2, head) => {
+      if (isHttp2) return startH2(socket, head);
+      socket.pause();
+      socket.unshift(head);
+      h1.emit('connection', socket);
+      socket.resume();
+    });
+  };
+}
+
+/** Keeps an accepted socket in `sockets` until it closes, so close() can end it. */
+function track(sockets: Set<net.Socket>, socket: net.Socket): void {
+  sockets.add(socket);
+  socket.once('close', () => sockets.delete(socket));
+  socket.setNoDelay(true);
+  socket.on('error', () => socket.destroy());
+}
+
+/** Starts listening; resolves to a close() that stops accepting and ends open connections. */
+async function listenOn(server: net.Server, host: string, port: number, sockets: Set<net.Socket>): Promise<() => Promise<void>> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host, port, backlog: 1024 }, () => {
@@ -153,15 +146,11 @@ export async function listenTls(
       resolve();
     });
   });
-  return {
-    server,
-    reload: (ctx) => server.setSecureContext(serverOptions(ctx)),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      }),
-  };
+  return () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      for (const s of sockets) s.destroy();
+    });
 }
 
 function sniff(socket: net.Socket, route: (isHttp2: boolean, head: Buffer) => void): void {

@@ -19,21 +19,13 @@ import {
   StatusResponse,
 } from '../proto/etcdserverpb.js';
 import { SERVER_VERSION, type EtcdServer } from '../server/server.js';
-import { toGrpcError } from '../server/errors.js';
+import { mapErrors, toGrpcError } from '../server/errors.js';
 import { asGrpcError, type GrpcRouter } from './grpc/server.js';
 import { unaryMethod, type AnyUnaryMethod } from './method.js';
 import { requireAdmin } from './identity.js';
 
 /** etcd sends snapshots in 32 KiB pieces */
 const SNAPSHOT_CHUNK_BYTES = 32 * 1024;
-
-async function mapErrors<T>(p: Promise<T> | T): Promise<T> {
-  try {
-    return await p;
-  } catch (err) {
-    throw toGrpcError(err);
-  }
-}
 
 export function maintenanceMethods(server: EtcdServer): AnyUnaryMethod[] {
   return [

@@ -77,23 +77,16 @@ export class UnaryClient {
       }
       const deframer = new MessageDeframer(MAX_RESPONSE_BYTES);
       let message: Uint8Array | undefined;
-      let status: number | undefined;
-      let statusMessage = '';
-      const takeStatus = (h: http2.IncomingHttpHeaders): void => {
-        if (h['grpc-status'] !== undefined) {
-          status = Number(h['grpc-status']);
-          statusMessage = decodeGrpcMessage(String(h['grpc-message'] ?? ''));
-        }
-      };
-      req.on('response', takeStatus);
-      req.on('trailers', takeStatus);
+      const result = new CallStatus();
+      req.on('response', result.take);
+      req.on('trailers', result.take);
       req.on('data', (chunk: Buffer) => {
         for (const m of deframer.push(chunk)) message = m;
       });
       req.on('error', (err) => reject(new GrpcError(GrpcCode.Unavailable, err.message)));
       req.on('close', () => {
-        if (status === undefined) reject(new GrpcError(GrpcCode.Unavailable, 'stream closed without a status'));
-        else if (status !== 0) reject(new GrpcError(status as GrpcCode, statusMessage));
+        if (result.status === undefined) reject(new GrpcError(GrpcCode.Unavailable, 'stream closed without a status'));
+        else if (result.status !== 0) reject(new GrpcError(result.status as GrpcCode, result.message));
         else resolve(Buffer.from(message ?? new Uint8Array(0)));
       });
       req.end(frameMessage(request));
@@ -125,14 +118,7 @@ export function openStream(endpoint: string, path: string, tls?: ClientTlsOption
   session.on('error', () => {});
   const req = session.request({ ...metadata, ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers' });
   const deframer = new MessageDeframer(MAX_RESPONSE_BYTES);
-  let status: number | undefined;
-  let statusMessage = '';
-  const takeStatus = (h: http2.IncomingHttpHeaders): void => {
-    if (h['grpc-status'] !== undefined) {
-      status = Number(h['grpc-status']);
-      statusMessage = decodeGrpcMessage(String(h['grpc-message'] ?? ''));
-    }
-  };
+  const result = new CallStatus();
   const stream: ClientStream = {
     send: (m) => void req.write(frameMessage(m)),
     end: () => void req.end(),
@@ -142,19 +128,31 @@ export function openStream(endpoint: string, path: string, tls?: ClientTlsOption
     },
     onMessage: () => {},
     done: new Promise<void>((resolve, reject) => {
-      req.on('response', takeStatus);
-      req.on('trailers', takeStatus);
+      req.on('response', result.take);
+      req.on('trailers', result.take);
       req.on('data', (chunk: Buffer) => {
         for (const m of deframer.push(chunk)) stream.onMessage(Buffer.from(m));
       });
       req.on('error', () => {});
       req.on('close', () => {
         session.close();
-        if (status === 0) resolve();
-        else reject(new GrpcError((status ?? GrpcCode.Canceled) as GrpcCode, status === undefined ? 'stream closed without a status' : statusMessage));
+        if (result.status === 0) resolve();
+        else reject(new GrpcError((result.status ?? GrpcCode.Canceled) as GrpcCode, result.status === undefined ? 'stream closed without a status' : result.message));
       });
     }),
   };
   stream.done.catch(() => {});
   return stream;
+}
+
+/** The grpc-status and grpc-message of a call, from its headers or trailers. */
+class CallStatus {
+  status: number | undefined;
+  message = '';
+  readonly take = (h: http2.IncomingHttpHeaders): void => {
+    if (h['grpc-status'] !== undefined) {
+      this.status = Number(h['grpc-status']);
+      this.message = decodeGrpcMessage(String(h['grpc-message'] ?? ''));
+    }
+  };
 }

@@ -2,6 +2,8 @@
 // parsing relies on (strconv.ParseBool/ParseUint/ParseInt, time.ParseDuration,
 // strconv.Quote), so that what we accept and how we complain match etcd.
 
+import { parseGoDurationNs } from '../pkg/go-text.js';
+
 export type NumResult =
   | { readonly ok: true; readonly value: number }
   | { readonly ok: false; readonly reason: 'syntax' | 'range' };
@@ -10,20 +12,7 @@ export type DurationResult =
   | { readonly ok: true; readonly ns: number }
   | { readonly ok: false; readonly message: string };
 
-/** strconv.Quote for the characters that can reach a flag value. */
-export function goQuote(s: string): string {
-  let out = '"';
-  for (const ch of s) {
-    const code = ch.codePointAt(0)!;
-    if (ch === '"' || ch === '\\') out += '\\' + ch;
-    else if (ch === '\n') out += '\\n';
-    else if (ch === '\t') out += '\\t';
-    else if (ch === '\r') out += '\\r';
-    else if (code < 0x20 || code === 0x7f) out += '\\x' + code.toString(16).padStart(2, '0');
-    else out += ch;
-  }
-  return out + '"';
-}
+export { goQuote } from '../pkg/go-text.js';
 
 const TRUE_WORDS = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
 const FALSE_WORDS = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
@@ -127,59 +116,10 @@ export function parseGoInt(s: string, bits: 64): NumResult {
   return toSafeNumber(neg ? -r.value : r.value);
 }
 
-const NS_PER_UNIT: ReadonlyMap<string, bigint> = new Map([
-  ['ns', 1n],
-  ['us', 1_000n],
-  ['\u00b5s', 1_000n], // micro sign
-  ['\u03bcs', 1_000n], // Greek mu
-  ['ms', 1_000_000n],
-  ['s', 1_000_000_000n],
-  ['m', 60_000_000_000n],
-  ['h', 3_600_000_000_000n],
-]);
-
-const MAX_DURATION_NS = (1n << 63n) - 1n;
-
-/** time.ParseDuration: `[-+]?([0-9]*(\.[0-9]*)?[a-z]+)+`, or a bare "0". */
+/** time.ParseDuration, in (whole) nanoseconds as a number. */
 export function parseGoDuration(orig: string): DurationResult {
-  const invalid: DurationResult = { ok: false, message: `time: invalid duration "${orig}"` };
-  let s = orig;
-  let neg = false;
-  if (s !== '' && (s[0] === '-' || s[0] === '+')) {
-    neg = s[0] === '-';
-    s = s.slice(1);
-  }
-  if (s === '0') return { ok: true, ns: 0 };
-  if (s === '') return invalid;
-  let total = 0n;
-  while (s !== '') {
-    const m = /^([0-9]*)(?:\.([0-9]*))?/.exec(s)!;
-    const intPart = m[1]!;
-    const fracPart = m[2];
-    const hasInt = intPart.length > 0;
-    const hasFrac = fracPart !== undefined && fracPart.length > 0;
-    if (!hasInt && !hasFrac) return invalid;
-    s = s.slice(m[0].length);
-    const unitMatch = /^[^0-9.]*/.exec(s)!;
-    const unitText = unitMatch[0];
-    if (unitText === '') return { ok: false, message: `time: missing unit in duration "${orig}"` };
-    s = s.slice(unitText.length);
-    const unit = NS_PER_UNIT.get(unitText);
-    if (unit === undefined) {
-      return { ok: false, message: `time: unknown unit "${unitText}" in duration "${orig}"` };
-    }
-    const whole = hasInt ? BigInt(intPart) : 0n;
-    if (whole > (1n << 63n) / unit) return invalid;
-    let part = whole * unit;
-    if (hasFrac) {
-      const scale = 10n ** BigInt(fracPart!.length);
-      part += (BigInt(fracPart!) * unit) / scale;
-    }
-    total += part;
-    if (total > MAX_DURATION_NS + 1n) return invalid;
-  }
-  if (!neg && total > MAX_DURATION_NS) return invalid;
-  return { ok: true, ns: Number(neg ? -total : total) };
+  const d = parseGoDurationNs(orig);
+  return d.ok ? { ok: true, ns: Number(d.ns) } : d;
 }
 
 /** Renders nanoseconds the way Go's Duration.String does for whole units (1h0m0s, 5s, 100ms). */

@@ -152,12 +152,17 @@ export function readTextFile(file: string, what: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new PkiError(`${what} ${file} does not exist; check the path`);
-    if (code === 'EACCES') throw new PkiError(`${what} ${file} is not readable by this user; fix its permissions`);
-    if (code === 'EISDIR') throw new PkiError(`${what} ${file} is a directory, not a file`);
-    throw new PkiError(`${what} ${file} cannot be read: ${(e as Error).message}`);
+    throw fileReadError(e, file, what);
   }
+}
+
+/** The PkiError that says why `file` (described as `what`) could not be read. */
+export function fileReadError(e: unknown, file: string, what: string): PkiError {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return new PkiError(`${what} ${file} does not exist; check the path`);
+  if (code === 'EACCES') return new PkiError(`${what} ${file} is not readable by this user; fix its permissions`);
+  if (code === 'EISDIR') return new PkiError(`${what} ${file} is a directory, not a file`);
+  return new PkiError(`${what} ${file} cannot be read: ${(e as Error).message}`);
 }
 
 export function readCertificates(file: string, what = 'certificate file'): Certificate[] {

@@ -43,6 +43,15 @@ export const Errors = {
 } as const;
 
 /** Maps anything thrown below the API layer to the status a client must see. */
+/** Awaits `p` and turns whatever it throws into the gRPC error etcd would answer. */
+export async function mapErrors<T>(p: Promise<T> | T): Promise<T> {
+  try {
+    return await p;
+  } catch (err) {
+    throw toGrpcError(err);
+  }
+}
+
 export function toGrpcError(err: unknown): GrpcError {
   if (err instanceof GrpcError) return err;
   if (err instanceof MvccError) return err.kind === 'compacted' ? Errors.compacted() : Errors.futureRev();

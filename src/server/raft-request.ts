@@ -3,6 +3,8 @@
 // request field. The request travels as the bytes the client sent, unchanged, so a
 // proposal costs no re-encoding.
 
+import { AuthField } from '../auth/fields.js';
+
 /** InternalRaftRequest field numbers (etcd's), plus the member-attribute one etcd 3.5 uses. */
 export const RaftRequestField = {
   range: 3,
@@ -14,23 +16,8 @@ export const RaftRequestField = {
   leaseRevoke: 9,
   alarm: 10,
   leaseCheckpoint: 11,
-  authEnable: 1000,
-  authDisable: 1011,
-  authenticate: 1012,
-  authUserAdd: 1100,
-  authUserDelete: 1101,
-  authUserGet: 1102,
-  authUserChangePassword: 1103,
-  authUserGrantRole: 1104,
-  authUserRevokeRole: 1105,
-  authUserList: 1106,
-  authRoleList: 1107,
-  authRoleAdd: 1200,
-  authRoleDelete: 1201,
-  authRoleGet: 1202,
-  authRoleGrantPermission: 1203,
-  authRoleRevokePermission: 1204,
-  authStatus: 1013,
+  // the auth module owns its field numbers
+  ...AuthField,
   clusterMemberAttrSet: 1301,
 } as const;
 export type RaftRequestField = (typeof RaftRequestField)[keyof typeof RaftRequestField];

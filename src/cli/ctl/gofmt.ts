@@ -3,77 +3,8 @@
 // sizes and strconv's number parsing (with their error texts). Operators diff and grep
 // this output, so each helper reproduces the Go format byte for byte.
 
-const HEX = '0123456789abcdef';
-
-function hex2(b: number): string {
-  return HEX[(b >> 4) & 0xf]! + HEX[b & 0xf]!;
-}
-
-/**
- * Decodes one UTF-8 sequence at `i`. Returns the code point and its length, or cp -1 and
- * length 1 for a byte that does not start a valid sequence (Go's RuneError, width 1):
- * overlong forms, surrogates and values above U+10FFFF are invalid.
- */
-export function decodeRune(b: Uint8Array, i: number): { cp: number; size: number } {
-  const b0 = b[i]!;
-  if (b0 < 0x80) return { cp: b0, size: 1 };
-  const cont = (k: number): number => {
-    const x = b[i + k];
-    return x !== undefined && (x & 0xc0) === 0x80 ? x & 0x3f : -1;
-  };
-  if (b0 >= 0xc2 && b0 <= 0xdf) {
-    const c1 = cont(1);
-    if (c1 >= 0) return { cp: ((b0 & 0x1f) << 6) | c1, size: 2 };
-  } else if (b0 >= 0xe0 && b0 <= 0xef) {
-    const c1 = cont(1);
-    const c2 = cont(2);
-    if (c1 >= 0 && c2 >= 0) {
-      const cp = ((b0 & 0x0f) << 12) | (c1 << 6) | c2;
-      if (cp >= 0x800 && (cp < 0xd800 || cp > 0xdfff)) return { cp, size: 3 };
-    }
-  } else if (b0 >= 0xf0 && b0 <= 0xf4) {
-    const c1 = cont(1);
-    const c2 = cont(2);
-    const c3 = cont(3);
-    if (c1 >= 0 && c2 >= 0 && c3 >= 0) {
-      const cp = ((b0 & 0x07) << 18) | (c1 << 12) | (c2 << 6) | c3;
-      if (cp >= 0x10000 && cp <= 0x10ffff) return { cp, size: 4 };
-    }
-  }
-  return { cp: -1, size: 1 };
-}
-
-const PRINTABLE = /^[\p{L}\p{M}\p{N}\p{P}\p{S}]$/u;
-
-/** Go's strconv.IsPrint: letters, marks, numbers, punctuation, symbols and the ASCII space. */
-export function isGoPrint(cp: number): boolean {
-  if (cp < 0x80) return cp >= 0x20 && cp < 0x7f;
-  return PRINTABLE.test(String.fromCodePoint(cp));
-}
-
-const SHORT_ESCAPES: Record<number, string> = { 7: '\\a', 8: '\\b', 12: '\\f', 10: '\\n', 13: '\\r', 9: '\\t', 11: '\\v' };
-
-/** fmt's %q of a Go string holding these bytes (strconv.Quote). */
-export function goQuote(input: Uint8Array | string): string {
-  const b = typeof input === 'string' ? Buffer.from(input, 'utf8') : input;
-  let out = '"';
-  for (let i = 0; i < b.length; ) {
-    const { cp, size } = decodeRune(b, i);
-    if (cp < 0) {
-      out += '\\x' + hex2(b[i]!);
-      i += 1;
-      continue;
-    }
-    i += size;
-    if (cp === 0x22 || cp === 0x5c) out += '\\' + String.fromCharCode(cp);
-    else if (isGoPrint(cp)) out += String.fromCodePoint(cp);
-    else if (SHORT_ESCAPES[cp] !== undefined) out += SHORT_ESCAPES[cp];
-    else if (cp < 0x20 || cp === 0x7f) out += '\\x' + hex2(cp);
-    else if (cp < 0x10000) out += '\\u' + cp.toString(16).padStart(4, '0');
-    else out += '\\U' + cp.toString(16).padStart(8, '0');
-  }
-  return out + '"';
-}
+export { decodeRune, goQuote, isGoPrint } from '../../pkg/go-text.js';
+import { goQuote, hex2, parseGoDurationNs } from '../../pkg/go-text.js';
 
 /** A string as encoding/json writes it (HTML-safe escaping, as json.Marshal does). */
 export function goJsonString(s: string): string {
@@ -184,49 +115,13 @@ export function goDuration(nanos: bigint): string {
   return neg ? '-' + out : out;
 }
 
-const UNIT_NANOS: Record<string, bigint> = {
-  ns: 1n,
-  us: 1000n,
-  'µs': 1000n, // U+00B5 micro sign
-  'μs': 1000n, // U+03BC Greek mu
-  ms: 1_000_000n,
-  s: 1_000_000_000n,
-  m: 60_000_000_000n,
-  h: 3_600_000_000_000n,
-};
 const MAX_INT64 = (1n << 63n) - 1n;
 
 /** time.ParseDuration, in nanoseconds; throws with Go's message. */
 export function parseGoDuration(text: string): bigint {
-  const invalid = (): Error => new Error(`time: invalid duration ${goQuote(text)}`);
-  let s = text;
-  let neg = false;
-  if (s !== '' && (s[0] === '-' || s[0] === '+')) {
-    neg = s[0] === '-';
-    s = s.slice(1);
-  }
-  if (s === '0') return 0n;
-  if (s === '') throw invalid();
-  let total = 0n;
-  while (s !== '') {
-    if (!(s[0] === '.' || (s[0]! >= '0' && s[0]! <= '9'))) throw invalid();
-    const m = /^(\d*)(?:\.(\d*))?/.exec(s)!;
-    const intText = m[1] ?? '';
-    const fracText = m[2] ?? '';
-    if (intText === '' && fracText === '') throw invalid();
-    s = s.slice(m[0].length);
-    const unitMatch = /^[^\d.]*/.exec(s)!;
-    const unit = unitMatch[0];
-    if (unit === '') throw new Error(`time: missing unit in duration ${goQuote(text)}`);
-    const scale = UNIT_NANOS[unit];
-    if (scale === undefined) throw new Error(`time: unknown unit ${goQuote(unit)} in duration ${goQuote(text)}`);
-    s = s.slice(unit.length);
-    let v = BigInt(intText === '' ? '0' : intText) * scale;
-    if (fracText !== '') v += (BigInt(fracText) * scale) / 10n ** BigInt(fracText.length);
-    total += v;
-    if (total > MAX_INT64 + (neg ? 1n : 0n)) throw invalid();
-  }
-  return neg ? -total : total;
+  const d = parseGoDurationNs(text);
+  if (!d.ok) throw new Error(d.message);
+  return d.ns;
 }
 
 /** strconv.ParseBool. */

@@ -2,7 +2,7 @@
 // line format, and reading an input file or standard input with a useful error.
 
 import { readFile } from 'node:fs/promises';
-import { PkiError } from '../../pki/errors.js';
+import { fileReadError } from '../../pki/cert.js';
 
 export interface PkiIo {
   out(text: string): void;
@@ -26,10 +26,6 @@ export async function readInput(io: PkiIo, file: string, what: string): Promise<
   try {
     return await readFile(file, 'utf8');
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new PkiError(`${what} ${file} does not exist; check the path`);
-    if (code === 'EACCES') throw new PkiError(`${what} ${file} is not readable by this user; fix its permissions`);
-    if (code === 'EISDIR') throw new PkiError(`${what} ${file} is a directory, not a file`);
-    throw new PkiError(`${what} ${file} cannot be read: ${(e as Error).message}`);
+    throw fileReadError(e, file, what);
   }
 }
