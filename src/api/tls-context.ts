@@ -127,16 +127,18 @@ export function askForClientCertificate(required: boolean): Pick<tls.TlsOptions,
 }
 
 /**
- * HTTP/2 connection preface of a server (an empty SETTINGS frame) and a GOAWAY frame for
- * stream 0 with INADEQUATE_SECURITY (0xc): "this connection is not allowed", said in the
- * protocol the client chose, so every HTTP/2 client reports a refused connection.
+ * A GOAWAY frame for stream 0 with INADEQUATE_SECURITY (0xc), sent instead of the server's
+ * SETTINGS preface: the client never sees a usable HTTP/2 connection, so grpc-go keeps it
+ * "not ready" and reports "context deadline exceeded" as it does against etcd (after a
+ * SETTINGS frame it would fail the call with "the connection is draining"), and curl
+ * reports an empty reply (exit 52) rather than a half-served stream.
  */
-const H2_REFUSAL = Buffer.from('000000040000000000' + '000008070000000000' + '00000000' + '0000000c', 'hex');
+const H2_REFUSAL = Buffer.from('000008070000000000' + '00000000' + '0000000c', 'hex');
 
 /**
  * Ends a connection whose client certificate did not verify (or is missing); returns the
- * reason, or null when the connection may go on. HTTP/2 clients get a GOAWAY first;
- * others see the connection end before any response.
+ * reason, or null when the connection may go on. HTTP/2 clients get a GOAWAY in place of
+ * the server preface; others see the connection end before any response.
  */
 export function refuseUnverified(socket: tls.TLSSocket, required: boolean): string | null {
   if (!required || socket.authorized) return null;
