@@ -1,8 +1,5 @@
 // etcdserverpb.Maintenance: status, alarms, hashes, defragmentation and snapshots.
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import {
   AlarmRequest,
   AlarmResponse,
@@ -23,6 +20,7 @@ import { mapErrors, toGrpcError } from '../server/errors.js';
 import { asGrpcError, type GrpcRouter } from './grpc/server.js';
 import { unaryMethod, type AnyUnaryMethod } from './method.js';
 import { requireAdmin } from './identity.js';
+import { etcdSnapshotStream } from '../snapshot/export.js';
 
 /** etcd sends snapshots in 32 KiB pieces */
 const SNAPSHOT_CHUNK_BYTES = 32 * 1024;
@@ -97,14 +95,21 @@ function alarmName(a: number): string {
 }
 
 /**
- * Maintenance.Snapshot: a consistent copy of the backend, streamed in 32 KiB pieces
- * with the bytes still to come, then the SHA-256 of everything sent, as etcd does.
+ * Maintenance.Snapshot: the member's data in etcd's snapshot format (a bbolt database with
+ * etcd's buckets), generated from one frozen view of the backend and streamed in pieces of
+ * at most SNAPSHOT_CHUNK_BYTES with the bytes still to come, then the SHA-256 of
+ * everything sent, as etcd does. A piece is generated only when the client has taken the
+ * previous ones, so a slow reader holds the generator, not memory.
  */
 export function registerMaintenanceStreams(router: GrpcRouter, server: EtcdServer): void {
   router.stream('/etcdserverpb.Maintenance/Snapshot', (call) => {
     let started = false;
     let closed = false;
-    call.onClose = () => (closed = true);
+    let wake: (() => void) | undefined;
+    call.onClose = () => {
+      closed = true;
+      wake?.();
+    };
     call.onMessage = () => {
       if (started) return;
       started = true;
@@ -114,44 +119,40 @@ export function registerMaintenanceStreams(router: GrpcRouter, server: EtcdServe
         call.end(asGrpcError(toGrpcError(err)));
         return;
       }
-      void streamSnapshot(server, call, () => closed);
+      const waitDrain = (): Promise<void> =>
+        new Promise<void>((r) => {
+          wake = r;
+          call.onDrain = r;
+        });
+      void streamSnapshot(server, call, () => closed, waitDrain);
     };
   });
 }
 
-async function streamSnapshot(
-  server: EtcdServer,
-  call: { send(m: Uint8Array): boolean; end(e?: ReturnType<typeof asGrpcError>): void; onDrain: () => void },
-  isClosed: () => boolean,
-): Promise<void> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsetcd-snapshot-'));
-  const file = path.join(dir, 'db');
+type SnapshotCall = { send(m: Uint8Array): boolean; end(e?: ReturnType<typeof asGrpcError>): void; onDrain: () => void };
+
+async function streamSnapshot(server: EtcdServer, call: SnapshotCall, isClosed: () => boolean, waitDrain: () => Promise<void>): Promise<void> {
+  const { view, revision, raftTerm } = server.snapshotView();
   try {
-    await server.snapshotBackend(file);
-    const total = fs.statSync(file).size;
-    const fd = fs.openSync(file, 'r');
+    const stream = etcdSnapshotStream(view, { clusterVersion: SERVER_VERSION, term: BigInt(raftTerm) });
     const sha = crypto.createHash('sha256');
-    try {
-      let sent = 0;
-      while (sent < total && !isClosed()) {
-        const buf = Buffer.allocUnsafe(Math.min(SNAPSHOT_CHUNK_BYTES, total - sent));
-        const n = fs.readSync(fd, buf, 0, buf.length, sent);
-        if (n <= 0) throw new Error('snapshot: short read');
-        sent += n;
-        sha.update(buf.subarray(0, n));
-        const ok = call.send(SnapshotResponse.encode(SnapshotResponse.create({ header: server.header(server.revision), remaining_bytes: total - sent, blob: buf.subarray(0, n) })));
-        if (!ok) await new Promise<void>((r) => (call.onDrain = r));
+    const header = server.header(revision);
+    let sent = 0;
+    for (const chunk of stream.chunks) {
+      for (let off = 0; off < chunk.length && !isClosed(); off += SNAPSHOT_CHUNK_BYTES) {
+        const blob = chunk.subarray(off, Math.min(chunk.length, off + SNAPSHOT_CHUNK_BYTES));
+        sha.update(blob);
+        sent += blob.length;
+        const remaining = Math.max(0, (stream.totalBytes() ?? sent) - sent);
+        if (!call.send(SnapshotResponse.encode(SnapshotResponse.create({ header, remaining_bytes: remaining, blob })))) await waitDrain();
       }
-      if (!isClosed()) {
-        call.send(SnapshotResponse.encode(SnapshotResponse.create({ header: server.header(server.revision), remaining_bytes: 0, blob: sha.digest() })));
-        call.end();
-      }
-    } finally {
-      fs.closeSync(fd);
+      if (isClosed()) return;
     }
+    call.send(SnapshotResponse.encode(SnapshotResponse.create({ header, remaining_bytes: 0, blob: sha.digest() })));
+    call.end();
   } catch (err) {
-    call.end(asGrpcError(toGrpcError(err)));
+    if (!isClosed()) call.end(asGrpcError(toGrpcError(err)));
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    view.release();
   }
 }

@@ -11,11 +11,18 @@ import fs from 'node:fs';
 import { crc32 } from 'node:zlib';
 import path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
+import { assertTsetcdBackendFile } from './file-kind.js';
 
 export const BUCKETS = ['key', 'meta', 'lease', 'members', 'members_removed', 'cluster', 'alarm', 'auth', 'authUsers', 'authRoles'] as const;
 export type BucketName = (typeof BUCKETS)[number];
 
 type BinaryDb = Database<Buffer, Buffer>;
+
+/** A frozen read-only view of the backend (see Backend.readView). */
+export interface BackendView {
+  range(bucket: BucketName): Iterable<readonly [Buffer, Buffer]>;
+  release(): void;
+}
 
 /** etcd's defaults for --backend-batch-interval and --backend-batch-limit */
 export const BATCH_INTERVAL_MS = 100;
@@ -38,6 +45,9 @@ export interface BackendOptions {
   mapSizeBytes?: number;
 }
 
+/** records per LMDB transaction in importRecords: big enough to amortise a commit */
+const IMPORT_BATCH = 10_000;
+
 export const DEFAULT_MAP_SIZE_BYTES = 16 * 1024 ** 3;
 
 export class Backend {
@@ -54,6 +64,9 @@ export class Backend {
   onCommit: ((durationMs: number) => void) | undefined;
   /** set while defragment() copies the database: commits wait */
   private defragmenting = false;
+  /** open read views per environment, and closes deferred until they are released */
+  private views = new Map<RootDatabase<Buffer, Buffer>, number>();
+  private closeWhenUnviewed = new Map<RootDatabase<Buffer, Buffer>, () => void>();
   /** cached file size; -1 when it must be read again */
   private fileSizeBytes = -1;
 
@@ -68,6 +81,8 @@ export class Backend {
   }
 
   static open(filePath: string, opts: BackendOptions = {}): Backend {
+    // before anything is created or removed: a foreign file is refused untouched
+    assertTsetcdBackendFile(filePath, path.dirname(path.dirname(path.dirname(filePath))));
     fs.mkdirSync(path.dirname(filePath), { recursive: true, mode: 0o700 });
     // leftovers of a defragmentation: a copy that was not swapped in, or the lock file
     // of one that was
@@ -201,6 +216,40 @@ export class Backend {
     for (const { key, value } of this.db(bucket).getRange(options)) yield { key: key as Buffer, value: value as Buffer };
   }
 
+  /** The entry with the greatest key, or undefined for an empty bucket. */
+  last(bucket: BucketName): { key: Buffer; value: Buffer } | undefined {
+    if (this.group) throw new Error('backend: range scan inside a write group');
+    this.commit();
+    for (const { key, value } of this.db(bucket).getRange({ reverse: true, limit: 1 })) return { key: key as Buffer, value: value as Buffer };
+    return undefined;
+  }
+
+  /**
+   * Loads records straight into LMDB, IMPORT_BATCH at a time per transaction, bypassing
+   * the overlay: for restore and migration, where nothing else reads or writes meanwhile.
+   */
+  importRecords(bucket: BucketName, records: Iterable<readonly [Uint8Array, Uint8Array]>): number {
+    this.commit();
+    const db = this.db(bucket);
+    let batch: Array<readonly [Uint8Array, Uint8Array]> = [];
+    let n = 0;
+    const flush = (): void => {
+      const rows = batch;
+      this.env.transactionSync(() => {
+        for (const [k, v] of rows) db.putSync(asBuffer(k), asBuffer(v));
+      });
+      batch = [];
+    };
+    for (const r of records) {
+      batch.push(r);
+      n++;
+      if (batch.length >= IMPORT_BATCH) flush();
+    }
+    if (batch.length > 0) flush();
+    this.fileSizeBytes = -1;
+    return n;
+  }
+
   count(bucket: BucketName): number {
     this.commit();
     return this.db(bucket).getCount();
@@ -259,7 +308,7 @@ export class Backend {
     fs.renameSync(file, this.filePath);
     fs.chmodSync(this.filePath, 0o600);
     this.fileSizeBytes = -1;
-    await old.close();
+    await this.closeSwapped(old);
   }
 
   /**
@@ -287,7 +336,58 @@ export class Backend {
       this.defragmenting = false;
     }
     this.commit();
-    await old?.close();
+    // a snapshot being streamed keeps reading the old file until it is done
+    if (old && this.views.has(old)) void this.closeSwapped(old).catch(() => undefined);
+    else await old?.close();
+  }
+
+  /**
+   * A read-only view of everything committed so far, frozen at this moment (one LMDB read
+   * transaction): what a snapshot streams while writes go on. Scans of the view can be
+   * repeated and always see the same data. Call release() when done; a defragmentation
+   * keeps the old file open until every view on it is released.
+   */
+  readView(): BackendView {
+    this.commit();
+    const env = this.env;
+    const dbs = new Map(this.dbs);
+    const txn = env.useReadTransaction();
+    this.views.set(env, (this.views.get(env) ?? 0) + 1);
+    let released = false;
+    return {
+      range: function* (bucket: BucketName) {
+        if (released) throw new Error('backend: read view used after release');
+        const db = dbs.get(bucket);
+        if (!db) throw new Error(`backend: unknown bucket ${bucket}`);
+        for (const { key, value } of db.getRange({ transaction: txn })) yield [key as Buffer, value as Buffer] as const;
+      },
+      release: () => {
+        if (released) return;
+        released = true;
+        txn.done();
+        this.viewReleased(env);
+      },
+    };
+  }
+
+  private viewReleased(env: RootDatabase<Buffer, Buffer>): void {
+    const n = (this.views.get(env) ?? 1) - 1;
+    if (n > 0) {
+      this.views.set(env, n);
+      return;
+    }
+    this.views.delete(env);
+    const close = this.closeWhenUnviewed.get(env);
+    if (close) {
+      this.closeWhenUnviewed.delete(env);
+      close();
+    }
+  }
+
+  /** Closes an environment that was swapped out, once no read view uses it. */
+  private closeSwapped(env: RootDatabase<Buffer, Buffer>): Promise<void> {
+    if (!this.views.has(env)) return env.close();
+    return new Promise((resolve, reject) => this.closeWhenUnviewed.set(env, () => void env.close().then(resolve, reject)));
   }
 
   /** A checksum of every bucket's keys and values, in order (Maintenance.Hash). */

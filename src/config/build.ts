@@ -204,21 +204,26 @@ function advertiseProblem(name: string, clusterUrls: readonly string[], peerUrls
  * --initial-advertise-peer-urls (new clusters), and no URL appears twice.
  */
 export function checkBootstrap(config: Config): BootstrapCheck {
+  const peerUrls = config.values.get('initial-advertise-peer-urls') as readonly string[];
+  return checkBootstrapOf(config.name, config.initialClusterRaw, config.initialClusterState, peerUrls);
+}
+
+/** checkBootstrap's checks on their own inputs (snapshot restore makes them too). */
+export function checkBootstrapOf(name: string, initialClusterRaw: string, state: string, peerUrls: readonly string[]): BootstrapCheck & { members?: Map<string, string[]> } {
   const warnings: string[] = [];
-  const parsed = parseUrlsMap(config.initialClusterRaw);
+  const parsed = parseUrlsMap(initialClusterRaw);
   if (!parsed.ok) return { error: `error setting up initial cluster: ${parsed.message}`, warnings };
   const members = new Map([...parsed.members].map(([n, us]) => [n, us.map((u) => u.text)]));
-  const own = members.get(config.name);
-  if (own === undefined) return { error: `couldn't find local name ${goQuote(config.name)} in the initial cluster configuration`, warnings };
-  if (config.initialClusterState === 'new') {
-    const peerUrls = config.values.get('initial-advertise-peer-urls') as readonly string[];
-    const problem = advertiseProblem(config.name, own, peerUrls, warnings);
+  const own = members.get(name);
+  if (own === undefined) return { error: `couldn't find local name ${goQuote(name)} in the initial cluster configuration`, warnings };
+  if (state === 'new') {
+    const problem = advertiseProblem(name, own, peerUrls, warnings);
     if (problem !== undefined) return { error: problem, warnings };
   }
   const all = [...members.values()].flat();
   if (new Set(all).size !== all.length) return { error: `initial cluster ${urlsMapText(members)} has duplicate url`, warnings };
-  if (config.initialClusterState === 'new' && all.length === 0) {
+  if (state === 'new' && all.length === 0) {
     return { error: 'initial cluster unset and no discovery URL found', warnings };
   }
-  return { warnings };
+  return { warnings, members };
 }

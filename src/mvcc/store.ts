@@ -85,6 +85,10 @@ export class MvccStore {
   restore(): void {
     for (const { key, value } of this.backend.range('key')) {
       const rev = bytesToRev(key);
+      if (rev.main > this.currentRev) this.currentRev = rev.main;
+      // an empty value marks a revision and holds no key: etcdutl's --bump-revision writes
+      // one, and the compaction it schedules removes it
+      if (value.length === 0) continue;
       const kv = KeyValue.decode(value);
       const k = keyString(kv.key);
       if (isTombstoneBytes(key)) {

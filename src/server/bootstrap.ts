@@ -7,6 +7,7 @@ import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import { Backend } from '../backend/backend.js';
+import { assertTsetcdBackendFile, etcdDataDirAdvice, fileKind, ForeignFileError } from '../backend/file-kind.js';
 import { ConfChangeType, decodeConfChange, encodeConfChange, EntryType, MemoryStorage, RawNode, type BootstrapPeer, type Entry, type HardState, type Snapshot } from '../raft/index.js';
 import { Snapshotter, Wal } from '../wal/index.js';
 import type { ServerOptions } from './server.js';
@@ -49,6 +50,7 @@ export async function boot(opts: ServerOptions): Promise<Booted> {
   const memberDir = path.join(opts.dataDir, 'member');
   const walDir = opts.walDir ?? path.join(memberDir, 'wal');
   const snapDir = path.join(memberDir, 'snap');
+  checkDataDirFiles(opts.dataDir, walDir);
   const restarting = Wal.exists(walDir);
   fs.mkdirSync(snapDir, { recursive: true, mode: 0o700 });
   // snapshot copies for or from peers that a crash left behind are of no use now
@@ -65,6 +67,28 @@ export async function boot(opts: ServerOptions): Promise<Booted> {
     await backend.close().catch(() => {});
     throw err;
   }
+}
+
+/**
+ * Refuses a data dir whose files tsetcd must not open (an etcd member's, a stray file, one
+ * it cannot read) before anything in it is created, removed or locked.
+ */
+function checkDataDirFiles(dataDir: string, walDir: string): void {
+  for (const dir of [dataDir, walDir]) {
+    if (!fs.existsSync(dir)) continue;
+    try {
+      fs.accessSync(dir, fs.constants.R_OK | fs.constants.W_OK | fs.constants.X_OK);
+      fs.readdirSync(dir);
+    } catch (err) {
+      throw new Error(`cannot access data directory ${dir}: ${(err as Error).message}`);
+    }
+  }
+  const first = fs.existsSync(walDir) ? fs.readdirSync(walDir).filter((n) => n.endsWith('.wal')).sort()[0] : undefined;
+  if (first) {
+    const kind = fileKind(path.join(walDir, first));
+    if (kind === 'etcd-wal') throw new ForeignFileError(path.join(walDir, first), kind, etcdDataDirAdvice(dataDir));
+  }
+  assertTsetcdBackendFile(path.join(dataDir, 'member', 'snap', 'db'), dataDir);
 }
 
 function raftOptions(opts: ServerOptions, applied: number) {

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Backend } from '../backend/backend.js';
+import type { Backend, BackendView } from '../backend/backend.js';
 import type { Logger } from '../pkg/logger.js';
 import { MvccStore, type Change } from '../mvcc/store.js';
 import { WatchableStore } from '../mvcc/watchable-store.js';
@@ -654,9 +654,13 @@ export class EtcdServer implements RaftHost {
     return this.defragging;
   }
 
-  /** Writes a consistent copy of the backend to `dest` (the Snapshot RPC streams it). */
-  async snapshotBackend(dest: string): Promise<void> {
-    await this.backend.copyTo(dest);
+  /**
+   * A frozen view of the backend for the Snapshot RPC, with the revision and raft term it
+   * was taken at (read in the same turn, so they describe exactly the view's data).
+   */
+  snapshotView(): { view: BackendView; revision: number; raftTerm: number } {
+    const view = this.backend.readView();
+    return { view, revision: this.store.rev, raftTerm: this.raftTerm };
   }
 
   async alarm(r: AlarmRequest, raw: Uint8Array): Promise<AlarmResponse> {

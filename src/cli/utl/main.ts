@@ -5,6 +5,7 @@ import { execute, type CommandSpec } from '../ctl/cmdtree.js';
 import { ProcessIo, runMain } from '../ctl/io.js';
 import { defragCommand } from './defrag.js';
 import { clusterDownCommand, clusterUpCommand } from './cluster.js';
+import { snapshotCommandSpec } from './snapshot.js';
 
 export const PROGRAM = 'tsetcdutl';
 
@@ -21,6 +22,7 @@ export function utlRoot(): CommandSpec {
         requiredFlags: ['data-dir'],
         run: defragCommand,
       },
+      snapshotCommandSpec(),
       {
         use: 'cluster',
         short: 'Runs a local cluster with mutual TLS, made in one command',
