@@ -7,7 +7,8 @@
 //
 // Facts used (both formats put a 16-byte page header before their meta page):
 // - bbolt: u32 magic 0xED0CDAED at byte 16 of pages 0 and 1 (little-endian on disk).
-// - LMDB: u32 magic 0xBEEFC0DE at byte 16 of pages 0 and 1.
+// - LMDB: u32 magic 0xBEEFC0DE after its page header: byte 16, or byte 24 in the LMDB 1.x
+//   that lmdb-js builds (its page header is 8 bytes longer).
 // - etcd's WAL: each record is a u64 length then a protobuf walpb.Record; the first record
 //   of a segment is the CRC record, type 4, so bytes 8–9 are 0x08 0x04.
 // - tsetcd's WAL: 16-byte record header whose byte 8 is the record kind, 1 (head) first.
@@ -19,14 +20,15 @@ const BBOLT_MAGIC = 0xed0cdaed;
 const LMDB_MAGIC = 0xbeefc0de;
 /** bytes read to tell the kinds apart */
 const HEAD_BYTES = 32;
+const LMDB_MAGIC_OFFSETS = [16, 24];
 
 export function kindOfHead(head: Buffer): FileKind {
   if (head.length === 0) return 'empty';
   if (head.length >= 20) {
     const magic = head.readUInt32LE(16);
     if (magic === BBOLT_MAGIC) return 'bbolt';
-    if (magic === LMDB_MAGIC) return 'lmdb';
   }
+  for (const at of LMDB_MAGIC_OFFSETS) if (head.length >= at + 4 && head.readUInt32LE(at) === LMDB_MAGIC) return 'lmdb';
   if (head.length >= 10 && head[8] === 0x08 && head[9] === 0x04) return 'etcd-wal';
   if (head.length >= 20 && head[8] === 1 && head.readUInt32LE(16) === 1) return 'tsetcd-wal';
   return 'unknown';
