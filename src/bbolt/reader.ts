@@ -112,6 +112,7 @@ export class BboltFile {
     if (pageSize < MIN_PAGE_BYTES || pageSize > MAX_PAGE_BYTES) {
       throw new BboltFormatError(`${path}: meta page 0 gives a page size of ${pageSize} bytes (want ${MIN_PAGE_BYTES} to ${MAX_PAGE_BYTES})`);
     }
+    if (problem0 !== null && size < 2 * pageSize) throw new BboltFormatError(`${path}: not a bbolt database: meta page 0: ${problem0}`);
     if (size < 2 * pageSize) throw new BboltFormatError(`${path}: ${size} bytes is too small for two meta pages of ${pageSize} bytes`);
     const page1 = readExactly(fd, pageSize, META_OFFSET + META_BYTES);
     let problem1 = metaProblem(page1);
