@@ -26,6 +26,7 @@ import {
   VERSION,
   decodeMeta,
   metaChecksum,
+  sortsAfter,
   type Meta,
 } from './format.js';
 
@@ -73,6 +74,7 @@ export class BboltFile {
   private readonly blockBytes: number;
   private readonly cache = new Map<number, Buffer>();
   private freeCount: number | null = null;
+  private readonly scratch: LeafElement = { flags: 0, start: 0, ksize: 0, vsize: 0 };
 
   private constructor(path: string, fd: number, meta: Meta) {
     this.path = path;
@@ -152,9 +154,16 @@ export class BboltFile {
    * of read-only cache blocks: valid for as long as the caller keeps them.
    */
   *entries(bucket: Uint8Array): Generator<[Buffer, Buffer]> {
-    const header = this.bucketHeader(bucket);
-    for (const [flags, key, value] of this.treeElements(header, `bucket ${JSON.stringify(Buffer.from(bucket).toString())}`)) {
-      if ((flags & BUCKET_LEAF_FLAG) === 0) yield [key, value];
+    const what = `bucket ${JSON.stringify(Buffer.from(bucket).toString())}`;
+    const order = new KeyOrder(this, what);
+    for (const page of this.leafPages(this.bucketHeader(bucket), what)) {
+      const count = this.leafCount(page, what);
+      for (let i = 0; i < count; i++) {
+        const { flags, start, ksize, vsize } = this.leafElement(page, i, what);
+        const key = page.subarray(start, start + ksize);
+        order.next(key, page);
+        if ((flags & BUCKET_LEAF_FLAG) === 0) yield [key, page.subarray(start + ksize, start + ksize + vsize)];
+      }
     }
   }
 
@@ -182,7 +191,8 @@ export class BboltFile {
     this.cache.clear();
   }
 
-  private err(what: string): BboltFormatError {
+  /** @internal a BboltFormatError naming this file */
+  err(what: string): BboltFormatError {
     return new BboltFormatError(`${this.path}: ${what}`);
   }
 
@@ -247,29 +257,36 @@ export class BboltFile {
     throw this.err(`no bucket named ${JSON.stringify(Buffer.from(bucket).toString())}`);
   }
 
-  /**
-   * Every leaf element of the tree a bucket header names, in order: [flags, key, value].
-   * Keys must rise strictly across the whole walk; every page may be reached once.
-   */
+  /** Every leaf element of the tree a bucket header names, in order: [flags, key, value]. */
   private *treeElements(header: Buffer, what: string, onPage?: (pgid: number, pages: number) => void): Generator<[number, Buffer, Buffer]> {
+    const order = new KeyOrder(this, what);
+    for (const page of this.leafPages(header, what, onPage)) {
+      const count = this.leafCount(page, what);
+      for (let i = 0; i < count; i++) {
+        const el = this.leafElement(page, i, what);
+        const key = page.subarray(el.start, el.start + el.ksize);
+        order.next(key, page);
+        yield [el.flags, key, page.subarray(el.start + el.ksize, el.start + el.ksize + el.vsize)];
+      }
+    }
+  }
+
+  /**
+   * The leaf pages (runs) of the tree a bucket header names, left to right; for an inline
+   * bucket, its one page inside the header's value. Non-root pages must hold elements:
+   * with keys checked to rise strictly (KeyOrder), a page reached twice then fails within
+   * MAX_DEPTH pages, so no visited set is needed.
+   */
+  private *leafPages(header: Buffer, what: string, onPage?: (pgid: number, pages: number) => void): Generator<Buffer> {
     if (header.length < BUCKET_HEADER_BYTES) throw this.err(`${what}: bucket header of ${header.length} bytes (want ${BUCKET_HEADER_BYTES})`);
-    const rootHi = header.readUInt32LE(4);
-    const rootPgid = header.readUInt32LE(0) + rootHi * 2 ** 32;
-    let prev: Buffer | null = null;
+    const rootPgid = header.readUInt32LE(0) + header.readUInt32LE(4) * 2 ** 32;
     if (rootPgid === 0) {
-      // inline bucket: a leaf page stored right after the header, inside the value
       const page = header.subarray(BUCKET_HEADER_BYTES);
       if (page.length < PAGE_HEADER_BYTES) throw this.err(`${what}: inline bucket of ${page.length} bytes has no page header`);
       if (page.readUInt16LE(8) !== LEAF_PAGE_FLAG) throw this.err(`${what}: inline bucket page has flags 0x${page.readUInt16LE(8).toString(16)} (want leaf)`);
-      for (const e of this.leafElements(page, `${what} inline page`)) {
-        if (prev !== null && prev.compare(e[1]) >= 0) throw this.err(`${what}: inline page keys are not sorted (${e[1].toString('hex')} after ${prev.toString('hex')})`);
-        prev = e[1];
-        yield e;
-      }
+      yield page;
       return;
     }
-    // No visited set is needed: non-root pages hold at least one element and keys must
-    // rise strictly, so a page reached a second time fails the order check within MAX_DEPTH pages.
     const stack: Frame[] = [];
     const push = (pgid: number, isRoot: boolean): void => {
       if (stack.length >= MAX_DEPTH) throw this.err(`${what}: tree deeper than ${MAX_DEPTH} levels at page ${pgid} (a loop?)`);
@@ -284,19 +301,36 @@ export class BboltFile {
       const top = stack[stack.length - 1];
       if (top.page.readUInt16LE(8) === LEAF_PAGE_FLAG) {
         stack.pop();
-        for (const e of this.leafElements(top.page, `${what} page ${pageId(top.page)}`)) {
-          if (prev !== null && prev.compare(e[1]) >= 0) {
-            throw this.err(`${what}: keys are not sorted at page ${pageId(top.page)} (${e[1].toString('hex')} after ${prev.toString('hex')})`);
-          }
-          prev = e[1];
-          yield e;
-        }
+        yield top.page;
       } else if (top.next < top.count) {
         push(this.branchChild(top.page, top.next++, what), false);
       } else {
         stack.pop();
       }
     }
+  }
+
+  /** element count of a leaf page, after checking the element array fits in it */
+  private leafCount(page: Buffer, what: string): number {
+    const count = page.readUInt16LE(10);
+    if (PAGE_HEADER_BYTES + count * LEAF_ELEMENT_BYTES > page.length) {
+      throw this.err(`${what}: leaf page ${pageId(page)} claims ${count} elements, more than fit in ${page.length} bytes`);
+    }
+    return count;
+  }
+
+  /** leaf element `i` of a page (checked by leafCount), decoded into a reused scratch object */
+  private leafElement(page: Buffer, i: number, what: string): LeafElement {
+    const e = PAGE_HEADER_BYTES + i * LEAF_ELEMENT_BYTES;
+    const el = this.scratch;
+    el.flags = page.readUInt32LE(e);
+    el.start = e + page.readUInt32LE(e + 4);
+    el.ksize = page.readUInt32LE(e + 8);
+    el.vsize = page.readUInt32LE(e + 12);
+    if ((el.flags & ~BUCKET_LEAF_FLAG) !== 0) throw this.err(`${what}: leaf page ${pageId(page)} element ${i} has unknown flags 0x${el.flags.toString(16)}`);
+    if (el.ksize === 0) throw this.err(`${what}: leaf page ${pageId(page)} element ${i} has an empty key`);
+    if (el.start + el.ksize + el.vsize > page.length) throw this.err(`${what}: leaf page ${pageId(page)} element ${i} lies outside the page`);
+    return el;
   }
 
   /** child pgid of branch element `i`, after checking the element lies inside its page */
@@ -312,24 +346,6 @@ export class BboltFile {
     const hi = page.readUInt32LE(e + 12);
     if (hi !== 0) throw this.err(`${what}: branch page ${pageId(page)} element ${i} points beyond the high-water mark`);
     return page.readUInt32LE(e + 8);
-  }
-
-  /** elements of a leaf page run (or inline page) as [flags, key, value] views */
-  private *leafElements(page: Buffer, what: string): Generator<[number, Buffer, Buffer]> {
-    const count = page.readUInt16LE(10);
-    if (PAGE_HEADER_BYTES + count * LEAF_ELEMENT_BYTES > page.length) {
-      throw this.err(`${what}: claims ${count} elements, more than fit in ${page.length} bytes`);
-    }
-    for (let i = 0, e = PAGE_HEADER_BYTES; i < count; i++, e += LEAF_ELEMENT_BYTES) {
-      const flags = page.readUInt32LE(e);
-      const start = e + page.readUInt32LE(e + 4);
-      const ksize = page.readUInt32LE(e + 8);
-      const vsize = page.readUInt32LE(e + 12);
-      if ((flags & ~BUCKET_LEAF_FLAG) !== 0) throw this.err(`${what}: element ${i} has unknown flags 0x${flags.toString(16)}`);
-      if (ksize === 0) throw this.err(`${what}: element ${i} has an empty key`);
-      if (start + ksize + vsize > page.length) throw this.err(`${what}: element ${i} lies outside the page`);
-      yield [flags, page.subarray(start, start + ksize), page.subarray(start + ksize, start + ksize + vsize)];
-    }
   }
 
   /**
@@ -368,6 +384,31 @@ export class BboltFile {
     this.cache.set(blockNo, block);
     const off = byte - blockNo * this.blockBytes;
     return block.subarray(off, off + this.pageSizeBytes);
+  }
+}
+
+interface LeafElement {
+  flags: number;
+  /** offset of the key in its page; the value follows the key */
+  start: number;
+  ksize: number;
+  vsize: number;
+}
+
+/** Checks that keys rise strictly across one walk of a tree (what makes the walk end). */
+class KeyOrder {
+  private prev: Buffer | null = null;
+
+  constructor(
+    private readonly file: BboltFile,
+    private readonly what: string,
+  ) {}
+
+  next(key: Buffer, page: Buffer): void {
+    if (this.prev !== null && !sortsAfter(key, this.prev, this.prev.length)) {
+      throw this.file.err(`${this.what}: keys are not sorted at page ${pageId(page)} (${key.toString('hex')} after ${this.prev.toString('hex')})`);
+    }
+    this.prev = key;
   }
 }
 

@@ -30,6 +30,7 @@ import {
   MAX_VALUE_BYTES,
   PAGE_HEADER_BYTES,
   encodeMetaPage,
+  sortsAfter,
 } from './format.js';
 
 export interface BboltBucket {
@@ -120,13 +121,6 @@ class PrevKey {
     this.buf.set(k, 0);
     this.len = k.length;
   }
-}
-
-/** k > prev[0, prevLen) bytewise; a JS loop beats a native call for etcd's short keys */
-function sortsAfter(k: Uint8Array, prev: Uint8Array, prevLen: number): boolean {
-  const n = Math.min(k.length, prevLen);
-  for (let i = 0; i < n; i++) if (k[i] !== prev[i]) return k[i] > prev[i];
-  return k.length > prevLen;
 }
 
 function checkEntry(k: Uint8Array, v: Uint8Array, what: string): void {
