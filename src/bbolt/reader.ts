@@ -365,7 +365,30 @@ export class BboltFile {
     const overflow = first.readUInt32LE(12);
     if (overflow === 0) return first;
     if (pgid + overflow >= this.highWater) throw this.err(`${where}page ${pgid} runs over ${overflow} pages beyond the high-water mark ${this.highWater}`);
+    // bbolt sizes a tree page's run to its content (a freelist run may have one spare
+    // page): a run longer than its content is damage, and is refused before it is read
+    const used = what === null ? freelistBytes(first) : this.treePageBytes(pgid, first, overflow, where);
+    const spare = what === null ? 1 : 0;
+    if (used <= (overflow - spare) * this.pageSizeBytes) {
+      throw this.err(`${where}page ${pgid} claims ${overflow} overflow pages but its content ends at byte ${used}`);
+    }
     return readExactly(this.fd, pgid * this.pageSizeBytes, (overflow + 1) * this.pageSizeBytes);
+  }
+
+  /** where the content of a branch or leaf page run ends: its last element's data */
+  private treePageBytes(pgid: number, first: Buffer, overflow: number, where: string): number {
+    const count = first.readUInt16LE(10);
+    const elementsEnd = PAGE_HEADER_BYTES + count * LEAF_ELEMENT_BYTES;
+    if (elementsEnd > (overflow + 1) * this.pageSizeBytes) throw this.err(`${where}page ${pgid} claims ${count} elements, more than fit in its run`);
+    const area = elementsEnd <= first.length ? first : readExactly(this.fd, pgid * this.pageSizeBytes, elementsEnd);
+    const isLeaf = first.readUInt16LE(8) === LEAF_PAGE_FLAG;
+    let end = elementsEnd;
+    for (let e = PAGE_HEADER_BYTES; e < elementsEnd; e += LEAF_ELEMENT_BYTES) {
+      // leaf: flags, pos, ksize, vsize; branch: pos, ksize, pgid
+      const dataEnd = isLeaf ? e + area.readUInt32LE(e + 4) + area.readUInt32LE(e + 8) + area.readUInt32LE(e + 12) : e + area.readUInt32LE(e) + area.readUInt32LE(e + 4);
+      if (dataEnd > end) end = dataEnd;
+    }
+    return end;
   }
 
   /** one page through the block cache (blocks are never reused, so views stay valid) */
@@ -410,6 +433,14 @@ class KeyOrder {
     }
     this.prev = key;
   }
+}
+
+/** bytes a freelist page's content needs (header, optional 64-bit count, the ids) */
+function freelistBytes(first: Buffer): number {
+  const count = first.readUInt16LE(10);
+  if (count !== 0xffff) return PAGE_HEADER_BYTES + 8 * count;
+  const big = first.readBigUInt64LE(PAGE_HEADER_BYTES);
+  return big > 2n ** 40n ? Number.MAX_SAFE_INTEGER : PAGE_HEADER_BYTES + 8 * (Number(big) + 1);
 }
 
 function pageId(page: Buffer): number {

@@ -123,6 +123,9 @@ describe('bbolt reader on damaged and foreign files', () => {
     expectFormatError(damaged(small, (b) => b.writeUInt32LE(9, 3 * PAGE)), /page 3 has id 9/);
     expectFormatError(damaged(small, (b) => b.writeUInt16LE(0x10, 3 * PAGE + 8)), /page 3 has flags 0x10 \(want branch or leaf\)/);
     expectFormatError(damaged(small, (b) => b.writeUInt16LE(400, 3 * PAGE + 10)), /claims 400 elements/);
+    // a run longer than its content is refused before it is read (no huge reads on damage)
+    expectFormatError(damaged(small, (b) => b.writeUInt32LE(1, 3 * PAGE + 12)), /page 3 claims 1 overflow pages but its content ends at byte 54/);
+    expectFormatError(damaged(small, (b) => b.writeUInt32LE(0xffffff, 3 * PAGE + 12)), /page 3 runs over 16777215 pages beyond the high-water mark 5/);
     expectFormatError(damaged(small, (b) => b.writeUInt32LE(5000, 3 * PAGE + 16 + 4)), /element 0 lies outside the page/);
     expectFormatError(
       damaged(small, (b) => {
