@@ -3,7 +3,7 @@
 // reports our revision, key count, size and bucket hash; `etcdctl snapshot restore`
 // verifies the trailer and rewrites the file; etcd started on the restored data dir
 // serves our keys and takes new writes; and our reader then reads the db etcd itself
-// wrote (freelist not synced, as etcd on Linux runs bbolt).
+// wrote (freelist not synced, as etcd on Linux runs bbolt) and a snapshot etcd streamed.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { BboltFile } from '../../src/bbolt/reader.js';
-import { bboltFileChunks } from '../../src/bbolt/writer.js';
+import { etcdSnapshotChunks, openEtcdSnapshot } from '../../src/bbolt/snapshot.js';
 import { KeyValue } from '../../src/proto/mvccpb.js';
 import { etcdctl, freePorts, haveBinary, startMember } from '../e2e/harness.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -59,14 +59,29 @@ describe('a snapshot file from our writer, in real etcd', { skip }, () => {
   const snap = path.join(tmp.dir, 'snap.db');
 
   it('etcdctl snapshot status: integrity check passes, revision, key count, size and hash are ours', () => {
-    const db = Buffer.concat([...bboltFileChunks(buckets)]);
-    fs.writeFileSync(snap, Buffer.concat([db, crypto.createHash('sha256').update(db).digest()]));
+    const file = Buffer.concat([...etcdSnapshotChunks(buckets)]);
+    const db = file.subarray(0, file.length - 32);
+    assert.deepEqual(file.subarray(db.length), crypto.createHash('sha256').update(db).digest(), 'the trailer is the SHA-256 of the db bytes');
+    fs.writeFileSync(snap, file);
     const r = spawnSync('etcdctl', ['snapshot', 'status', snap, '-w', 'json'], { encoding: 'utf8', env: { ...process.env, ETCDCTL_API: '3' }, timeout: 60_000 });
     assert.equal(r.status, 0, r.stderr);
     const status = JSON.parse(r.stdout) as { hash: number; revision: number; totalKey: number; totalSize: number };
     const sorted = [...buckets].sort((a, b) => Buffer.compare(a.name, b.name));
     const hashed = sorted.flatMap((b) => [b.name, ...b.sorted.flat()]);
     assert.deepEqual(status, { hash: crc32c(hashed), revision: 299, totalKey: keyEntries.length + 1, totalSize: db.length });
+  });
+
+  it('a snapshot whose bytes do not match its trailer: refused by etcdctl snapshot restore and by us, in the same words', () => {
+    const bad = path.join(tmp.dir, 'bad.db');
+    const bytes = fs.readFileSync(snap);
+    bytes[5 * 4096 + 100] ^= 1;
+    fs.writeFileSync(bad, bytes);
+    const r = spawnSync('etcdctl', ['snapshot', 'restore', bad, `--data-dir=${path.join(tmp.dir, 'never')}`], { encoding: 'utf8', env: { ...process.env, ETCDCTL_API: '3' }, timeout: 60_000 });
+    assert.notEqual(r.status, 0);
+    const etcdSays = /expected sha256 \[[0-9 ]+\], got \[[0-9 ]+\]/.exec(r.stderr)?.[0];
+    assert.ok(etcdSays, r.stderr);
+    assert.throws(() => openEtcdSnapshot(bad), (e: Error) => e.message.endsWith(etcdSays));
+    openEtcdSnapshot(bad, { skipHashCheck: true }).close();
   });
 
   it('etcdctl snapshot restore accepts it, etcd serves its keys and takes writes, and we read the db etcd wrote', { timeout: 120_000 }, async () => {
@@ -87,6 +102,18 @@ describe('a snapshot file from our writer, in real etcd', { skip }, () => {
       assert.deepEqual({ value: Buffer.from(value, 'base64').toString(), mod_revision, version, create_revision }, { value: `v297-${'x'.repeat(299 % 50)}`, mod_revision: 299, version: 297, create_revision: 2 });
       assert.equal((await etcdctl(member.clientUrl, ['get', 'bar', '--print-value-only'])).stdout, 'b1\n');
       assert.equal((await etcdctl(member.clientUrl, ['put', 'new', 'n1'])).stdout, 'OK\n');
+      // and a snapshot etcd streams (db bytes + SHA-256) reads back with the trailer cut off
+      const saved = path.join(tmp.dir, 'saved.db');
+      const save = await etcdctl(member.clientUrl, ['snapshot', 'save', saved]);
+      assert.equal(save.code, 0, save.stderr);
+      const bytes = fs.readFileSync(saved);
+      const db = bytes.subarray(0, bytes.length - 32);
+      assert.deepEqual(bytes.subarray(bytes.length - 32), crypto.createHash('sha256').update(db).digest());
+      const s = openEtcdSnapshot(saved);
+      assert.equal(s.sizeBytes(), db.length);
+      assert.deepEqual(s.bucketNames().map(String), [...ETCD_BUCKETS].sort());
+      assert.equal([...s.entries(Buffer.from('key'))].length, keyEntries.length + 1);
+      s.close();
     } finally {
       await member.stop();
     }
