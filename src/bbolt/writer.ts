@@ -54,6 +54,7 @@ export interface BboltWriteOptions {
 const CHUNK_BYTES = 64 * 1024;
 const LITTLE_ENDIAN_HOST = endianness() === 'LE';
 const FIRST_DATA_PGID = 3;
+const MIN_BRANCH_CHILDREN = 2;
 const FREELIST_PGID = 2;
 
 /** where the pages of one B+tree go: leaves first, then branch levels bottom-up */
@@ -174,6 +175,7 @@ function layoutBranches(firstPgid: number, leafCounts: number[], leafPages: numb
   const levels: BranchLevel[] = [];
   while (childPgids.length > 1) {
     const level = packBranchLevel(childPgids, childKeys, pgid, pageSize);
+    if (level.pages.length >= childPgids.length) throw new Error(`bbolt writer: a branch level of ${childPgids.length} nodes did not shrink`);
     levels.push(level);
     const nextPgids: number[] = [];
     const nextKeys: Buffer[] = [];
@@ -195,7 +197,9 @@ function packBranchLevel(childPgids: number[], childKeys: Buffer[], firstPgid: n
   let count = 0;
   for (let i = 0; i < childPgids.length; i++) {
     const elementBytes = BRANCH_ELEMENT_BYTES + childKeys[i].length;
-    if (count > 0 && (size + elementBytes > pageSize || count === MAX_ELEMENTS_PER_PAGE)) {
+    // at least two children per branch page (bbolt's minKeysPerPage), so every level is at
+    // most half the one below and the tree ends in one root even when keys outgrow a page
+    if (count >= MIN_BRANCH_CHILDREN && (size + elementBytes > pageSize || count === MAX_ELEMENTS_PER_PAGE)) {
       pages.push(pagesFor(size, pageSize));
       size = PAGE_HEADER_BYTES;
       count = 0;

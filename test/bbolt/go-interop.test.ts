@@ -66,6 +66,18 @@ describe('bbolt files we write, checked by real bbolt', { skip }, () => {
       assert.deepEqual({ count: g?.count, sha256: g?.sha256 }, entryDigest(b.entries()), Buffer.from(b.name).toString());
     }
   });
+
+  it('keys of the 32,768-byte maximum on 1 KiB pages: overflow leaves and overflow branch pages pass tx.Check', async () => {
+    const entries: Entries = [];
+    for (let i = 0; i < 40; i++) entries.push([Buffer.alloc(i % 2 === 0 ? 32768 : 100, 0x41 + i), Buffer.from(`v${i}`)]);
+    const b = bucketOf('big-keys', entries);
+    const file = nextFile();
+    await writeBboltFile(file, [b], { pageSizeBytes: 1024 });
+    const go = goCheck(file);
+    assert.deepEqual(go.errors, []);
+    assert.deepEqual(go.buckets[0].entries, b.sorted.map(([k, v]) => [hex(k), hex(v)]));
+    assert.deepEqual(ours(file)[0].entries, go.buckets[0].entries);
+  });
 });
 
 describe('bbolt files real bbolt wrote, read by our reader', { skip }, () => {

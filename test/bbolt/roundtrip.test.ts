@@ -30,7 +30,11 @@ function readAll(file: string): Map<string, Entries> {
 }
 
 const bytes = (max: number) => fc.uint8Array({ minLength: 0, maxLength: max }).map((a) => Buffer.from(a));
-const key = fc.uint8Array({ minLength: 1, maxLength: 40 }).map((a) => Buffer.from(a));
+// mostly short keys; now and then one longer than a 1 KiB page (overflow leaves and branches)
+const key = fc.oneof(
+  { weight: 30, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 40 }).map((a) => Buffer.from(a)) },
+  { weight: 1, arbitrary: fc.tuple(fc.uint8Array({ minLength: 1, maxLength: 8 }), fc.integer({ min: 900, max: 5000 })).map(([head, n]) => Buffer.concat([Buffer.from(head), Buffer.alloc(n, 0x5a)])) },
+);
 // mostly small values, some bigger than a page, a few empty
 const value = fc.oneof({ weight: 8, arbitrary: bytes(64) }, { weight: 1, arbitrary: fc.nat(20_000).map((n) => Buffer.alloc(n, n % 256)) });
 const bucketArb = fc.record({
