@@ -5,6 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BboltBucket } from '../../src/bbolt/writer.js';
@@ -46,12 +47,18 @@ export function goTool(): { path: string } | { skip: string } {
   const r = spawnSync('go', ['build', '-o', out, '.'], {
     cwd: path.join(sourceDir, 'go/bbolttool'),
     encoding: 'utf8',
-    env: { ...process.env, GOPATH: '/usr/share/gocode', GO111MODULE: 'off', GOFLAGS: '' },
+    env: { ...process.env, GOPATH: '/usr/share/gocode', GO111MODULE: 'off', GOFLAGS: '', ...goCacheEnv() },
     timeout: 300_000,
   });
   if (r.status !== 0) throw new Error(`building the bbolt oracle failed: ${r.stderr || r.error}`);
   process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
   return (tool = { path: out });
+}
+
+/** go refuses to build without a cache dir; give it one when the environment has no home */
+function goCacheEnv(): Record<string, string> {
+  if (process.env.GOCACHE || process.env.HOME || process.env.XDG_CACHE_HOME) return {};
+  return { GOCACHE: path.join(os.tmpdir(), 'tsetcd-go-cache') };
 }
 
 /** Skip reason for node:test's `skip` option, printed once. */
