@@ -123,14 +123,13 @@ export class BboltFile {
     if (metas[0] === null && metas[1] === null) {
       throw new BboltFormatError(`${path}: not a bbolt database: meta page 0: ${problem0}; meta page 1: ${problem1}`);
     }
-    const ordered = metas.filter((m): m is Meta => m !== null).sort((a, b) => (a.txid > b.txid ? -1 : a.txid < b.txid ? 1 : 0));
-    const errors: string[] = [];
-    for (const m of ordered) {
-      const why = treeMetaProblem(m, size);
-      if (why === null) return m;
-      errors.push(`meta with txid ${m.txid}: ${why}`);
-    }
-    throw new BboltFormatError(`${path}: ${errors.join('; ')}`);
+    // bbolt's choice: the valid meta with the higher txid. An older meta is not tried when
+    // the newer one names a broken tree: its pages may have been reused since.
+    const [m0, m1] = metas;
+    const m = m0 === null ? m1! : m1 === null ? m0 : m1.txid > m0.txid ? m1 : m0;
+    const why = treeMetaProblem(m, size);
+    if (why !== null) throw new BboltFormatError(`${path}: meta page ${m === m0 ? 0 : 1} (txid ${m.txid}): ${why}`);
+    return m;
   }
 
   /** bbolt's tx.Size(): high-water pgid times the page size */
