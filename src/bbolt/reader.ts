@@ -42,6 +42,8 @@ const BLOCK_TARGET_BYTES = 64 * 1024;
 const CACHE_BLOCKS = 64;
 /** deeper than any B+tree a file can hold with at least two children per branch */
 const MAX_DEPTH = 64;
+/** sub-buckets nested deeper than this are taken as damage (keeps the walk off the JS stack limit) */
+const MAX_NESTING = 256;
 
 /** true if the first 80 bytes (or more) hold a valid bbolt meta page (page 0) */
 export function looksLikeBbolt(head: Buffer): boolean {
@@ -226,9 +228,10 @@ export class BboltFile {
       }
       reached += pages;
     };
-    const walk = (header: Buffer, what: string): void => {
+    const walk = (header: Buffer, what: string, depth: number): void => {
+      if (depth > MAX_NESTING) throw this.err(`${what}: buckets nested deeper than ${MAX_NESTING}`);
       for (const [flags, key, value] of this.treeElements(header, what, visit)) {
-        if (flags & BUCKET_LEAF_FLAG) walk(value, `${what}/${key.toString('hex')}`);
+        if (flags & BUCKET_LEAF_FLAG) walk(value, `${what}/${key.toString('hex')}`, depth + 1);
       }
     };
     if (this.meta.freelistPgid !== PGID_NO_FREELIST) {
@@ -237,7 +240,7 @@ export class BboltFile {
     }
     const root = Buffer.alloc(BUCKET_HEADER_BYTES);
     root.writeBigUInt64LE(this.meta.rootPgid, 0);
-    walk(root, 'root bucket');
+    walk(root, 'root bucket', 0);
     return reached;
   }
 
