@@ -103,7 +103,9 @@ export function encodeMetaPage(page: Buffer, at: number, pageId: number, m: Omit
   page.writeBigUInt64LE(metaChecksum(page.subarray(at)), o + 56);
 }
 
-/** Bytewise comparison of two byte strings, as bytes.Compare. */
-export function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  return Buffer.compare(a, b);
+/** k > prev[0, prevLen) bytewise; a JS loop beats a native call for etcd's short keys */
+export function sortsAfter(k: Uint8Array, prev: Uint8Array, prevLen: number): boolean {
+  const n = Math.min(k.length, prevLen);
+  for (let i = 0; i < n; i++) if (k[i] !== prev[i]) return k[i] > prev[i];
+  return k.length > prevLen;
 }

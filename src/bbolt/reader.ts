@@ -26,6 +26,7 @@ import {
   VERSION,
   decodeMeta,
   metaChecksum,
+  sortsAfter,
   type Meta,
 } from './format.js';
 
@@ -41,6 +42,8 @@ const BLOCK_TARGET_BYTES = 64 * 1024;
 const CACHE_BLOCKS = 64;
 /** deeper than any B+tree a file can hold with at least two children per branch */
 const MAX_DEPTH = 64;
+/** sub-buckets nested deeper than this are taken as damage (keeps the walk off the JS stack limit) */
+const MAX_NESTING = 256;
 
 /** true if the first 80 bytes (or more) hold a valid bbolt meta page (page 0) */
 export function looksLikeBbolt(head: Buffer): boolean {
@@ -73,6 +76,7 @@ export class BboltFile {
   private readonly blockBytes: number;
   private readonly cache = new Map<number, Buffer>();
   private freeCount: number | null = null;
+  private readonly scratch: LeafElement = { flags: 0, start: 0, ksize: 0, vsize: 0 };
 
   private constructor(path: string, fd: number, meta: Meta) {
     this.path = path;
@@ -112,6 +116,7 @@ export class BboltFile {
     if (pageSize < MIN_PAGE_BYTES || pageSize > MAX_PAGE_BYTES) {
       throw new BboltFormatError(`${path}: meta page 0 gives a page size of ${pageSize} bytes (want ${MIN_PAGE_BYTES} to ${MAX_PAGE_BYTES})`);
     }
+    if (problem0 !== null && size < 2 * pageSize) throw new BboltFormatError(`${path}: not a bbolt database: meta page 0: ${problem0}`);
     if (size < 2 * pageSize) throw new BboltFormatError(`${path}: ${size} bytes is too small for two meta pages of ${pageSize} bytes`);
     const page1 = readExactly(fd, pageSize, META_OFFSET + META_BYTES);
     let problem1 = metaProblem(page1);
@@ -120,14 +125,13 @@ export class BboltFile {
     if (metas[0] === null && metas[1] === null) {
       throw new BboltFormatError(`${path}: not a bbolt database: meta page 0: ${problem0}; meta page 1: ${problem1}`);
     }
-    const ordered = metas.filter((m): m is Meta => m !== null).sort((a, b) => (a.txid > b.txid ? -1 : a.txid < b.txid ? 1 : 0));
-    const errors: string[] = [];
-    for (const m of ordered) {
-      const why = treeMetaProblem(m, size);
-      if (why === null) return m;
-      errors.push(`meta with txid ${m.txid}: ${why}`);
-    }
-    throw new BboltFormatError(`${path}: ${errors.join('; ')}`);
+    // bbolt's choice: the valid meta with the higher txid. An older meta is not tried when
+    // the newer one names a broken tree: its pages may have been reused since.
+    const [m0, m1] = metas;
+    const m = m0 === null ? m1! : m1 === null ? m0 : m1.txid > m0.txid ? m1 : m0;
+    const why = treeMetaProblem(m, size);
+    if (why !== null) throw new BboltFormatError(`${path}: meta page ${m === m0 ? 0 : 1} (txid ${m.txid}): ${why}`);
+    return m;
   }
 
   /** bbolt's tx.Size(): high-water pgid times the page size */
@@ -151,9 +155,16 @@ export class BboltFile {
    * of read-only cache blocks: valid for as long as the caller keeps them.
    */
   *entries(bucket: Uint8Array): Generator<[Buffer, Buffer]> {
-    const header = this.bucketHeader(bucket);
-    for (const [flags, key, value] of this.treeElements(header, `bucket ${JSON.stringify(Buffer.from(bucket).toString())}`)) {
-      if ((flags & BUCKET_LEAF_FLAG) === 0) yield [key, value];
+    const what = `bucket ${JSON.stringify(Buffer.from(bucket).toString())}`;
+    const order = new KeyOrder(this, what);
+    for (const page of this.leafPages(this.bucketHeader(bucket), what)) {
+      const count = this.leafCount(page, what);
+      for (let i = 0; i < count; i++) {
+        const { flags, start, ksize, vsize } = this.leafElement(page, i, what);
+        const key = page.subarray(start, start + ksize);
+        order.next(key, page);
+        if ((flags & BUCKET_LEAF_FLAG) === 0) yield [key, page.subarray(start + ksize, start + ksize + vsize)];
+      }
     }
   }
 
@@ -181,7 +192,8 @@ export class BboltFile {
     this.cache.clear();
   }
 
-  private err(what: string): BboltFormatError {
+  /** @internal a BboltFormatError naming this file */
+  err(what: string): BboltFormatError {
     return new BboltFormatError(`${this.path}: ${what}`);
   }
 
@@ -216,9 +228,10 @@ export class BboltFile {
       }
       reached += pages;
     };
-    const walk = (header: Buffer, what: string): void => {
+    const walk = (header: Buffer, what: string, depth: number): void => {
+      if (depth > MAX_NESTING) throw this.err(`${what}: buckets nested deeper than ${MAX_NESTING}`);
       for (const [flags, key, value] of this.treeElements(header, what, visit)) {
-        if (flags & BUCKET_LEAF_FLAG) walk(value, `${what}/${key.toString('hex')}`);
+        if (flags & BUCKET_LEAF_FLAG) walk(value, `${what}/${key.toString('hex')}`, depth + 1);
       }
     };
     if (this.meta.freelistPgid !== PGID_NO_FREELIST) {
@@ -227,7 +240,7 @@ export class BboltFile {
     }
     const root = Buffer.alloc(BUCKET_HEADER_BYTES);
     root.writeBigUInt64LE(this.meta.rootPgid, 0);
-    walk(root, 'root bucket');
+    walk(root, 'root bucket', 0);
     return reached;
   }
 
@@ -246,29 +259,36 @@ export class BboltFile {
     throw this.err(`no bucket named ${JSON.stringify(Buffer.from(bucket).toString())}`);
   }
 
-  /**
-   * Every leaf element of the tree a bucket header names, in order: [flags, key, value].
-   * Keys must rise strictly across the whole walk; every page may be reached once.
-   */
+  /** Every leaf element of the tree a bucket header names, in order: [flags, key, value]. */
   private *treeElements(header: Buffer, what: string, onPage?: (pgid: number, pages: number) => void): Generator<[number, Buffer, Buffer]> {
+    const order = new KeyOrder(this, what);
+    for (const page of this.leafPages(header, what, onPage)) {
+      const count = this.leafCount(page, what);
+      for (let i = 0; i < count; i++) {
+        const el = this.leafElement(page, i, what);
+        const key = page.subarray(el.start, el.start + el.ksize);
+        order.next(key, page);
+        yield [el.flags, key, page.subarray(el.start + el.ksize, el.start + el.ksize + el.vsize)];
+      }
+    }
+  }
+
+  /**
+   * The leaf pages (runs) of the tree a bucket header names, left to right; for an inline
+   * bucket, its one page inside the header's value. Non-root pages must hold elements:
+   * with keys checked to rise strictly (KeyOrder), a page reached twice then fails within
+   * MAX_DEPTH pages, so no visited set is needed.
+   */
+  private *leafPages(header: Buffer, what: string, onPage?: (pgid: number, pages: number) => void): Generator<Buffer> {
     if (header.length < BUCKET_HEADER_BYTES) throw this.err(`${what}: bucket header of ${header.length} bytes (want ${BUCKET_HEADER_BYTES})`);
-    const rootHi = header.readUInt32LE(4);
-    const rootPgid = header.readUInt32LE(0) + rootHi * 2 ** 32;
-    let prev: Buffer | null = null;
+    const rootPgid = header.readUInt32LE(0) + header.readUInt32LE(4) * 2 ** 32;
     if (rootPgid === 0) {
-      // inline bucket: a leaf page stored right after the header, inside the value
       const page = header.subarray(BUCKET_HEADER_BYTES);
       if (page.length < PAGE_HEADER_BYTES) throw this.err(`${what}: inline bucket of ${page.length} bytes has no page header`);
       if (page.readUInt16LE(8) !== LEAF_PAGE_FLAG) throw this.err(`${what}: inline bucket page has flags 0x${page.readUInt16LE(8).toString(16)} (want leaf)`);
-      for (const e of this.leafElements(page, `${what} inline page`)) {
-        if (prev !== null && prev.compare(e[1]) >= 0) throw this.err(`${what}: inline page keys are not sorted (${e[1].toString('hex')} after ${prev.toString('hex')})`);
-        prev = e[1];
-        yield e;
-      }
+      yield page;
       return;
     }
-    // No visited set is needed: non-root pages hold at least one element and keys must
-    // rise strictly, so a page reached a second time fails the order check within MAX_DEPTH pages.
     const stack: Frame[] = [];
     const push = (pgid: number, isRoot: boolean): void => {
       if (stack.length >= MAX_DEPTH) throw this.err(`${what}: tree deeper than ${MAX_DEPTH} levels at page ${pgid} (a loop?)`);
@@ -283,19 +303,36 @@ export class BboltFile {
       const top = stack[stack.length - 1];
       if (top.page.readUInt16LE(8) === LEAF_PAGE_FLAG) {
         stack.pop();
-        for (const e of this.leafElements(top.page, `${what} page ${pageId(top.page)}`)) {
-          if (prev !== null && prev.compare(e[1]) >= 0) {
-            throw this.err(`${what}: keys are not sorted at page ${pageId(top.page)} (${e[1].toString('hex')} after ${prev.toString('hex')})`);
-          }
-          prev = e[1];
-          yield e;
-        }
+        yield top.page;
       } else if (top.next < top.count) {
         push(this.branchChild(top.page, top.next++, what), false);
       } else {
         stack.pop();
       }
     }
+  }
+
+  /** element count of a leaf page, after checking the element array fits in it */
+  private leafCount(page: Buffer, what: string): number {
+    const count = page.readUInt16LE(10);
+    if (PAGE_HEADER_BYTES + count * LEAF_ELEMENT_BYTES > page.length) {
+      throw this.err(`${what}: leaf page ${pageId(page)} claims ${count} elements, more than fit in ${page.length} bytes`);
+    }
+    return count;
+  }
+
+  /** leaf element `i` of a page (checked by leafCount), decoded into a reused scratch object */
+  private leafElement(page: Buffer, i: number, what: string): LeafElement {
+    const e = PAGE_HEADER_BYTES + i * LEAF_ELEMENT_BYTES;
+    const el = this.scratch;
+    el.flags = page.readUInt32LE(e);
+    el.start = e + page.readUInt32LE(e + 4);
+    el.ksize = page.readUInt32LE(e + 8);
+    el.vsize = page.readUInt32LE(e + 12);
+    if ((el.flags & ~BUCKET_LEAF_FLAG) !== 0) throw this.err(`${what}: leaf page ${pageId(page)} element ${i} has unknown flags 0x${el.flags.toString(16)}`);
+    if (el.ksize === 0) throw this.err(`${what}: leaf page ${pageId(page)} element ${i} has an empty key`);
+    if (el.start + el.ksize + el.vsize > page.length) throw this.err(`${what}: leaf page ${pageId(page)} element ${i} lies outside the page`);
+    return el;
   }
 
   /** child pgid of branch element `i`, after checking the element lies inside its page */
@@ -311,24 +348,6 @@ export class BboltFile {
     const hi = page.readUInt32LE(e + 12);
     if (hi !== 0) throw this.err(`${what}: branch page ${pageId(page)} element ${i} points beyond the high-water mark`);
     return page.readUInt32LE(e + 8);
-  }
-
-  /** elements of a leaf page run (or inline page) as [flags, key, value] views */
-  private *leafElements(page: Buffer, what: string): Generator<[number, Buffer, Buffer]> {
-    const count = page.readUInt16LE(10);
-    if (PAGE_HEADER_BYTES + count * LEAF_ELEMENT_BYTES > page.length) {
-      throw this.err(`${what}: claims ${count} elements, more than fit in ${page.length} bytes`);
-    }
-    for (let i = 0, e = PAGE_HEADER_BYTES; i < count; i++, e += LEAF_ELEMENT_BYTES) {
-      const flags = page.readUInt32LE(e);
-      const start = e + page.readUInt32LE(e + 4);
-      const ksize = page.readUInt32LE(e + 8);
-      const vsize = page.readUInt32LE(e + 12);
-      if ((flags & ~BUCKET_LEAF_FLAG) !== 0) throw this.err(`${what}: element ${i} has unknown flags 0x${flags.toString(16)}`);
-      if (ksize === 0) throw this.err(`${what}: element ${i} has an empty key`);
-      if (start + ksize + vsize > page.length) throw this.err(`${what}: element ${i} lies outside the page`);
-      yield [flags, page.subarray(start, start + ksize), page.subarray(start + ksize, start + ksize + vsize)];
-    }
   }
 
   /**
@@ -348,7 +367,30 @@ export class BboltFile {
     const overflow = first.readUInt32LE(12);
     if (overflow === 0) return first;
     if (pgid + overflow >= this.highWater) throw this.err(`${where}page ${pgid} runs over ${overflow} pages beyond the high-water mark ${this.highWater}`);
+    // bbolt sizes a tree page's run to its content (a freelist run may have one spare
+    // page): a run longer than its content is damage, and is refused before it is read
+    const used = what === null ? freelistBytes(first) : this.treePageBytes(pgid, first, overflow, where);
+    const spare = what === null ? 1 : 0;
+    if (used <= (overflow - spare) * this.pageSizeBytes) {
+      throw this.err(`${where}page ${pgid} claims ${overflow} overflow pages but its content ends at byte ${used}`);
+    }
     return readExactly(this.fd, pgid * this.pageSizeBytes, (overflow + 1) * this.pageSizeBytes);
+  }
+
+  /** where the content of a branch or leaf page run ends: its last element's data */
+  private treePageBytes(pgid: number, first: Buffer, overflow: number, where: string): number {
+    const count = first.readUInt16LE(10);
+    const elementsEnd = PAGE_HEADER_BYTES + count * LEAF_ELEMENT_BYTES;
+    if (elementsEnd > (overflow + 1) * this.pageSizeBytes) throw this.err(`${where}page ${pgid} claims ${count} elements, more than fit in its run`);
+    const area = elementsEnd <= first.length ? first : readExactly(this.fd, pgid * this.pageSizeBytes, elementsEnd);
+    const isLeaf = first.readUInt16LE(8) === LEAF_PAGE_FLAG;
+    let end = elementsEnd;
+    for (let e = PAGE_HEADER_BYTES; e < elementsEnd; e += LEAF_ELEMENT_BYTES) {
+      // leaf: flags, pos, ksize, vsize; branch: pos, ksize, pgid
+      const dataEnd = isLeaf ? e + area.readUInt32LE(e + 4) + area.readUInt32LE(e + 8) + area.readUInt32LE(e + 12) : e + area.readUInt32LE(e) + area.readUInt32LE(e + 4);
+      if (dataEnd > end) end = dataEnd;
+    }
+    return end;
   }
 
   /** one page through the block cache (blocks are never reused, so views stay valid) */
@@ -368,6 +410,39 @@ export class BboltFile {
     const off = byte - blockNo * this.blockBytes;
     return block.subarray(off, off + this.pageSizeBytes);
   }
+}
+
+interface LeafElement {
+  flags: number;
+  /** offset of the key in its page; the value follows the key */
+  start: number;
+  ksize: number;
+  vsize: number;
+}
+
+/** Checks that keys rise strictly across one walk of a tree (what makes the walk end). */
+class KeyOrder {
+  private prev: Buffer | null = null;
+
+  constructor(
+    private readonly file: BboltFile,
+    private readonly what: string,
+  ) {}
+
+  next(key: Buffer, page: Buffer): void {
+    if (this.prev !== null && !sortsAfter(key, this.prev, this.prev.length)) {
+      throw this.file.err(`${this.what}: keys are not sorted at page ${pageId(page)} (${key.toString('hex')} after ${this.prev.toString('hex')})`);
+    }
+    this.prev = key;
+  }
+}
+
+/** bytes a freelist page's content needs (header, optional 64-bit count, the ids) */
+function freelistBytes(first: Buffer): number {
+  const count = first.readUInt16LE(10);
+  if (count !== 0xffff) return PAGE_HEADER_BYTES + 8 * count;
+  const big = first.readBigUInt64LE(PAGE_HEADER_BYTES);
+  return big > 2n ** 40n ? Number.MAX_SAFE_INTEGER : PAGE_HEADER_BYTES + 8 * (Number(big) + 1);
 }
 
 function pageId(page: Buffer): number {

@@ -16,6 +16,7 @@
 // Every bucket is a regular (non-inline) bucket; an empty bucket is one empty leaf page.
 
 import { open } from 'node:fs/promises';
+import { endianness } from 'node:os';
 import {
   BRANCH_ELEMENT_BYTES,
   BRANCH_PAGE_FLAG,
@@ -29,6 +30,7 @@ import {
   MAX_VALUE_BYTES,
   PAGE_HEADER_BYTES,
   encodeMetaPage,
+  sortsAfter,
 } from './format.js';
 
 export interface BboltBucket {
@@ -50,7 +52,9 @@ export interface BboltWriteOptions {
 
 /** target size of one yielded chunk; a single overflow run larger than this is yielded alone */
 const CHUNK_BYTES = 64 * 1024;
+const LITTLE_ENDIAN_HOST = endianness() === 'LE';
 const FIRST_DATA_PGID = 3;
+const MIN_BRANCH_CHILDREN = 2;
 const FREELIST_PGID = 2;
 
 /** where the pages of one B+tree go: leaves first, then branch levels bottom-up */
@@ -111,7 +115,7 @@ class PrevKey {
 
   /** throws unless `k` sorts strictly after the previous key */
   advance(k: Uint8Array, what: string): void {
-    if (this.len >= 0 && this.buf.compare(k, 0, k.length, 0, this.len) >= 0) {
+    if (this.len >= 0 && !sortsAfter(k, this.buf, this.len)) {
       throw new RangeError(`bbolt writer: ${what}: keys are not sorted and unique (${Buffer.from(k).toString('hex')} after ${this.buf.subarray(0, this.len).toString('hex')})`);
     }
     if (k.length > this.buf.length) this.buf = Buffer.alloc(Math.max(k.length, this.buf.length * 2));
@@ -171,6 +175,7 @@ function layoutBranches(firstPgid: number, leafCounts: number[], leafPages: numb
   const levels: BranchLevel[] = [];
   while (childPgids.length > 1) {
     const level = packBranchLevel(childPgids, childKeys, pgid, pageSize);
+    if (level.pages.length >= childPgids.length) throw new Error(`bbolt writer: a branch level of ${childPgids.length} nodes did not shrink`);
     levels.push(level);
     const nextPgids: number[] = [];
     const nextKeys: Buffer[] = [];
@@ -192,7 +197,9 @@ function packBranchLevel(childPgids: number[], childKeys: Buffer[], firstPgid: n
   let count = 0;
   for (let i = 0; i < childPgids.length; i++) {
     const elementBytes = BRANCH_ELEMENT_BYTES + childKeys[i].length;
-    if (count > 0 && (size + elementBytes > pageSize || count === MAX_ELEMENTS_PER_PAGE)) {
+    // at least two children per branch page (bbolt's minKeysPerPage), so every level is at
+    // most half the one below and the tree ends in one root even when keys outgrow a page
+    if (count >= MIN_BRANCH_CHILDREN && (size + elementBytes > pageSize || count === MAX_ELEMENTS_PER_PAGE)) {
       pages.push(pagesFor(size, pageSize));
       size = PAGE_HEADER_BYTES;
       count = 0;
@@ -209,6 +216,8 @@ function packBranchLevel(childPgids: number[], childKeys: Buffer[], firstPgid: n
 /** Collects written pages into chunks of about CHUNK_BYTES, zero-filled, whole pages only. */
 class ChunkSink {
   private chunk: Buffer | null = null;
+  /** the current chunk as u32 words on little-endian hosts (element fields are 4-byte aligned) */
+  words: Uint32Array | null = null;
   private used = 0;
   private ready: Buffer[] = [];
   total = 0;
@@ -221,6 +230,7 @@ class ChunkSink {
     if (this.chunk === null || this.used + bytes > this.chunk.length) {
       this.flush();
       this.chunk = Buffer.alloc(Math.max(CHUNK_BYTES, bytes));
+      if (LITTLE_ENDIAN_HOST) this.words = new Uint32Array(this.chunk.buffer, this.chunk.byteOffset, this.chunk.length >>> 2);
     }
     const off = this.used;
     this.used += bytes;
@@ -258,6 +268,7 @@ function* emitTree(t: TreeLayout, entries: Iterable<readonly [Uint8Array, Uint8A
   let left = 0; // elements still to write on the current leaf
   let pgid = t.firstPgid;
   let buf: Buffer = Buffer.alloc(0);
+  let words: Uint32Array | null = null;
   let elem = 0;
   let data = 0;
   let end = 0;
@@ -270,6 +281,7 @@ function* emitTree(t: TreeLayout, entries: Iterable<readonly [Uint8Array, Uint8A
       const pages = t.leafPages[leaf];
       let off: number;
       [buf, off] = sink.reserve(pages);
+      words = sink.words;
       left = t.leafCounts[leaf];
       writePageHeader(buf, off, pgid, LEAF_PAGE_FLAG, left, pages);
       pgid += pages;
@@ -279,10 +291,18 @@ function* emitTree(t: TreeLayout, entries: Iterable<readonly [Uint8Array, Uint8A
       if (Buffer.compare(k, t.leafFirstKeys[leaf]) !== 0) throw mismatch(what, `leaf ${leaf} starts with another key`);
     }
     if (data + k.length + v.length > end) throw mismatch(what, `leaf ${leaf} grew`);
-    buf.writeUInt32LE(elementFlags, elem);
-    buf.writeUInt32LE(data - elem, elem + 4);
-    buf.writeUInt32LE(k.length, elem + 8);
-    buf.writeUInt32LE(v.length, elem + 12);
+    if (words !== null) {
+      const w = elem >>> 2;
+      words[w] = elementFlags;
+      words[w + 1] = data - elem;
+      words[w + 2] = k.length;
+      words[w + 3] = v.length;
+    } else {
+      buf.writeUInt32LE(elementFlags, elem);
+      buf.writeUInt32LE(data - elem, elem + 4);
+      buf.writeUInt32LE(k.length, elem + 8);
+      buf.writeUInt32LE(v.length, elem + 12);
+    }
     buf.set(k, data);
     buf.set(v, data + k.length);
     elem += LEAF_ELEMENT_BYTES;
