@@ -8,7 +8,6 @@
 // consistent index stored here. `forceCommit` makes everything so far durable (before a
 // raft snapshot releases WAL segments).
 import fs from 'node:fs';
-import { crc32 } from 'node:zlib';
 import path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 
@@ -288,17 +287,6 @@ export class Backend {
     }
     this.commit();
     await old?.close();
-  }
-
-  /** A checksum of every bucket's keys and values, in order (Maintenance.Hash). */
-  hash(): number {
-    this.commit();
-    let h = 0;
-    for (const name of BUCKETS) {
-      h = crc32(Buffer.from(name), h);
-      for (const { key, value } of this.db(name).getRange({})) h = crc32(value as Buffer, crc32(key as Buffer, h));
-    }
-    return h;
   }
 
   /** A consistent copy of the whole database, written to `dest`. */

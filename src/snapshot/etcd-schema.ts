@@ -28,7 +28,7 @@
 // Not carried to etcd: tsetcd's cluster ID. Not carried from etcd: "term", "confState",
 // "clusterVersion", 3.5's cluster "downgrade", 3.6's meta "storageVersion", a lease's
 // remaining TTL (tsetcd restarts every lease's clock at its full TTL, as etcd 3.4 does).
-import type { BucketName } from '../backend/backend.js';
+import type { Backend, BucketName } from '../backend/backend.js';
 import { AlarmMember } from '../proto/etcdserverpb.js';
 
 export type Record = readonly [key: Buffer, value: Buffer];
@@ -115,6 +115,11 @@ export function fromEtcdBucket(bucket: string, records: Iterable<Record>, ctx: E
       for (const [k] of records) drop(k);
       return [];
   }
+}
+
+/** A bucket of tsetcd's backend as records, in key order (streamed). */
+export function* bucketRecords(backend: Backend, bucket: BucketName): Generator<Record> {
+  for (const { key, value } of backend.range(bucket)) yield [key, value];
 }
 
 // ------------------------------------------------------------------ meta
