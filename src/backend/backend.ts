@@ -233,10 +233,18 @@ export class Backend {
     }
   }
 
-  /** Bytes of pages the B+tree actually uses (etcd's dbSizeInUse). */
+  /**
+   * Bytes of the file that hold data (etcd's dbSizeInUse: its file size less its free
+   * pages). LMDB reports pages per tree, not its free-page count, so the pages in use are
+   * counted: the two meta pages, the main tree naming the buckets, every bucket's branch,
+   * leaf and overflow pages, and the free list's own tree. The rest of the file is free
+   * pages (left by deletes and compactions, reused by later writes) and unused tail.
+   */
   sizeInUseBytes(): number {
-    const stats = this.env.getStats() as { pageSize: number; lastPageNumber: number; free?: { entryCount: number } };
-    return (stats.lastPageNumber + 1) * stats.pageSize;
+    const env = this.env.getStats() as LmdbEnvStats;
+    let pages = LMDB_META_PAGES + treePages(env.root) + treePages(env.free);
+    for (const db of this.dbs.values()) pages += treePages(db.getStats() as LmdbTreeStats);
+    return Math.min(pages * env.pageSize, this.sizeBytes());
   }
 
   /**
@@ -303,6 +311,26 @@ export class Backend {
   private assertWriting(): void {
     if (!this.group) throw new Error('backend: write outside a write group');
   }
+}
+
+interface LmdbTreeStats {
+  treeBranchPageCount: number;
+  treeLeafPageCount: number;
+  overflowPages: number;
+}
+
+interface LmdbEnvStats {
+  pageSize: number;
+  /** the unnamed database that names the buckets */
+  root: LmdbTreeStats;
+  /** LMDB's free-page database (its own pages are in use) */
+  free: LmdbTreeStats;
+}
+
+const LMDB_META_PAGES = 2;
+
+function treePages(s: LmdbTreeStats): number {
+  return s.treeBranchPageCount + s.treeLeafPageCount + s.overflowPages;
 }
 
 function latin1(b: Uint8Array): string {
