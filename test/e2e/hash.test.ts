@@ -3,15 +3,16 @@
 // hashkv -w json` (hash and compact revision) at the current revision, at historical
 // revisions, before and after compactions (including one that lands on a tombstone), and
 // the same errors for compacted and future revisions. Then Maintenance.Hash of the whole
-// backend, computed over the etcd view of tsetcd's buckets, equals etcd's own Hash.
+// backend, computed over the etcd view of tsetcd's buckets, equals etcd's own Hash, and
+// every record of that backend survives tsetcd -> etcd -> tsetcd.
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import { UnaryClient } from '../../src/client/unary-client.js';
-import { Backend, type BucketName } from '../../src/backend/backend.js';
+import { Backend, BUCKETS, type BucketName } from '../../src/backend/backend.js';
 import { HashRequest, HashResponse, LeaseGrantRequest, LeaseGrantResponse } from '../../src/proto/etcdserverpb.js';
 import { etcdBackendHash } from '../../src/snapshot/etcd-hash.js';
-import { bucketRecords, type Record } from '../../src/snapshot/etcd-schema.js';
+import { bucketRecords, fromEtcdBucket, toEtcdBucket, type Record } from '../../src/snapshot/etcd-schema.js';
 import { tempDir } from '../helpers/tmp.js';
 import { etcdctl, freePorts, haveBinary, startMember, TSETCD_BIN, type RunningMember } from './harness.js';
 
@@ -149,6 +150,14 @@ test("Hash over the etcd view of tsetcd's backend equals etcd 3.4's Hash", { ski
       const read = (b: BucketName): Iterable<Record> => bucketRecords(backend, b);
       assert.equal(etcdBackendHash(read, { clusterVersion: '3.4.0' }), etcdHash, "etcd 3.4's hash, from tsetcd's records");
       assert.equal(etcdBackendHash(read, { clusterVersion: '3.5.0', confState: { voters: [memberId] } }), tsHash, 'tsetcd answers the hash of its etcd 3.5 view');
+      // and every record tsetcd wrote survives tsetcd -> etcd -> tsetcd
+      const clusterId = read('cluster')[Symbol.iterator]().next().value![1].readBigUInt64BE(0);
+      for (const bucket of BUCKETS) {
+        const original = [...read(bucket)];
+        const back = [...fromEtcdBucket(bucket, toEtcdBucket(bucket, read(bucket), { clusterVersion: '3.5.0' }), { clusterId })];
+        const text = (rs: Record[]): unknown => rs.map(([k, v]) => [k.toString('hex'), bucket === 'members' ? JSON.parse(v.toString()) : v.toString('hex')]);
+        assert.deepEqual(text(back), text(original), `bucket ${bucket}`);
+      }
     } finally {
       await backend.close();
     }
