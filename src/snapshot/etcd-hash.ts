@@ -5,20 +5,16 @@
 // etcd 3.5 adds to it). What cannot match etcd: only what the context does not carry —
 // ctx.clusterVersion must be the version etcd would record, and etcd 3.5 hashes
 // meta/confState, which tsetcd writes only when ctx.confState is given.
-import type { BucketName } from '../backend/backend.js';
 import { crc32c } from '../pkg/crc32c.js';
-import { ETCD_BUCKET_ORDER, toEtcdBucket, type EtcdExportContext, type Record } from './etcd-schema.js';
-
-/** tsetcd's records of one bucket, in key order. */
-export type BucketReader = (bucket: BucketName) => Iterable<Record>;
+import { etcdView, type BucketReader, type EtcdExportContext } from './etcd-schema.js';
 
 const IGNORED_META_KEYS = new Set(['consistent_index', 'term']);
 
 export function etcdBackendHash(read: BucketReader, ctx: EtcdExportContext): number {
   let h = 0;
-  for (const bucket of ETCD_BUCKET_ORDER) {
+  for (const [bucket, records] of etcdView(read, ctx)) {
     h = crc32c(Buffer.from(bucket), h);
-    for (const [k, v] of toEtcdBucket(bucket, read(bucket), ctx)) {
+    for (const [k, v] of records) {
       if (bucket === 'meta' && IGNORED_META_KEYS.has(k.toString('latin1'))) continue;
       h = crc32c(v, crc32c(k, h));
     }

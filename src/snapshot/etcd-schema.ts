@@ -117,6 +117,14 @@ export function fromEtcdBucket(bucket: string, records: Iterable<Record>, ctx: E
   }
 }
 
+/** tsetcd's records of one bucket, in key order. */
+export type BucketReader = (bucket: BucketName) => Iterable<Record>;
+
+/** Every etcd bucket, in bbolt's order, with its records as etcd keeps them (lazily). */
+export function* etcdView(read: BucketReader, ctx: EtcdExportContext): Generator<readonly [BucketName, Iterable<Record>]> {
+  for (const bucket of ETCD_BUCKET_ORDER) yield [bucket, toEtcdBucket(bucket, read(bucket), ctx)];
+}
+
 /** A bucket of tsetcd's backend as records, in key order (streamed). */
 export function* bucketRecords(backend: Backend, bucket: BucketName): Generator<Record> {
   for (const { key, value } of backend.range(bucket)) yield [key, value];

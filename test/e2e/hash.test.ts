@@ -14,7 +14,7 @@ import { HashRequest, HashResponse, LeaseGrantRequest, LeaseGrantResponse } from
 import { etcdBackendHash } from '../../src/snapshot/etcd-hash.js';
 import { bucketRecords, fromEtcdBucket, toEtcdBucket, type Record } from '../../src/snapshot/etcd-schema.js';
 import { tempDir } from '../helpers/tmp.js';
-import { etcdctl, freePorts, haveBinary, startMember, TSETCD_BIN, type RunningMember } from './harness.js';
+import { etcdctl, freePorts, haveBinary, startMember, TSETCD_BIN, type MemberPorts, type RunningMember } from './harness.js';
 
 interface HashKv {
   hash?: number;
@@ -44,14 +44,20 @@ async function sameHashKv(eps: string[], what: string, rev?: number): Promise<Ha
   return etcd!;
 }
 
-async function start(bin: string, dir: string, name: string): Promise<RunningMember> {
-  return startMember({ bin, dataDir: path.join(dir, name), ports: await freePorts(), name: 'hash', extraArgs: ['--initial-cluster-token=hash-test'] });
+async function start(bin: string, dir: string, name: string, ports?: MemberPorts): Promise<RunningMember> {
+  return startMember({ bin, dataDir: path.join(dir, name), ports: ports ?? (await freePorts()), name: 'hash', extraArgs: ['--initial-cluster-token=hash-test'] });
+}
+
+function portsOf(m: RunningMember): MemberPorts {
+  const args = m.proc.spawnargs;
+  const port = (flag: string): number => Number(/:(\d+)$/.exec(args.find((a) => a.startsWith(flag))!)![1]);
+  return { client: port('--listen-client-urls='), peer: port('--listen-peer-urls=') };
 }
 
 test('HashKV equals etcd 3.4 for the same history', { skip: !haveBinary('etcd') && 'etcd not on PATH', timeout: 180_000 }, async () => {
   const { dir, cleanup } = tempDir();
-  const etcd = await start('etcd', dir, 'etcd');
-  const ts = await start(TSETCD_BIN, dir, 'ts');
+  let etcd = await start('etcd', dir, 'etcd');
+  let ts = await start(TSETCD_BIN, dir, 'ts');
   const eps = [etcd.clientUrl, ts.clientUrl];
   try {
     const empty = await sameHashKv(eps, 'of an empty store');
@@ -78,6 +84,16 @@ test('HashKV equals etcd 3.4 for the same history', { skip: !haveBinary('etcd') 
     await both(eps, ['compact', '12', '--physical']);
     await sameHashKv(eps, 'after a physical compaction at 12');
     await sameHashKv(eps, 'at revision 13 after compacting at 12', 13);
+
+    // both rebuild their index from the backend at a restart: the hashes must not move
+    const expected = await sameHashKv(eps, 'before restarting');
+    const ports = [portsOf(etcd), portsOf(ts)];
+    await Promise.all([etcd.stop(), ts.stop()]);
+    etcd = await start('etcd', dir, 'etcd', ports[0]);
+    ts = await start(TSETCD_BIN, dir, 'ts', ports[1]);
+    assert.deepEqual(await sameHashKv(eps, 'after restarting'), expected);
+    await sameHashKv(eps, 'at revision 12 after restarting', 12);
+    await sameHashKv(eps, 'at a compacted revision after restarting', 11);
   } finally {
     await Promise.all([etcd.stop(), ts.stop()]);
     cleanup();
