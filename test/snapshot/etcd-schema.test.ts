@@ -12,7 +12,10 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Backend, BUCKETS, type BucketName } from '../../src/backend/backend.js';
+import { AuthField, AuthStore } from '../../src/auth/index.js';
 import { Lessor } from '../../src/lease/lessor.js';
+import { MvccStore } from '../../src/mvcc/store.js';
+import { readConsistentIndex } from '../../src/server/bootstrap.js';
 import { AlarmType } from '../../src/proto/etcdserverpb.js';
 import { AlarmStore } from '../../src/server/alarms.js';
 import { Membership } from '../../src/server/membership.js';
@@ -126,6 +129,52 @@ test('Maintenance.Hash over the etcd view equals the hash etcd computed for the 
   assert.equal(etcdBackendHash(read, { clusterVersion: '3.4.0' }), fixture.backendHash);
   assert.notEqual(etcdBackendHash(read, { clusterVersion: '3.5.0' }), fixture.backendHash, 'the cluster version is hashed');
   assert.equal(etcdBackendHash(read, { clusterVersion: '3.4.0', term: 9n }), fixture.backendHash, 'meta/term is ignored, as etcd 3.5 ignores it');
+});
+
+test("a backend loaded with etcd's records serves what etcd served", async () => {
+  const { dir, cleanup } = tempDir();
+  const backend = Backend.open(path.join(dir, 'db'));
+  try {
+    backend.write(() => {
+      for (const bucket of BUCKETS) for (const [k, v] of imported.get(bucket)!) backend.put(bucket, k, v);
+    });
+    // the script's history: puts at 2..7 (e attached to the 60 s lease), compaction at 4
+    const store = new MvccStore(backend);
+    store.restore();
+    assert.equal(store.rev, 7);
+    assert.equal(store.compactRev, 4);
+    assert.equal(Buffer.from(store.get('a')!.value).toString(), '3');
+    assert.equal(store.get('b'), undefined, 'b was deleted');
+    const leaseOfE = store.get('e')!.lease;
+    const lessor = new Lessor(backend, { minTtlSec: 2, onExpired: () => {} });
+    lessor.restore(store.attachedLeases());
+    assert.equal(lessor.lookup(leaseOfE)!.ttlSec, 60);
+    assert.deepEqual([...lessor.lookup(leaseOfE)!.keys], ['e']);
+    assert.ok(readConsistentIndex(backend) > 0);
+
+    const auth = new AuthStore(backend, { bcryptCost: 4 });
+    assert.equal(auth.enabled, true);
+    assert.equal(auth.revision, Number(imported.get('auth')!.find(([k]) => k.toString() === 'authRevision')![1].readBigUInt64BE(0)));
+    // etcd's bcrypt hashes check here: the passwords the script set
+    await auth.prepare(AuthField.authenticate, { name: 'alice', password: 'alicepw' });
+    await assert.rejects(auth.prepare(AuthField.authenticate, { name: 'alice', password: 'wrong' }));
+    const alice = { username: 'alice', revision: auth.revision };
+    auth.checkRange(alice, Buffer.from('/app/x'), Buffer.alloc(0));
+    auth.checkPut(alice, Buffer.from('k5'), false);
+    assert.throws(() => auth.checkPut(alice, Buffer.from('/app/x'), false), /permission denied/);
+    auth.checkAdmin({ username: 'root', revision: auth.revision });
+    auth.close();
+
+    const membership = new Membership(backend);
+    membership.load();
+    assert.deepEqual(membership.list().map((m) => [m.name, m.isLearner]).sort(), [['', true], ['fx', false]]);
+    const alarms = new AlarmStore(backend);
+    alarms.load();
+    assert.deepEqual(alarms.get(AlarmType.NONE), [{ memberID: fixtureMemberId(), alarm: AlarmType.NOSPACE }]);
+  } finally {
+    await backend.close();
+    cleanup();
+  }
 });
 
 test('records written by tsetcd survive tsetcd -> etcd -> tsetcd', async () => {
