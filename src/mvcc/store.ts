@@ -208,6 +208,8 @@ export class MvccStore {
    * unless that would keep nothing; so is a tombstone at exactly the compaction revision:
    * etcd up to 3.4.33/3.5.15 deletes it, later versions keep it but skip it here, and both
    * give this hash. The compact revision is -1 until the first compaction, as etcd's.
+   * A revision at or below the compact revision is refused, as etcd 3.4 refuses it
+   * (3.5.5+ answers a hash it cached at compaction time for exactly that revision).
    */
   hashKV(rev: number): { hash: number; currentRev: number; compactRev: number; hashRev: number } {
     const compactRev = this.compactMainRev;
