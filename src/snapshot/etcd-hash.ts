@@ -13,12 +13,22 @@ import { etcdView, type BucketReader, type EtcdExportContext } from './etcd-sche
 // etcd 3.4 ignores consistent_index; 3.5 adds term; 3.6 storageVersion (never written here)
 const IGNORED_META_KEYS = new Set(['consistent_index', 'term', 'storageVersion']);
 
+/** etcd's Maintenance.Hash: every bucket but etcd's ignore list. */
 export function etcdBackendHash(read: BucketReader, ctx: EtcdExportContext): number {
+  return hashView(read, ctx, true);
+}
+
+/** The hash `etcdctl snapshot status` prints for the bbolt file of this view: nothing ignored. */
+export function etcdSnapshotHash(read: BucketReader, ctx: EtcdExportContext): number {
+  return hashView(read, ctx, false);
+}
+
+function hashView(read: BucketReader, ctx: EtcdExportContext, withIgnores: boolean): number {
   let h = 0;
   for (const [bucket, records] of etcdView(read, ctx)) {
     h = crc32c(Buffer.from(bucket), h);
     for (const [k, v] of records) {
-      if (bucket === 'meta' && IGNORED_META_KEYS.has(k.toString('latin1'))) continue;
+      if (withIgnores && bucket === 'meta' && IGNORED_META_KEYS.has(k.toString('latin1'))) continue;
       h = crc32c(v, crc32c(k, h));
     }
   }

@@ -4,8 +4,8 @@
 // the NOSPACE alarm, members with names, learners and removals, compaction revisions,
 // users, roles, auth enabled and revision), and written back gives etcd's bytes exactly;
 // records written by tsetcd's own stores survive tsetcd -> etcd -> tsetcd; and the
-// Maintenance.Hash computed over the etcd view equals the hash etcd's own code computed
-// for that file.
+// Maintenance.Hash and `snapshot status` hash computed over the etcd view equal what
+// etcd's own code computed for that file.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -19,7 +19,7 @@ import { readConsistentIndex } from '../../src/server/bootstrap.js';
 import { AlarmType } from '../../src/proto/etcdserverpb.js';
 import { AlarmStore } from '../../src/server/alarms.js';
 import { Membership } from '../../src/server/membership.js';
-import { etcdBackendHash } from '../../src/snapshot/etcd-hash.js';
+import { etcdBackendHash, etcdSnapshotHash } from '../../src/snapshot/etcd-hash.js';
 import { confStateJson, ETCD_BUCKET_ORDER, fromEtcdBucket, goJsonString, toEtcdBucket, type Record } from '../../src/snapshot/etcd-schema.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -28,6 +28,7 @@ const FIXTURE = path.resolve(here, '../../../test/snapshot/fixtures/etcd34-bucke
 
 interface Fixture {
   backendHash: number;
+  snapshotStatus: { hash: number };
   buckets: { [bucket: string]: [string, string][] };
 }
 
@@ -124,11 +125,12 @@ test('strings in member JSON are escaped as Go escapes them', () => {
   assert.equal(goJsonString('a<b>&"\\\n\u0001\u2028é'), '"a\\u003cb\\u003e\\u0026\\"\\\\\\n\\u0001\\u2028é"');
 });
 
-test('Maintenance.Hash over the etcd view equals the hash etcd computed for the file', () => {
+test('Maintenance.Hash and the snapshot status hash over the etcd view equal what etcd computed for the file', () => {
   const read = (b: BucketName): Record[] => imported.get(b)!;
   assert.equal(etcdBackendHash(read, { clusterVersion: '3.4.0' }), fixture.backendHash);
   assert.notEqual(etcdBackendHash(read, { clusterVersion: '3.5.0' }), fixture.backendHash, 'the cluster version is hashed');
   assert.equal(etcdBackendHash(read, { clusterVersion: '3.4.0', term: 9n }), fixture.backendHash, 'meta/term is ignored, as etcd 3.5 ignores it');
+  assert.equal(etcdSnapshotHash(read, { clusterVersion: '3.4.0' }), fixture.snapshotStatus.hash, 'etcdctl snapshot status hashes everything');
 });
 
 test("a backend loaded with etcd's records serves what etcd served", async () => {
