@@ -8,7 +8,6 @@
 // consistent index stored here. `forceCommit` makes everything so far durable (before a
 // raft snapshot releases WAL segments).
 import fs from 'node:fs';
-import { crc32 } from 'node:zlib';
 import path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { assertTsetcdBackendFile } from './file-kind.js';
@@ -283,10 +282,18 @@ export class Backend {
     }
   }
 
-  /** Bytes of pages the B+tree actually uses (etcd's dbSizeInUse). */
+  /**
+   * Bytes of the file that hold data (etcd's dbSizeInUse: its file size less its free
+   * pages). LMDB reports pages per tree, not its free-page count, so the pages in use are
+   * counted: the two meta pages, the main tree naming the buckets, every bucket's branch,
+   * leaf and overflow pages, and the free list's own tree. The rest of the file is free
+   * pages (left by deletes and compactions, reused by later writes) and unused tail.
+   */
   sizeInUseBytes(): number {
-    const stats = this.env.getStats() as { pageSize: number; lastPageNumber: number; free?: { entryCount: number } };
-    return (stats.lastPageNumber + 1) * stats.pageSize;
+    const env = this.env.getStats() as LmdbEnvStats;
+    let pages = LMDB_META_PAGES + treePages(env.root) + treePages(env.free);
+    for (const db of this.dbs.values()) pages += treePages(db.getStats() as LmdbTreeStats);
+    return Math.min(pages * env.pageSize, this.sizeBytes());
   }
 
   /**
@@ -390,17 +397,6 @@ export class Backend {
     return new Promise((resolve, reject) => this.closeWhenUnviewed.set(env, () => void env.close().then(resolve, reject)));
   }
 
-  /** A checksum of every bucket's keys and values, in order (Maintenance.Hash). */
-  hash(): number {
-    this.commit();
-    let h = 0;
-    for (const name of BUCKETS) {
-      h = crc32(Buffer.from(name), h);
-      for (const { key, value } of this.db(name).getRange({})) h = crc32(value as Buffer, crc32(key as Buffer, h));
-    }
-    return h;
-  }
-
   /** A consistent copy of the whole database, written to `dest`. */
   async copyTo(dest: string): Promise<void> {
     this.commit();
@@ -415,6 +411,26 @@ export class Backend {
   private assertWriting(): void {
     if (!this.group) throw new Error('backend: write outside a write group');
   }
+}
+
+interface LmdbTreeStats {
+  treeBranchPageCount: number;
+  treeLeafPageCount: number;
+  overflowPages: number;
+}
+
+interface LmdbEnvStats {
+  pageSize: number;
+  /** the unnamed database that names the buckets */
+  root: LmdbTreeStats;
+  /** LMDB's free-page database (its own pages are in use) */
+  free: LmdbTreeStats;
+}
+
+const LMDB_META_PAGES = 2;
+
+function treePages(s: LmdbTreeStats): number {
+  return s.treeBranchPageCount + s.treeLeafPageCount + s.overflowPages;
 }
 
 function latin1(b: Uint8Array): string {

@@ -3,8 +3,8 @@
 // the in-memory tree index maps keys to their revisions. Reads at an old revision work
 // until that revision is compacted away.
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { crc32 } from 'node:zlib';
 import type { Backend } from '../backend/backend.js';
+import { crc32c } from '../pkg/crc32c.js';
 import { KeyValue } from '../proto/mvccpb.js';
 import { errCompacted, errFutureRev } from './errors.js';
 import { revKey } from './key-index.js';
@@ -40,6 +40,7 @@ export interface LeaseAttachments {
   detach(leaseId: bigint, key: string): void;
 }
 
+const KEY_BUCKET_NAME = Buffer.from('key');
 const META_SCHEDULED_COMPACT = Buffer.from('scheduledCompactRev');
 const META_FINISHED_COMPACT = Buffer.from('finishedCompactRev');
 /** deletions per backend transaction during a physical compaction */
@@ -204,8 +205,15 @@ export class MvccStore {
   }
 
   /**
-   * A checksum of the key-value history up to `rev` (0: current), skipping what a
-   * compaction has already scheduled for deletion, so members agree on it (HashKV).
+   * etcd's HashKV: CRC-32C of the bucket name "key", then of every backend key and value
+   * (revision bytes, KeyValue bytes) in revision order up to `rev` (0: current), so that
+   * members holding the same history agree. Revisions at or below the compaction that a
+   * compaction at `rev` would not keep are skipped (they may or may not be deleted yet),
+   * unless that would keep nothing; so is a tombstone at exactly the compaction revision:
+   * etcd up to 3.4.33/3.5.15 deletes it, later versions keep it but skip it here, and both
+   * give this hash. The compact revision is -1 until the first compaction, as etcd's.
+   * A revision at or below the compact revision is refused, as etcd 3.4 refuses it
+   * (3.5.5+ answers a hash it cached at compaction time for exactly that revision).
    */
   hashKV(rev: number): { hash: number; currentRev: number; compactRev: number; hashRev: number } {
     const compactRev = this.compactMainRev;
@@ -213,11 +221,12 @@ export class MvccStore {
     if (rev > this.currentRev) throw errFutureRev();
     const upper = rev === 0 ? this.currentRev : rev;
     const keep = this.index.keep(upper);
-    let hash = crc32(Buffer.from('key'));
+    let hash = crc32c(KEY_BUCKET_NAME);
     for (const { key, value } of this.backend.range('key', undefined, revToBytes(upper + 1, 0))) {
       const r = bytesToRev(key);
       if (r.main <= compactRev && keep.size > 0 && !keep.has(revKey(r))) continue;
-      hash = crc32(value, crc32(key, hash));
+      if (r.main === compactRev && isTombstoneBytes(key)) continue;
+      hash = crc32c(value, crc32c(key, hash));
     }
     return { hash, currentRev: this.currentRev, compactRev, hashRev: upper };
   }

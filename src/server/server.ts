@@ -58,6 +58,8 @@ import { PeerTransport } from '../peer/transport.js';
 import type { PeerTlsOptions } from '../peer/dialer.js';
 import { forwardPromote, forwardRenew, forwardTimeToLive, PromoteRefusedError } from '../peer/lease-forward.js';
 import { ClusterOps } from './cluster-ops.js';
+import { etcdBackendHash } from '../snapshot/etcd-hash.js';
+import { bucketRecords, type EtcdExportContext } from '../snapshot/etcd-schema.js';
 
 export interface AutoCompactionOptions {
   mode: 'periodic' | 'revision';
@@ -630,8 +632,29 @@ export class EtcdServer implements RaftHost {
 
   // ---------------------------------------------------------------- maintenance
 
+  /**
+   * etcd's Hash of the whole backend, computed over the etcd (3.5) view of the buckets,
+   * so it is the hash an etcd 3.5 member with the same records would give (see
+   * snapshot/etcd-hash.ts for what must match).
+   */
   hash(): HashResponse {
-    return { header: this.header(this.store.rev), hash: this.backend.hash() };
+    const hash = etcdBackendHash((bucket) => bucketRecords(this.backend, bucket), this.etcdExportContext());
+    return { header: this.header(this.store.rev), hash };
+  }
+
+  /**
+   * What etcd 3.5 keeps in its backend and tsetcd keeps elsewhere, for the etcd view of
+   * the buckets (Hash, snapshots in etcd's format). etcd's meta/term is the term of the
+   * entry at the consistent index; the current term is given, which equals it once the
+   * leader's first entry of its term is applied.
+   */
+  etcdExportContext(): EtcdExportContext {
+    const members = this.membership.list();
+    return {
+      clusterVersion: CLUSTER_VERSION,
+      term: BigInt(this.raftTerm),
+      confState: { voters: members.filter((m) => !m.isLearner).map((m) => m.id), learners: members.filter((m) => m.isLearner).map((m) => m.id) },
+    };
   }
 
   hashKV(revision: number): HashKVResponse {
