@@ -132,9 +132,9 @@ export function registerMaintenanceStreams(router: GrpcRouter, server: EtcdServe
 type SnapshotCall = { send(m: Uint8Array): boolean; end(e?: ReturnType<typeof asGrpcError>): void; onDrain: () => void };
 
 async function streamSnapshot(server: EtcdServer, call: SnapshotCall, isClosed: () => boolean, waitDrain: () => Promise<void>): Promise<void> {
-  const { view, revision, raftTerm } = server.snapshotView();
+  const { view, revision, ctx } = server.snapshotView();
   try {
-    const stream = etcdSnapshotStream(view, { clusterVersion: SERVER_VERSION, term: BigInt(raftTerm) });
+    const stream = etcdSnapshotStream(view, ctx);
     const sha = crypto.createHash('sha256');
     const header = server.header(revision);
     let sent = 0;

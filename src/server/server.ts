@@ -678,12 +678,12 @@ export class EtcdServer implements RaftHost {
   }
 
   /**
-   * A frozen view of the backend for the Snapshot RPC, with the revision and raft term it
+   * A frozen view of the backend for the Snapshot RPC, with the revision and etcd context it
    * was taken at (read in the same turn, so they describe exactly the view's data).
    */
-  snapshotView(): { view: BackendView; revision: number; raftTerm: number } {
+  snapshotView(): { view: BackendView; revision: number; ctx: EtcdExportContext } {
     const view = this.backend.readView();
-    return { view, revision: this.store.rev, raftTerm: this.raftTerm };
+    return { view, revision: this.store.rev, ctx: this.etcdExportContext() };
   }
 
   async alarm(r: AlarmRequest, raw: Uint8Array): Promise<AlarmResponse> {

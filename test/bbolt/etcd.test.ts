@@ -12,7 +12,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { BboltFile } from '../../src/bbolt/reader.js';
-import { etcdSnapshotChunks, openEtcdSnapshot } from '../../src/bbolt/snapshot.js';
+import { etcdSnapshotChunks } from '../../src/bbolt/snapshot.js';
+import { openSnapshot } from '../../src/snapshot/snapshot-file.js';
 import { KeyValue } from '../../src/proto/mvccpb.js';
 import { etcdctl, freePorts, haveBinary, startMember } from '../e2e/harness.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -80,8 +81,8 @@ describe('a snapshot file from our writer, in real etcd', { skip }, () => {
     assert.notEqual(r.status, 0);
     const etcdSays = /expected sha256 \[[0-9 ]+\], got \[[0-9 ]+\]/.exec(r.stderr)?.[0];
     assert.ok(etcdSays, r.stderr);
-    assert.throws(() => openEtcdSnapshot(bad), (e: Error) => e.message.endsWith(etcdSays));
-    openEtcdSnapshot(bad, { skipHashCheck: true }).close();
+    assert.throws(() => openSnapshot(bad, { skipHashCheck: false }), (e: Error) => e.message.endsWith(etcdSays));
+    openSnapshot(bad, { skipHashCheck: true }).db.close();
   });
 
   it('etcdctl snapshot restore accepts it, etcd serves its keys and takes writes, and we read the db etcd wrote', { timeout: 120_000 }, async () => {
@@ -109,7 +110,7 @@ describe('a snapshot file from our writer, in real etcd', { skip }, () => {
       const bytes = fs.readFileSync(saved);
       const db = bytes.subarray(0, bytes.length - 32);
       assert.deepEqual(bytes.subarray(bytes.length - 32), crypto.createHash('sha256').update(db).digest());
-      const s = openEtcdSnapshot(saved);
+      const s = openSnapshot(saved, { skipHashCheck: false }).db;
       assert.equal(s.sizeBytes(), db.length);
       assert.deepEqual(s.bucketNames().map(String), [...ETCD_BUCKETS].sort());
       assert.equal([...s.entries(Buffer.from('key'))].length, keyEntries.length + 1);

@@ -167,6 +167,8 @@ export function etcdctl(endpoint: string, args: string[], stdin?: string): Promi
         .join('\n');
       resolve({ stdout, stderr: filtered, code });
     });
+    // etcdctl may exit before it reads stdin (a fast error): that is not a test failure
+    proc.stdin.on('error', () => undefined);
     proc.stdin.end(stdin ?? '');
   });
 }
