@@ -5,7 +5,7 @@
 // - tsetcd snapshot (the Snapshot RPC, saved by the real etcdctl) → `etcdctl snapshot
 //   restore` → real etcd serves the same, and back again into tsetcd;
 // - `etcdctl snapshot status -w json` and `tsetcdutl snapshot status -w json` agree on
-//   both kinds of snapshot file.
+//   both kinds of snapshot file, and bbolt's own tx.Check() passes on tsetcd's.
 // The history has SNAPSHOT_KEYS keys (default 100,000), overwrites, deletes, leases and a
 // compaction (test/snapshot/workload.ts).
 import assert from 'node:assert/strict';
@@ -16,6 +16,7 @@ import { after, before, test } from 'node:test';
 import { tempDir } from '../helpers/tmp.js';
 import { etcdctl, freePorts, haveBinary, REPO_ROOT, startMember, TSETCD_BIN, type MemberPorts, type RunningMember } from '../e2e/harness.js';
 import { applyWorkload, assertSameData, dump, type Dump } from './workload.js';
+import { goCheck, goSkip } from '../bbolt/helpers.js';
 
 const KEYS = Number(process.env.SNAPSHOT_KEYS ?? 100_000);
 const TSETCDUTL = path.join(REPO_ROOT, 'bin/tsetcdutl');
@@ -131,6 +132,8 @@ test('tsetcd snapshot → etcdctl restore → real etcd, and back into tsetcd', 
   await ok('etcdctl', [`--endpoints=${ts.clientUrl}`, 'snapshot', 'save', tsSnap]);
   await ts.stop();
   await assertStatusAgrees(tsSnap);
+  if (goSkip() === false) assert.deepEqual(goCheck(tsSnap, false).errors, [], "bbolt's own tx.Check() on the snapshot tsetcd streamed");
+  else console.log(`# bbolt tx.Check skipped: ${goSkip()}`);
 
   const p2 = await freePorts();
   const etcdDir = path.join(dir, 'etcd-from-ts');
