@@ -25,8 +25,9 @@ const WRITERS = 8;
 const RSS_SAMPLE_MS = 50;
 const TSETCDUTL = path.join(REPO_ROOT, 'bin/tsetcdutl');
 
-function rssBytes(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+/** VmRSS, or one of its parts (RssAnon: heap and buffers; RssFile: mapped files such as the database) */
+function rssBytes(pid: number, field: 'VmRSS' | 'RssAnon' | 'RssFile' = 'VmRSS'): number {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) * 1024 : 0;
 }
 
@@ -62,6 +63,8 @@ interface Row {
   restoreMs: number;
   rssBeforeBytes: number;
   rssPeakBytes: number;
+  anonBeforeBytes: number;
+  anonPeakBytes: number;
 }
 
 async function measure(impl: 'etcd' | 'tsetcd', dir: string): Promise<Row> {
@@ -73,15 +76,20 @@ async function measure(impl: 'etcd' | 'tsetcd', dir: string): Promise<Row> {
     const pid = member.proc.pid!;
     await new Promise((r) => setTimeout(r, 1000));
     const rssBeforeBytes = rssBytes(pid);
+    const anonBeforeBytes = rssBytes(pid, 'RssAnon');
     let rssPeakBytes = rssBeforeBytes;
-    const sampler = setInterval(() => (rssPeakBytes = Math.max(rssPeakBytes, rssBytes(pid))), RSS_SAMPLE_MS);
+    let anonPeakBytes = anonBeforeBytes;
+    const sampler = setInterval(() => {
+      rssPeakBytes = Math.max(rssPeakBytes, rssBytes(pid));
+      anonPeakBytes = Math.max(anonPeakBytes, rssBytes(pid, 'RssAnon'));
+    }, RSS_SAMPLE_MS);
     const file = path.join(dir, `${impl}.snap`);
     const saveMs = await timed('etcdctl', [`--endpoints=${member.clientUrl}`, 'snapshot', 'save', file]);
     clearInterval(sampler);
     await member.stop();
     const out = path.join(dir, `${impl}-restored`);
     const restoreMs = impl === 'etcd' ? await timed('etcdctl', ['snapshot', 'restore', file, `--data-dir=${out}`]) : await timed(TSETCDUTL, ['snapshot', 'restore', file, `--data-dir=${out}`]);
-    return { impl, fileBytes: fs.statSync(file).size, saveMs, restoreMs, rssBeforeBytes, rssPeakBytes };
+    return { impl, fileBytes: fs.statSync(file).size, saveMs, restoreMs, rssBeforeBytes, rssPeakBytes, anonBeforeBytes, anonPeakBytes };
   } finally {
     await member.kill();
   }
@@ -98,7 +106,7 @@ async function main(): Promise<void> {
     for (const r of rows) {
       console.log(
         `${r.impl.padEnd(7)} file ${mb(r.fileBytes)} MB  save ${(r.saveMs / 1000).toFixed(1)} s (${rate(r.fileBytes, r.saveMs).toFixed(0)} MB/s)  ` +
-          `restore ${(r.restoreMs / 1000).toFixed(1)} s (${rate(r.fileBytes, r.restoreMs).toFixed(0)} MB/s)  rss before ${mb(r.rssBeforeBytes)} MB, peak during save ${mb(r.rssPeakBytes)} MB (+${mb(r.rssPeakBytes - r.rssBeforeBytes)})`,
+          `restore ${(r.restoreMs / 1000).toFixed(1)} s (${rate(r.fileBytes, r.restoreMs).toFixed(0)} MB/s)  rss before ${mb(r.rssBeforeBytes)} MB, peak during save ${mb(r.rssPeakBytes)} MB (+${mb(r.rssPeakBytes - r.rssBeforeBytes)}); anonymous ${mb(r.anonBeforeBytes)} MB, peak ${mb(r.anonPeakBytes)} MB (+${mb(r.anonPeakBytes - r.anonBeforeBytes)})`,
       );
     }
     const [e, t] = rows as [Row, Row];

@@ -9,7 +9,7 @@
 // raft snapshot releases WAL segments).
 import fs from 'node:fs';
 import path from 'node:path';
-import { open, type Database, type RootDatabase } from 'lmdb';
+import { open, type Database, type DatabaseOptions, type RootDatabase } from 'lmdb';
 import { assertTsetcdBackendFile } from './file-kind.js';
 
 export const BUCKETS = ['key', 'meta', 'lease', 'members', 'members_removed', 'cluster', 'alarm', 'auth', 'authUsers', 'authRoles'] as const;
@@ -20,6 +20,10 @@ type BinaryDb = Database<Buffer, Buffer>;
 /** A frozen read-only view of the backend (see Backend.readView). */
 export interface BackendView {
   range(bucket: BucketName): Iterable<readonly [Buffer, Buffer]>;
+  /** like range, but each value is a view of LMDB's memory, valid only until the next entry */
+  rangeUncopied(bucket: BucketName): Iterable<readonly [Buffer, Buffer]>;
+  /** like range, with each value's length in place of the value */
+  rangeSizes(bucket: BucketName): Iterable<readonly [Buffer, number]>;
   release(): void;
 }
 
@@ -52,6 +56,8 @@ export const DEFAULT_MAP_SIZE_BYTES = 16 * 1024 ** 3;
 export class Backend {
   private env: RootDatabase<Buffer, Buffer>;
   private dbs = new Map<BucketName, BinaryDb>();
+  private rawDbs = new Map<BucketName, BinaryDb>();
+  private sizeDbs = new Map<BucketName, Database<number, Buffer>>();
   /** changes of the write group in progress */
   private group: Overlay | null = null;
   private groupOps = 0;
@@ -106,8 +112,15 @@ export class Backend {
 
   private openBuckets(): void {
     this.dbs.clear();
+    this.rawDbs.clear();
+    this.sizeDbs.clear();
     for (const name of BUCKETS) {
       this.dbs.set(name, this.env.openDB<Buffer, Buffer>({ name, keyEncoding: 'binary', encoding: 'binary' }));
+      // the same trees read without copying values: a view of LMDB's memory, good until
+      // the next entry (snapshot streaming) ...
+      this.rawDbs.set(name, this.env.openDB<Buffer, Buffer>(withDecoder(name, (b) => Buffer.from(b.buffer, b.byteOffset, b.length))));
+      // ... or only the value's length (the layout pass of a snapshot)
+      this.sizeDbs.set(name, this.env.openDB<number, Buffer>(withDecoder(name, (b) => b.length)));
     }
   }
 
@@ -358,16 +371,21 @@ export class Backend {
     this.commit();
     const env = this.env;
     const dbs = new Map(this.dbs);
+    const rawDbs = new Map(this.rawDbs);
+    const sizeDbs = new Map(this.sizeDbs);
     const txn = env.useReadTransaction();
     this.views.set(env, (this.views.get(env) ?? 0) + 1);
     let released = false;
+    function* scan<V>(from: Map<BucketName, Database<V, Buffer>>, bucket: BucketName): Generator<readonly [Buffer, V]> {
+      if (released) throw new Error('backend: read view used after release');
+      const db = from.get(bucket);
+      if (!db) throw new Error(`backend: unknown bucket ${bucket}`);
+      for (const { key, value } of db.getRange({ transaction: txn })) yield [key as Buffer, value] as const;
+    }
     return {
-      range: function* (bucket: BucketName) {
-        if (released) throw new Error('backend: read view used after release');
-        const db = dbs.get(bucket);
-        if (!db) throw new Error(`backend: unknown bucket ${bucket}`);
-        for (const { key, value } of db.getRange({ transaction: txn })) yield [key as Buffer, value as Buffer] as const;
-      },
+      range: (bucket) => scan(dbs, bucket),
+      rangeUncopied: (bucket) => scan(rawDbs, bucket),
+      rangeSizes: (bucket) => scan(sizeDbs, bucket),
       release: () => {
         if (released) return;
         released = true;
@@ -431,6 +449,22 @@ const LMDB_META_PAGES = 2;
 
 function treePages(s: LmdbTreeStats): number {
   return s.treeBranchPageCount + s.treeLeafPageCount + s.overflowPages;
+}
+
+/**
+ * Options for a read-only handle whose values go through `decode` instead of being copied
+ * into a Buffer (lmdb-js's custom encoder; its typings omit the option). lmdb-js hands the
+ * decoder its shared value buffer with `length` set to the value's size (`byteLength` is
+ * the whole buffer's), so `length` is what bounds the value.
+ */
+function withDecoder<V>(name: string, decode: (b: Uint8Array) => V): DatabaseOptions & { name: string } {
+  const encoder = {
+    encode: (): never => {
+      throw new Error('backend: a read-only handle was written to');
+    },
+    decode,
+  };
+  return { name, keyEncoding: 'binary', encoder } as DatabaseOptions & { name: string };
 }
 
 function latin1(b: Uint8Array): string {

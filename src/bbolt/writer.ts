@@ -40,6 +40,9 @@ export interface BboltBucket {
    *  pass, then emit pass); both calls must yield the same sequence. Values may be empty.
    *  A yielded key or value may be reused by the caller once the next entry is pulled. */
   entries(): Iterable<readonly [Uint8Array, Uint8Array]>;
+  /** Optional: the same sequence as entries() but with each value's length only, for the
+   *  layout pass, so a source that must copy values to yield them can skip the copies. */
+  layoutEntries?(): Iterable<readonly [Uint8Array, number]>;
 }
 
 export interface BboltWriteOptions {
@@ -124,14 +127,18 @@ class PrevKey {
   }
 }
 
-function checkEntry(k: Uint8Array, v: Uint8Array, what: string): void {
+function checkEntry(k: Uint8Array, valueBytes: number, what: string): void {
   if (k.length === 0) throw new RangeError(`bbolt writer: ${what}: a key is empty`);
   if (k.length > MAX_KEY_BYTES) throw new RangeError(`bbolt writer: ${what}: key of ${k.length} bytes is longer than ${MAX_KEY_BYTES}`);
-  if (v.length > MAX_VALUE_BYTES) throw new RangeError(`bbolt writer: ${what}: value of ${v.length} bytes is longer than ${MAX_VALUE_BYTES}`);
+  if (valueBytes > MAX_VALUE_BYTES) throw new RangeError(`bbolt writer: ${what}: value of ${valueBytes} bytes is longer than ${MAX_VALUE_BYTES}`);
+}
+
+function* withLengths(entries: Iterable<readonly [Uint8Array, Uint8Array]>): Generator<readonly [Uint8Array, number]> {
+  for (const [k, v] of entries) yield [k, v.length];
 }
 
 /** Layout pass over one tree's entries: leaf boundaries (greedy fill), then branch levels. */
-function layoutTree(entries: Iterable<readonly [Uint8Array, Uint8Array]>, firstPgid: number, pageSize: number, what: string): TreeLayout {
+function layoutTree(entries: Iterable<readonly [Uint8Array, number]>, firstPgid: number, pageSize: number, what: string): TreeLayout {
   const leafCounts: number[] = [];
   const leafPages: number[] = [];
   const leafFirstKeys: Buffer[] = [];
@@ -144,10 +151,10 @@ function layoutTree(entries: Iterable<readonly [Uint8Array, Uint8Array]>, firstP
     size = PAGE_HEADER_BYTES;
     count = 0;
   };
-  for (const [k, v] of entries) {
-    checkEntry(k, v, what);
+  for (const [k, valueBytes] of entries) {
+    checkEntry(k, valueBytes, what);
     prev.advance(k, what);
-    const elementBytes = LEAF_ELEMENT_BYTES + k.length + v.length;
+    const elementBytes = LEAF_ELEMENT_BYTES + k.length + valueBytes;
     if (count > 0 && (size + elementBytes > pageSize || count === MAX_ELEMENTS_PER_PAGE)) close();
     if (count === 0) leafFirstKeys.push(Buffer.from(k));
     size += elementBytes;
@@ -363,12 +370,12 @@ export function* bboltFileChunks(buckets: BboltBucket[], opts?: BboltWriteOption
   let pgid = FIRST_DATA_PGID;
   for (const b of sorted) {
     const what = `bucket ${JSON.stringify(Buffer.from(b.name).toString())}`;
-    const t = layoutTree(b.entries(), pgid, pageSize, what);
+    const t = layoutTree(b.layoutEntries ? b.layoutEntries() : withLengths(b.entries()), pgid, pageSize, what);
     layouts.push(t);
     pgid = t.endPgid;
   }
   const roots = layouts.map((t) => t.rootPgid);
-  const rootTree = layoutTree(rootEntries(sorted, roots), pgid, pageSize, 'root bucket');
+  const rootTree = layoutTree(withLengths(rootEntries(sorted, roots)), pgid, pageSize, 'root bucket');
   const highWater = rootTree.endPgid;
 
   const sink = new ChunkSink(pageSize);

@@ -7,6 +7,9 @@ import { BUCKETS, type BackendView } from '../backend/backend.js';
 import { bboltFileChunks, type BboltBucket } from '../bbolt/writer.js';
 import { toEtcdBucket, type EtcdExportContext } from './etcd-schema.js';
 
+// etcd-schema.ts maps the key bucket identically (same revision keys, same KeyValue bytes),
+// which is what lets the export below stream it without conversion.
+
 /** Byte offset in the file of meta page 0's high-water page id (page header 16 + 40). */
 const META_PGID_OFFSET = 56;
 const META_PAGE_SIZE_OFFSET = 24;
@@ -19,10 +22,13 @@ export interface SnapshotStream {
 }
 
 export function etcdSnapshotStream(view: BackendView, ctx: EtcdExportContext): SnapshotStream {
-  const buckets: BboltBucket[] = BUCKETS.map((name) => ({
-    name: Buffer.from(name, 'latin1'),
-    entries: () => toEtcdBucket(name, view.range(name), ctx),
-  }));
+  const buckets: BboltBucket[] = BUCKETS.map((name) =>
+    // the key bucket is most of the data and passes through unchanged: read without
+    // copies, and laid out from lengths alone; the other buckets are small and converted
+    name === 'key'
+      ? { name: Buffer.from(name, 'latin1'), entries: () => view.rangeUncopied(name), layoutEntries: () => view.rangeSizes(name) }
+      : { name: Buffer.from(name, 'latin1'), entries: () => toEtcdBucket(name, view.range(name), ctx) },
+  );
   let total: number | undefined;
   function* chunks(): Generator<Buffer> {
     for (const chunk of bboltFileChunks(buckets)) {

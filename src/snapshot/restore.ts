@@ -2,7 +2,8 @@
 // tsetcd streamed), for a member of a new cluster, as etcdutl does it for etcd:
 //
 // - the data dir must be missing or empty, the WAL dir missing;
-// - the snapshot's SHA-256 trailer is checked (unless --skip-hash-check);
+// - the snapshot's SHA-256 trailer is checked (unless --skip-hash-check), on a worker
+//   thread while the database loads; a mismatch discards the work before anything is in place;
 // - every bucket is converted from etcd's records to tsetcd's (src/snapshot/etcd-schema.ts)
 //   and loaded into a fresh LMDB backend; the old cluster's members are dropped and the
 //   members of --initial-cluster written instead;
@@ -44,7 +45,7 @@ export interface RestoreOptions {
   bumpRevision: number;
   markCompacted: boolean;
   /** told how many database bytes were loaded so far, for a progress display */
-  onProgress?: (phase: 'verify' | 'load', doneBytes: number, totalBytes: number) => void;
+  onProgress?: (phase: 'load', doneBytes: number, totalBytes: number) => void;
   /** zap-style info lines: message and fields */
   log?: (msg: string, fields: Record<string, string | number>) => void;
 }
@@ -67,7 +68,7 @@ export async function restoreSnapshot(o: RestoreOptions): Promise<RestoreResult>
   const members = membersOf(o);
   checkTargets(dataDir, o.walDir ? walDir : undefined);
   o.log?.('restoring snapshot', { path: o.snapshotPath, 'wal-dir': walDir, 'data-dir': dataDir, 'snap-dir': path.join(dataDir, 'member', 'snap') });
-  const snap = openSnapshot(o.snapshotPath, { skipHashCheck: o.skipHashCheck, onHashProgress: (d, t) => o.onProgress?.('verify', d, t) });
+  const snap = openSnapshot(o.snapshotPath, { skipHashCheck: o.skipHashCheck, verifyInBackground: true });
   const tmpData = `${path.resolve(dataDir)}.restore-tmp`;
   const tmpWal = o.walDir ? `${path.resolve(walDir)}.restore-tmp` : undefined;
   for (const d of [tmpData, tmpWal]) if (d) fs.rmSync(d, { recursive: true, force: true });
@@ -85,13 +86,20 @@ export async function restoreSnapshot(o: RestoreOptions): Promise<RestoreResult>
       throw err;
     }
     await writeWal(tmpWal ?? path.join(tmpData, 'member', 'wal'), self.id, clusterId, members);
+    // checked on another thread while the database loaded; nothing is in place until it passes
+    await snap.verified;
     if (tmpWal) fs.renameSync(tmpWal, walDir);
     moveIntoPlace(tmpData, dataDir);
     o.log?.('restored snapshot', { path: o.snapshotPath, 'wal-dir': walDir, 'data-dir': dataDir, 'snap-dir': path.join(dataDir, 'member', 'snap') });
     return { dataDir, walDir, memberId: self.id, clusterId, revision };
   } catch (err) {
     for (const d of [tmpData, tmpWal]) if (d) fs.rmSync(d, { recursive: true, force: true });
-    throw err;
+    // a damaged file usually breaks the load before its hash is known: the hash says why
+    const hashProblem = await snap.verified.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    throw hashProblem ?? err;
   } finally {
     snap.db.close();
   }

@@ -8,6 +8,7 @@
 // here writes to the file.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { BboltFile, BboltFormatError } from '../bbolt/reader.js';
 import { describeKind, fileKind } from '../backend/file-kind.js';
 
@@ -33,6 +34,8 @@ export interface OpenedSnapshot {
   /** bytes of the bbolt database (the file less its trailer) */
   dbBytes: number;
   hasHash: boolean;
+  /** with `verifyInBackground`: settles once the trailer is checked (rejects on a mismatch) */
+  verified: Promise<void>;
 }
 
 /** What is wrong with `file` as a snapshot before bbolt even looks at it, or undefined. */
@@ -56,14 +59,23 @@ function kindProblem(file: string): string | undefined {
  * refused (as etcd does: a copied member/snap/db needs --skip-hash-check) and the
  * trailer must match the database bytes.
  */
-export function openSnapshot(file: string, opts: { skipHashCheck: boolean; onHashProgress?: (doneBytes: number, totalBytes: number) => void }): OpenedSnapshot {
+export function openSnapshot(
+  file: string,
+  opts: { skipHashCheck: boolean; verifyInBackground?: boolean; onHashProgress?: (doneBytes: number, totalBytes: number) => void },
+): OpenedSnapshot {
   const problem = kindProblem(file);
   if (problem) throw new SnapshotFileError(problem);
   const size = fs.statSync(file).size;
   const hasHash = hasSha256Trailer(size);
   if (!hasHash && !opts.skipHashCheck) throw new SnapshotFileError('snapshot missing hash but --skip-hash-check=false');
   const dbBytes = hasHash ? size - SHA256_BYTES : size;
-  if (hasHash && !opts.skipHashCheck) verifySha256(file, dbBytes, opts.onHashProgress);
+  let verified = Promise.resolve();
+  if (hasHash && !opts.skipHashCheck) {
+    if (opts.verifyInBackground) verified = verifyInWorker(file, dbBytes);
+    else verifySha256(file, dbBytes, opts.onHashProgress);
+  }
+  // a rejection is the caller's to handle when it awaits; until then it is not "unhandled"
+  verified.catch(() => undefined);
   let db: BboltFile;
   try {
     db = BboltFile.open(file, { limitBytes: dbBytes });
@@ -71,7 +83,28 @@ export function openSnapshot(file: string, opts: { skipHashCheck: boolean; onHas
     if (err instanceof BboltFormatError) throw new SnapshotFileError(`${file}: invalid database: ${err.message}`);
     throw err;
   }
-  return { path: file, db, dbBytes, hasHash };
+  return { path: file, db, dbBytes, hasHash, verified };
+}
+
+/** The trailer check on a worker thread (src/snapshot/sha256-worker.ts). */
+function verifyInWorker(file: string, dbBytes: number): Promise<void> {
+  const want = Buffer.alloc(SHA256_BYTES);
+  const fd = fs.openSync(file, 'r');
+  try {
+    fs.readSync(fd, want, 0, SHA256_BYTES, dbBytes);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./sha256-worker.js', import.meta.url), { workerData: { file, lengthBytes: dbBytes } });
+    worker.once('message', (m: { digest?: Uint8Array; error?: string }) => {
+      void worker.terminate();
+      if (m.error !== undefined) reject(new SnapshotFileError(m.error));
+      else if (!Buffer.from(m.digest!).equals(want)) reject(new SnapshotFileError(`expected sha256 ${goBytes(want)}, got ${goBytes(Buffer.from(m.digest!))}`));
+      else resolve();
+    });
+    worker.once('error', (err) => reject(err));
+  });
 }
 
 function verifySha256(file: string, dbBytes: number, onProgress?: (doneBytes: number, totalBytes: number) => void): void {
