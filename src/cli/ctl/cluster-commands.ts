@@ -10,6 +10,8 @@ import { applyEnv, commandDeadline, connect, endpointsOf, printerFor, settingsFr
 import { goDuration } from './gofmt.js';
 import { CtlExit, ExitCode } from './io.js';
 import type { EndpointHealth, EndpointStatus } from './printers.js';
+import { HASHKV_COMMAND } from './maintenance-commands.js';
+import { MEMBER_CHANGE_COMMANDS } from './member-commands.js';
 
 /** The version this build reports; the API level is the etcd API it speaks. */
 export const API_VERSION = '3.5';
@@ -30,7 +32,7 @@ async function memberListCommand(ctx: RunContext): Promise<void> {
  * --endpoints, or with --cluster the client URLs of every member, asked with the TLS
  * settings but without authentication (etcdctl: MemberList needs none).
  */
-async function targetEndpoints(ctx: RunContext, settings: ConnectionSettings): Promise<string[]> {
+export async function targetEndpoints(ctx: RunContext, settings: ConnectionSettings): Promise<string[]> {
   const endpoints = endpointsOf(ctx.flags);
   if (!ctx.flags.get('cluster').bool) return endpoints;
   const { auth: _auth, ...withoutAuth } = settings;
@@ -127,6 +129,7 @@ ID, Status, Name, Peer Addrs, Client Addrs, Is Learner.
 `,
         run: memberListCommand,
       },
+      ...MEMBER_CHANGE_COMMANDS,
     ],
   },
   {
@@ -149,6 +152,7 @@ index, errors.
 `,
         run: endpointStatusCommand,
       },
+      HASHKV_COMMAND,
     ],
   },
 ];
