@@ -10,6 +10,7 @@
 // come out of a real UTF-8 decode, so `argBytes` maps such strings back to the exact
 // bytes, and every other string to its UTF-8 encoding.
 import fs from 'node:fs';
+import { stringBytes } from '../../pkg/go-text.js';
 
 const ESCAPE_BASE = 0xdc00;
 
@@ -56,21 +57,7 @@ function sequenceLength(b: Uint8Array, i: number): number {
 
 /** The bytes an argument string stands for (the inverse of decodeEscaped). */
 export function argBytes(s: string): Buffer {
-  if (!/[\udc80-\udcff]/.test(s)) return Buffer.from(s, 'utf8');
-  const parts: Buffer[] = [];
-  let run = '';
-  for (let i = 0; i < s.length; i++) {
-    const code = s.charCodeAt(i);
-    const isEscape = code >= 0xdc80 && code <= 0xdcff && !(i > 0 && s.charCodeAt(i - 1) >= 0xd800 && s.charCodeAt(i - 1) <= 0xdbff);
-    if (!isEscape) {
-      run += s[i];
-      continue;
-    }
-    parts.push(Buffer.from(run, 'utf8'), Buffer.from([code - ESCAPE_BASE]));
-    run = '';
-  }
-  parts.push(Buffer.from(run, 'utf8'));
-  return Buffer.concat(parts);
+  return stringBytes(s);
 }
 
 /** The raw argument vector of this process, or undefined where /proc is not there. */
