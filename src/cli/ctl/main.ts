@@ -7,6 +7,7 @@ import { CtlExit, ExitCode, ProcessIo, runMain } from './io.js';
 import { KV_COMMANDS } from './kv-commands.js';
 import { SNAPSHOT_COMMAND } from './snapshot-commands.js';
 import { MAKE_MIRROR_COMMAND } from './mirror-command.js';
+import { CHECK_COMMAND } from './check-commands.js';
 import { ALARM_COMMAND, DEFRAG_COMMAND, MOVE_LEADER_COMMAND } from './maintenance-commands.js';
 
 export const PROGRAM = 'tsetcdctl';
@@ -16,7 +17,7 @@ export function ctlRoot(): CommandSpec {
     use: PROGRAM,
     short: 'A command line client for tsetcd and etcd v3.',
     persistentFlags: GLOBAL_FLAGS,
-    children: [...KV_COMMANDS, ...CLUSTER_COMMANDS, ALARM_COMMAND, DEFRAG_COMMAND, MOVE_LEADER_COMMAND, MAKE_MIRROR_COMMAND, SNAPSHOT_COMMAND, versionCommand(TSETCD_VERSION)],
+    children: [...KV_COMMANDS, ...CLUSTER_COMMANDS, ALARM_COMMAND, CHECK_COMMAND, DEFRAG_COMMAND, MOVE_LEADER_COMMAND, MAKE_MIRROR_COMMAND, SNAPSHOT_COMMAND, versionCommand(TSETCD_VERSION)],
   };
 }
 
