@@ -16,7 +16,7 @@ import { GrpcCode, GrpcError } from '../../api/grpc/status.js';
 import { argBytes } from './argv.js';
 import { CtlClient, RpcError } from './client.js';
 import type { CommandSpec, RunContext } from './cmdtree.js';
-import { applyEnv, endpointsOf, printerFor, settingsFromFlags } from './global.js';
+import { connect, endpointsOf } from './global.js';
 import { humanizeBytes } from './gofmt.js';
 import { CtlExit, ExitCode, type Io } from './io.js';
 import { zapInfo } from './zaplog.js';
@@ -104,9 +104,10 @@ async function dial(client: CtlClient, endpoint: string, dialTimeoutMs: number):
 }
 
 async function save(ctx: RunContext, file: string, fileBytes: Buffer): Promise<void> {
-  applyEnv(ctx.cmd, ctx.io);
+  // the settings (and --debug's listing) as for every command; the client dials later
+  const { client: unused, settings } = connect(ctx);
+  unused.close();
   const endpoints = endpointsOf(ctx.flags);
-  const settings = settingsFromFlags(ctx, endpoints, () => printerFor(ctx.flags, ctx.io));
   // without an explicit --command-timeout, a snapshot may take as long as it takes
   const timeout = ctx.flags.get('command-timeout');
   const deadline = timeout.changed ? Date.now() + Number(timeout.duration / 1_000_000n) : undefined;
