@@ -352,3 +352,49 @@ test('against an unreachable endpoint the commands fail like etcdctl', { skip: !
     }),
   );
 });
+
+test('with a dead endpoint among --endpoints, each command does what etcdctl does', { skip: !enabled && 'etcdctl not installed' }, async () => {
+  const dead = `127.0.0.1:${deadPort}`;
+  const lines = (r: Result): Result => ({ ...r, stdout: Buffer.from(r.stdout.toString('latin1').split('\n').sort().join('\n'), 'latin1') });
+  for (const args of [
+    ['alarm', 'list'],
+    ['alarm', 'list', '-w', 'json'],
+    ['endpoint', 'hashkv'],
+    ['endpoint', 'hashkv', '-w', 'table'],
+    ['defrag'],
+    ['member', 'list', '-w', 'table'],
+    ['move-leader', '1234'],
+    ['snapshot', 'save', path.join(dirs.dir, 'x.db')],
+  ]) {
+    for (const order of [`${dead},${memberA.endpoint}`, `${memberA.endpoint},${dead}`]) {
+      const step: Step = { args: ['--command-timeout=1500ms', `--endpoints=${order}`, ...args] };
+      const ref = await run('etcdctl', step.args);
+      const ours = await run(BIN.tsetcdctl, step.args);
+      assertSame(step, lines(ref), lines(ours), [deadPort, memberA.clientPort], []);
+    }
+  }
+});
+
+test('a raised NOSPACE alarm is listed and disarmed as etcdctl shows it', { skip: !enabled && 'etcdctl not installed' }, async () => {
+  const quota = ['--quota-backend-bytes=100000', `--initial-cluster-token=${TOKEN}`];
+  const full = [await startMember(BIN.tsetcd, path.join(dirs.dir, 'qa'), undefined, quota), await startMember(BIN.tsetcd, path.join(dirs.dir, 'qb'), undefined, quota)];
+  try {
+    const big = Buffer.alloc(150_000, 'x');
+    const steps: Step[] = [
+      { args: ['put', 'big'], stdin: big },
+      { args: ['put', 'small', 'v'] },
+      ...allFormats('alarm', 'list'),
+      s('get', 'big', '--keys-only'),
+      s('alarm', 'disarm', '-w', 'json'),
+      s('alarm', 'list'),
+      s('alarm', 'disarm'),
+    ];
+    for (const step of steps) {
+      const ref = await run('etcdctl', [`--endpoints=${full[0]!.endpoint}`, ...step.args], { stdin: step.stdin });
+      const ours = await run(BIN.tsetcdctl, [`--endpoints=${full[1]!.endpoint}`, ...step.args], { stdin: step.stdin });
+      assertSame(step, ref, ours, full.map((m) => m.clientPort), []);
+    }
+  } finally {
+    for (const m of full) await m.stop();
+  }
+});

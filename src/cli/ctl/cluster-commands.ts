@@ -2,7 +2,7 @@
 // health checks every endpoint at once with its own connection (a linearizable read of
 // the key "health"), status asks each endpoint in turn and reports failures per
 // endpoint on stderr.
-import { ClusterService, KVService, MaintenanceService, RangeRequest } from '../../proto/etcdserverpb.js';
+import { AlarmRequest_AlarmAction, AlarmType, ClusterService, KVService, MaintenanceService, RangeRequest } from '../../proto/etcdserverpb.js';
 import type { CommandSpec, RunContext } from './cmdtree.js';
 import { CtlClient, PERMISSION_DENIED, RpcError } from './client.js';
 import type { ConnectionSettings } from './connection.js';
@@ -48,6 +48,18 @@ export async function targetEndpoints(ctx: RunContext, settings: ConnectionSetti
   }
 }
 
+/** "" when the member has no active alarm, else etcdctl 3.5's description of them. */
+async function alarmProblem(client: CtlClient, deadline: number): Promise<string> {
+  try {
+    const ans = await client.call(MaintenanceService.methods.Alarm, { action: AlarmRequest_AlarmAction.GET, memberID: 0n, alarm: AlarmType.NONE }, deadline, { repeatable: true });
+    if (ans.msg.alarms.length === 0) return '';
+    return 'Active Alarm(s): ' + ans.msg.alarms.map((a) => `${a.alarm === AlarmType.NOSPACE ? 'NOSPACE' : a.alarm === AlarmType.CORRUPT ? 'CORRUPT' : 'UNKNOWN'} `).join('');
+  } catch (err) {
+    if (!(err instanceof RpcError)) throw err;
+    return 'Unable to fetch the alarm list';
+  }
+}
+
 async function checkHealth(ctx: RunContext, endpoint: string, settings: ConnectionSettings): Promise<EndpointHealth> {
   const client = new CtlClient([endpoint], settings);
   // etcdctl's clientv3.New per endpoint: authentication failing makes the endpoint unhealthy
@@ -69,6 +81,8 @@ async function checkHealth(ctx: RunContext, endpoint: string, settings: Connecti
     if (err.message !== PERMISSION_DENIED) error = err.message;
   }
   const took = goDuration(process.hrtime.bigint() - started);
+  // etcdctl 3.5: a member with an active alarm is not healthy either
+  if (error === '') error = await alarmProblem(client, deadline);
   client.close();
   return { endpoint, health: error === '', took, error };
 }
