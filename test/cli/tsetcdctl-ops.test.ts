@@ -241,3 +241,38 @@ test('--debug lists the settings of the new commands as etcdctl does', { skip: !
     assert.equal(settings(ours), settings(ref), args.join(' '));
   }
 });
+
+/** The flags an etcdctl-style usage page lists, as "--name=default", by section. */
+function listedFlags(page: string): { sections: string[]; options: string[] } {
+  const sections = page.split('\n').filter((l) => /^[A-Z][A-Z ]+:$/.test(l));
+  const options = page
+    .split('\n')
+    .map((l) => /^\s+(?:-\w, )?(--[\w-]+(?:\[=[^\]]*\]|=\S*))\t/.exec(l)?.[1])
+    .filter((x): x is string => x !== undefined);
+  return { sections, options };
+}
+
+test('--help pages list the flags, defaults and sections of etcdctl', { skip: !enabled && 'etcdctl not installed' }, async () => {
+  const commands: Array<{ args: string[]; extra?: string[] }> = [
+    { args: ['member', 'add'] },
+    { args: ['member', 'remove'] },
+    { args: ['member', 'update'] },
+    { args: ['member', 'promote'] },
+    { args: ['alarm', 'list'] },
+    { args: ['alarm', 'disarm'] },
+    { args: ['defrag'] },
+    { args: ['endpoint', 'hashkv'] },
+    { args: ['move-leader'] },
+    { args: ['snapshot', 'save'] },
+    // --dest-user and --dest-password are etcdctl 3.5's, --rev and --max-txn-ops 3.6's
+    { args: ['make-mirror'], extra: ['--dest-password=""', '--dest-user=""', '--max-txn-ops=128', '--rev=0'] },
+    { args: ['check', 'perf'] },
+    { args: ['check', 'datascale'] },
+  ];
+  for (const { args, extra = [] } of commands) {
+    const ref = listedFlags((await run('etcdctl', [...args, '--help'])).stdout.toString());
+    const ours = listedFlags((await run(BIN.tsetcdctl, [...args, '--help'])).stdout.toString());
+    assert.deepEqual(ours.sections, ref.sections, `sections of ${args.join(' ')}`);
+    assert.deepEqual(ours.options.filter((o) => !extra.includes(o)), ref.options, `flags of ${args.join(' ')}`);
+  }
+});
