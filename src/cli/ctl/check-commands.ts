@@ -15,6 +15,7 @@
 // TSETCDCTL_CHECK_LOAD="limit,clients,duration" replaces the chosen level's numbers.
 import crypto from 'node:crypto';
 import { KVService, MaintenanceService, RangeRequest } from '../../proto/etcdserverpb.js';
+import { argBytes } from './argv.js';
 import { CtlClient, RpcError } from './client.js';
 import type { CommandSpec, RunContext } from './cmdtree.js';
 import { connect, endpointsOf } from './global.js';
@@ -174,7 +175,7 @@ const f6 = (x: number): string => x.toFixed(6);
 
 async function checkPerfCommand(ctx: RunContext): Promise<void> {
   const load = loadFor(PERF_LOADS, ctx);
-  const prefix = Buffer.from(ctx.flags.get('prefix').string);
+  const prefix = argBytes(ctx.flags.get('prefix').string);
   const { clients } = clientsFor(ctx, load.clients);
   const prefixText = ctx.flags.get('prefix').string;
   await refuseUsedPrefix(clients[0]!, prefix, `Delete with 'etcdctl del --prefix ${prefixText}' first`);
@@ -273,7 +274,7 @@ async function fetchText(url: string, settings: ConnectionSettings | undefined):
 
 async function checkDatascaleCommand(ctx: RunContext): Promise<void> {
   const load = loadFor(DATASCALE_LOADS, ctx);
-  const prefix = Buffer.from(ctx.flags.get('prefix').string);
+  const prefix = argBytes(ctx.flags.get('prefix').string);
   const { clients, settings } = clientsFor(ctx, load.clients);
   const endpoint = endpointsOf(ctx.flags)[0]!;
   const prefixText = ctx.flags.get('prefix').string;

@@ -52,7 +52,7 @@ function printAlarms(printer: Printer, io: Io, ans: Answer<AlarmResponse>): void
  * its protobuf form is encoded here, as Go's printer marshals that struct.
  */
 async function disarmAll(client: CtlClient, deadline: number): Promise<Answer<AlarmResponse>> {
-  const list = await client.call(MaintenanceService.methods.Alarm, { action: 0, memberID: 0n, alarm: AlarmType.NONE }, deadline, { repeatable: true });
+  const list = await client.call(MaintenanceService.methods.Alarm, { action: AlarmRequest_AlarmAction.GET, memberID: 0n, alarm: AlarmType.NONE }, deadline, { repeatable: true });
   const msg: AlarmResponse = { header: undefined, alarms: [] };
   for (const a of list.msg.alarms) {
     const request = { action: AlarmRequest_AlarmAction.DEACTIVATE, memberID: a.memberID, alarm: a.alarm };
@@ -69,7 +69,7 @@ function alarmCommand(action: 'list' | 'disarm'): (ctx: RunContext) => Promise<v
     const { client, printer } = connect(ctx);
     const ans =
       action === 'list'
-        ? await client.call(MaintenanceService.methods.Alarm, { action: 0, memberID: 0n, alarm: AlarmType.NONE }, deadline, { repeatable: true }).catch(failed)
+        ? await client.call(MaintenanceService.methods.Alarm, { action: AlarmRequest_AlarmAction.GET, memberID: 0n, alarm: AlarmType.NONE }, deadline, { repeatable: true }).catch(failed)
         : await disarmAll(client, deadline).catch(failed);
     printAlarms(printer, ctx.io, ans);
   };
