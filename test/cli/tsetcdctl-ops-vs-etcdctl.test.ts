@@ -171,6 +171,8 @@ const SESSION: Step[] = [
   w(s('put', 'k', 'v', '--lease=\udcff'), { cross: true }),
   w(s('compaction', '\udcff'), { cross: true }),
   w(s('member', 'remove', '\udcff'), { cross: true }),
+  s('member', 'add', 'x', 'http\udcff'),
+  w(s('get', '\udcfe', '--bogus'), { usage: true }),
   w(s('member', 'add', 'n\udcff', '--peer-urls=http://127.0.0.1:7081', '--learner'), {}),
   s('member', 'remove', '{NEW}'),
   // the voting member added last: the single-member cluster then waits for it, as etcd does

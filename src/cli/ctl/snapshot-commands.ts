@@ -7,8 +7,8 @@
 // backend format. Any failure after the argument check exits 5 (ExitInterrupted), as
 // etcdctl's does, and the .part file is removed.
 //
-// `snapshot status` and `snapshot restore` are etcdutl's in etcdctl 3.5 (deprecated
-// aliases); they are not offered here until tsetcdutl has them.
+// `snapshot status` and `snapshot restore` are etcdutl's in etcdctl 3.5, kept as
+// deprecated aliases: `deprecatedUtlAliases` makes them from tsetcdutl's commands.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { MaintenanceService } from '../../proto/etcdserverpb.js';
@@ -179,3 +179,25 @@ export const SNAPSHOT_COMMAND: CommandSpec = {
   short: 'Saves snapshots of a member\'s storage',
   children: [{ use: 'save <filename>', short: 'Saves the storage of one member to a file', run: snapshotSaveCommand }],
 };
+
+/**
+ * etcdctl 3.5's `snapshot status|restore`: tsetcdutl's own commands, run after the
+ * deprecation notice etcdctl prints. `utlSnapshot` is tsetcdutl's `snapshot` command.
+ */
+export function deprecatedUtlAliases(utlSnapshot: CommandSpec): CommandSpec[] {
+  return (utlSnapshot.children ?? [])
+    .filter((c) => ['status', 'restore'].includes(c.use.split(' ')[0]!) && c.run !== undefined)
+    .map((c) => {
+      const name = c.use.split(' ')[0]!;
+      const run = c.run!;
+      return {
+        ...c,
+        short: `[deprecated] ${c.short}`,
+        long: `${c.long ?? ''}\nMoved to 'tsetcdutl snapshot ${name} ...'\n`,
+        run: async (ctx: RunContext) => {
+          ctx.io.err(`Deprecated: Use \`tsetcdutl snapshot ${name}\` instead.\n\n`);
+          await run(ctx);
+        },
+      };
+    });
+}
