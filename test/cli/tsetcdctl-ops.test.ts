@@ -276,3 +276,27 @@ test('--help pages list the flags, defaults and sections of etcdctl', { skip: !e
     assert.deepEqual(ours.options.filter((o) => !extra.includes(o)), ref.options, `flags of ${args.join(' ')}`);
   }
 });
+
+test('member list -w json --hex shows IDs in hex, as etcdctl 3.5 does', async () => {
+  const add = await ctl(source, 'member', 'add', 'l1', '--peer-urls=http://127.0.0.1:7301', '--learner');
+  assert.equal(add.code, 0, add.stderr);
+  try {
+    const simple = (await ctl(source, 'member', 'list')).stdout.toString().trim().split('\n');
+    const hex = JSON.parse((await ctl(source, 'member', 'list', '-w', 'json', '--hex')).stdout.toString()) as {
+      header: { cluster_id: string; member_id: string; raft_term: number };
+      members: Array<{ ID: string; name: string; peerURLs: string[] | null; clientURLS: string[] | null }>;
+    };
+    assert.deepEqual(
+      hex.members.map((m) => m.ID),
+      simple.map((l) => l.split(',')[0]),
+    );
+    assert.match(hex.header.cluster_id, /^[0-9a-f]+$/);
+    const learner = hex.members.find((m) => m.peerURLs?.[0] === 'http://127.0.0.1:7301');
+    assert.ok(learner, 'the learner is listed');
+    assert.equal(learner.name, '');
+    assert.equal(learner.clientURLS, null);
+  } finally {
+    const id = (await ctl(source, 'member', 'list')).stdout.toString().split('\n').find((l) => l.includes('7301'))?.split(',')[0];
+    if (id) await ctl(source, 'member', 'remove', id);
+  }
+});

@@ -2,12 +2,12 @@
 // health checks every endpoint at once with its own connection (a linearizable read of
 // the key "health"), status asks each endpoint in turn and reports failures per
 // endpoint on stderr.
-import { AlarmRequest_AlarmAction, AlarmType, ClusterService, KVService, MaintenanceService, RangeRequest } from '../../proto/etcdserverpb.js';
+import { AlarmRequest_AlarmAction, AlarmType, ClusterService, KVService, MaintenanceService, RangeRequest, type MemberListResponse } from '../../proto/etcdserverpb.js';
 import type { CommandSpec, RunContext } from './cmdtree.js';
 import { CtlClient, PERMISSION_DENIED, RpcError } from './client.js';
 import type { ConnectionSettings } from './connection.js';
 import { applyEnv, commandDeadline, connect, endpointsOf, printerFor, settingsFromFlags } from './global.js';
-import { goDuration } from './gofmt.js';
+import { goDuration, goJsonString } from './gofmt.js';
 import { CtlExit, ExitCode } from './io.js';
 import type { EndpointHealth, EndpointStatus } from './printers.js';
 import { HASHKV_COMMAND } from './maintenance-commands.js';
@@ -21,11 +21,28 @@ function failed(err: unknown): never {
   throw err;
 }
 
+/**
+ * etcdctl 3.5's `member list -w json --hex`: IDs as hex strings, the name written
+ * as is, no revision or learner flag, an empty URL list as null.
+ */
+function memberListHexJson(r: MemberListResponse): string {
+  const h = r.header;
+  const urls = (list: string[]): string => (list.length === 0 ? 'null' : '[' + list.map(goJsonString).join(',') + ']');
+  let out = `{"header":{"cluster_id":"${(h?.cluster_id ?? 0n).toString(16)}","member_id":"${(h?.member_id ?? 0n).toString(16)}","raft_term":${h?.raft_term ?? 0}}`;
+  r.members.forEach((m, i) => {
+    out += i === 0 ? ',"members":[{"ID":"' : ',{"ID":"';
+    out += `${m.ID.toString(16)}","name":"${m.name}","peerURLs":${urls(m.peerURLs)},"clientURLS":${urls(m.clientURLs)}}`;
+    if (i === r.members.length - 1) out += ']';
+  });
+  return out + '}\n';
+}
+
 async function memberListCommand(ctx: RunContext): Promise<void> {
   const deadline = commandDeadline(ctx.flags);
   const { client, printer } = connect(ctx);
   const ans = await client.call(ClusterService.methods.MemberList, { linearizable: false }, deadline, { repeatable: true }).catch(failed);
-  printer.memberList(ans);
+  if (printer.format === 'json' && ctx.flags.get('hex').bool) ctx.io.out(memberListHexJson(ans.msg));
+  else printer.memberList(ans);
 }
 
 /**
