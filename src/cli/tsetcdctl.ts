@@ -1,4 +1,6 @@
 // tsetcdctl: etcdctl's commands, flags, ETCDCTL_* environment and output formats.
+import { rawUserArgs } from './ctl/argv.js';
 import { runCtl } from './ctl/main.js';
 
-void runCtl(process.argv.slice(2));
+// arguments keep the shell's bytes, valid UTF-8 or not (see argv.ts)
+void runCtl(rawUserArgs(process.argv));

@@ -52,9 +52,32 @@ export function isGoPrint(cp: number): boolean {
 
 const SHORT_ESCAPES: Record<number, string> = { 7: '\\a', 8: '\\b', 12: '\\f', 10: '\\n', 13: '\\r', 9: '\\t', 11: '\\v' };
 
+/**
+ * The bytes a JS string stands for: its UTF-8 encoding, except that a lone surrogate
+ * U+DC80..U+DCFF stands for the raw byte 0x80..0xFF (how tsetcdctl keeps command-line
+ * arguments that are not valid UTF-8; see cli/ctl/argv.ts).
+ */
+export function stringBytes(s: string): Buffer {
+  if (!/[\udc80-\udcff]/.test(s)) return Buffer.from(s, 'utf8');
+  const parts: Buffer[] = [];
+  let run = '';
+  for (let i = 0; i < s.length; i++) {
+    const code = s.charCodeAt(i);
+    const paired = i > 0 && s.charCodeAt(i - 1) >= 0xd800 && s.charCodeAt(i - 1) <= 0xdbff;
+    if (code < 0xdc80 || code > 0xdcff || paired) {
+      run += s[i];
+      continue;
+    }
+    parts.push(Buffer.from(run, 'utf8'), Buffer.from([code - 0xdc00]));
+    run = '';
+  }
+  parts.push(Buffer.from(run, 'utf8'));
+  return Buffer.concat(parts);
+}
+
 /** fmt's %q of a Go string holding these bytes (strconv.Quote). */
 export function goQuote(input: Uint8Array | string): string {
-  const b = typeof input === 'string' ? Buffer.from(input, 'utf8') : input;
+  const b = typeof input === 'string' ? stringBytes(input) : input;
   let out = '"';
   for (let i = 0; i < b.length; ) {
     const { cp, size } = decodeRune(b, i);

@@ -56,7 +56,7 @@ async function waitHealthy(url: string, exited: () => boolean, log: string): Pro
  * (http://localhost:2380), so two members started this way have the same member and
  * cluster IDs and differ only in their client port.
  */
-export async function startMember(bin: string, dataDir: string, clientPort?: number): Promise<Member> {
+export async function startMember(bin: string, dataDir: string, clientPort?: number, extraArgs: string[] = []): Promise<Member> {
   const port = clientPort ?? (await freePort());
   const peerPort = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -64,7 +64,7 @@ export async function startMember(bin: string, dataDir: string, clientPort?: num
   const fd = fs.openSync(log, 'a');
   const proc: ChildProcess = spawn(
     bin,
-    [`--data-dir=${dataDir}`, `--listen-client-urls=${url}`, `--advertise-client-urls=${url}`, `--listen-peer-urls=http://127.0.0.1:${peerPort}`],
+    [`--data-dir=${dataDir}`, `--listen-client-urls=${url}`, `--advertise-client-urls=${url}`, `--listen-peer-urls=http://127.0.0.1:${peerPort}`, ...extraArgs],
     { stdio: ['ignore', fd, fd], env: cleanEnv() },
   );
   fs.closeSync(fd);

@@ -2,14 +2,16 @@
 // health checks every endpoint at once with its own connection (a linearizable read of
 // the key "health"), status asks each endpoint in turn and reports failures per
 // endpoint on stderr.
-import { ClusterService, KVService, MaintenanceService, RangeRequest } from '../../proto/etcdserverpb.js';
+import { AlarmRequest_AlarmAction, AlarmType, ClusterService, KVService, MaintenanceService, RangeRequest, type MemberListResponse } from '../../proto/etcdserverpb.js';
 import type { CommandSpec, RunContext } from './cmdtree.js';
 import { CtlClient, PERMISSION_DENIED, RpcError } from './client.js';
 import type { ConnectionSettings } from './connection.js';
 import { applyEnv, commandDeadline, connect, endpointsOf, printerFor, settingsFromFlags } from './global.js';
-import { goDuration } from './gofmt.js';
+import { goDuration, goJsonString } from './gofmt.js';
 import { CtlExit, ExitCode } from './io.js';
 import type { EndpointHealth, EndpointStatus } from './printers.js';
+import { HASHKV_COMMAND } from './maintenance-commands.js';
+import { MEMBER_CHANGE_COMMANDS } from './member-commands.js';
 
 /** The version this build reports; the API level is the etcd API it speaks. */
 export const API_VERSION = '3.5';
@@ -19,18 +21,35 @@ function failed(err: unknown): never {
   throw err;
 }
 
+/**
+ * etcdctl 3.5's `member list -w json --hex`: IDs as hex strings, the name written
+ * as is, no revision or learner flag, an empty URL list as null.
+ */
+function memberListHexJson(r: MemberListResponse): string {
+  const h = r.header;
+  const urls = (list: string[]): string => (list.length === 0 ? 'null' : '[' + list.map(goJsonString).join(',') + ']');
+  let out = `{"header":{"cluster_id":"${(h?.cluster_id ?? 0n).toString(16)}","member_id":"${(h?.member_id ?? 0n).toString(16)}","raft_term":${h?.raft_term ?? 0}}`;
+  r.members.forEach((m, i) => {
+    out += i === 0 ? ',"members":[{"ID":"' : ',{"ID":"';
+    out += `${m.ID.toString(16)}","name":"${m.name}","peerURLs":${urls(m.peerURLs)},"clientURLS":${urls(m.clientURLs)}}`;
+    if (i === r.members.length - 1) out += ']';
+  });
+  return out + '}\n';
+}
+
 async function memberListCommand(ctx: RunContext): Promise<void> {
   const deadline = commandDeadline(ctx.flags);
   const { client, printer } = connect(ctx);
   const ans = await client.call(ClusterService.methods.MemberList, { linearizable: false }, deadline, { repeatable: true }).catch(failed);
-  printer.memberList(ans);
+  if (printer.format === 'json' && ctx.flags.get('hex').bool) ctx.io.out(memberListHexJson(ans.msg));
+  else printer.memberList(ans);
 }
 
 /**
  * --endpoints, or with --cluster the client URLs of every member, asked with the TLS
  * settings but without authentication (etcdctl: MemberList needs none).
  */
-async function targetEndpoints(ctx: RunContext, settings: ConnectionSettings): Promise<string[]> {
+export async function targetEndpoints(ctx: RunContext, settings: ConnectionSettings): Promise<string[]> {
   const endpoints = endpointsOf(ctx.flags);
   if (!ctx.flags.get('cluster').bool) return endpoints;
   const { auth: _auth, ...withoutAuth } = settings;
@@ -43,6 +62,18 @@ async function targetEndpoints(ctx: RunContext, settings: ConnectionSettings): P
     throw err;
   } finally {
     c.close();
+  }
+}
+
+/** "" when the member has no active alarm, else etcdctl 3.5's description of them. */
+async function alarmProblem(client: CtlClient, deadline: number): Promise<string> {
+  try {
+    const ans = await client.call(MaintenanceService.methods.Alarm, { action: AlarmRequest_AlarmAction.GET, memberID: 0n, alarm: AlarmType.NONE }, deadline, { repeatable: true });
+    if (ans.msg.alarms.length === 0) return '';
+    return 'Active Alarm(s): ' + ans.msg.alarms.map((a) => `${a.alarm === AlarmType.NOSPACE ? 'NOSPACE' : a.alarm === AlarmType.CORRUPT ? 'CORRUPT' : 'UNKNOWN'} `).join('');
+  } catch (err) {
+    if (!(err instanceof RpcError)) throw err;
+    return 'Unable to fetch the alarm list';
   }
 }
 
@@ -67,6 +98,8 @@ async function checkHealth(ctx: RunContext, endpoint: string, settings: Connecti
     if (err.message !== PERMISSION_DENIED) error = err.message;
   }
   const took = goDuration(process.hrtime.bigint() - started);
+  // etcdctl 3.5: a member with an active alarm is not healthy either
+  if (error === '') error = await alarmProblem(client, deadline);
   client.close();
   return { endpoint, health: error === '', took, error };
 }
@@ -127,6 +160,7 @@ ID, Status, Name, Peer Addrs, Client Addrs, Is Learner.
 `,
         run: memberListCommand,
       },
+      ...MEMBER_CHANGE_COMMANDS,
     ],
   },
   {
@@ -149,6 +183,7 @@ index, errors.
 `,
         run: endpointStatusCommand,
       },
+      HASHKV_COMMAND,
     ],
   },
 ];

@@ -71,9 +71,8 @@ export function endpointScheme(endpoint: string): string | undefined {
   return /^([a-z][a-z0-9+.-]*):\/\//i.exec(endpoint)?.[1]?.toLowerCase();
 }
 
-/** Refuses what tsetcdctl cannot do: DNS discovery and endpoints other than http(s). */
-export function checkUnsupported(flags: FlagSet, endpoints: readonly string[]): void {
-  if (flags.get('discovery-srv').string !== '') unsupported('--discovery-srv');
+/** Refuses what tsetcdctl cannot do: endpoints other than http(s). */
+export function checkUnsupported(_flags: FlagSet, endpoints: readonly string[]): void {
   for (const ep of endpoints) {
     const scheme = endpointScheme(ep);
     if (scheme !== undefined && scheme !== 'http' && scheme !== 'https') unsupported(`endpoint ${ep} (only http:// and https:// endpoints)`);

@@ -37,8 +37,8 @@ export const GLOBAL_FLAGS: FlagSpec[] = [
   { name: 'cacert', kind: 'string', def: '', usage: 'CA bundle to verify TLS servers with (default: the system roots)' },
   { name: 'user', kind: 'string', def: '', usage: 'username[:password] to authenticate as (asks for the password if not given)' },
   { name: 'password', kind: 'string', def: '', usage: 'password of --user (then --user holds only the name)' },
-  { name: 'discovery-srv', short: 'd', kind: 'string', def: '', usage: 'domain whose SRV records list the endpoints (not supported yet)' },
-  { name: 'discovery-srv-name', kind: 'string', def: '', usage: 'service name used with --discovery-srv (not supported yet)' },
+  { name: 'discovery-srv', short: 'd', kind: 'string', def: '', usage: 'domain whose SRV records list the endpoints (_etcd-client-ssl._tcp and _etcd-client._tcp)' },
+  { name: 'discovery-srv-name', kind: 'string', def: '', usage: 'suffix of the SRV service names looked up with --discovery-srv' },
 ];
 
 const ENV_PREFIX = 'ETCDCTL';
@@ -94,8 +94,16 @@ export function commandDeadline(flags: FlagSet): number {
   return Date.now() + Number(flags.get('command-timeout').duration / 1_000_000n);
 }
 
+let discovered: string[] = [];
+
+/** Endpoints found by --discovery-srv: they take the place of --endpoints. */
+export function useDiscoveredEndpoints(endpoints: string[]): void {
+  discovered = [...endpoints];
+}
+
 /** The endpoints after the environment is applied, trimmed as etcdctl trims them. */
 export function endpointsOf(flags: FlagSet): string[] {
+  if (discovered.length > 0) return [...discovered];
   return flags.get('endpoints').strings.map((e) => e.trim());
 }
 

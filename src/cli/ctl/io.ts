@@ -1,5 +1,6 @@
 // Process plumbing shared by tsetcdctl and tsetcdutl: etcdctl's exit codes, the error
 // that ends a command with one, and output streams that are fully written before exit.
+import { stringBytes } from '../../pkg/go-text.js';
 
 /** etcdctl's exit codes (cobrautl). */
 export const ExitCode = {
@@ -47,12 +48,13 @@ export class ProcessIo implements Io {
     }
   }
 
+  // text holding an argument's raw bytes (see argv.ts) is written as those bytes
   out(data: string | Uint8Array): void {
-    process.stdout.write(data);
+    process.stdout.write(typeof data === 'string' ? stringBytes(data) : data);
   }
 
   err(data: string | Uint8Array): void {
-    process.stderr.write(data);
+    process.stderr.write(typeof data === 'string' ? stringBytes(data) : data);
   }
 
   readStdin(): Promise<Buffer> {

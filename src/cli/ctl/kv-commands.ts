@@ -4,12 +4,12 @@
 // get and del), because it decides which error a user sees first.
 import { KVService, RangeRequest_SortOrder, RangeRequest_SortTarget, type RangeRequest } from '../../proto/etcdserverpb.js';
 import type { CommandSpec, RunContext } from './cmdtree.js';
+import { argBytes } from './argv.js';
 import { RpcError } from './client.js';
 import { commandDeadline, connect } from './global.js';
 import { goQuote, parseGoInt64 } from './gofmt.js';
 import { CtlExit, ExitCode } from './io.js';
 
-const utf8 = (s: string): Buffer => Buffer.from(s, 'utf8');
 const NUL = Buffer.from([0]);
 
 /** The smallest key greater than every key that starts with `prefix` ("\0" if none). */
@@ -44,7 +44,7 @@ async function putCommand(ctx: RunContext): Promise<void> {
   if (ignoreValue && args.length > 1) throw new CtlExit(ExitCode.BadArgs, "put command needs only 1 argument when 'ignore-value' is set");
   let value: Buffer = Buffer.alloc(0);
   if (!ignoreValue) {
-    value = args.length > 1 ? utf8(args[1]!) : await ctx.io.readStdin();
+    value = args.length > 1 ? argBytes(args[1]!) : await ctx.io.readStdin();
     if (args.length < 2 && value.length === 0) throw new CtlExit(ExitCode.BadArgs, usage);
   }
   let lease: bigint;
@@ -56,7 +56,7 @@ async function putCommand(ctx: RunContext): Promise<void> {
   const deadline = commandDeadline(flags);
   const { client, printer } = connect(ctx);
   const request = {
-    key: utf8(args[0]!),
+    key: argBytes(args[0]!),
     value,
     lease,
     prev_kv: flags.get('prev-kv').bool,
@@ -101,7 +101,7 @@ function rangeRequest(ctx: RunContext): RangeRequest {
   // the server returns keys in ascending order anyway, so clientv3 drops that sort
   if (target === RangeRequest_SortTarget.KEY && order === RangeRequest_SortOrder.ASCEND) order = RangeRequest_SortOrder.NONE;
   const rev = flags.get('rev').int64;
-  const [key, rangeEnd] = keyRange(utf8(args[0]!), args.length > 1 ? utf8(args[1]!) : Buffer.alloc(0), prefix, fromKey);
+  const [key, rangeEnd] = keyRange(argBytes(args[0]!), args.length > 1 ? argBytes(args[1]!) : Buffer.alloc(0), prefix, fromKey);
   return {
     key,
     range_end: rangeEnd,
@@ -142,7 +142,7 @@ async function delCommand(ctx: RunContext): Promise<void> {
   if (args.length > 1 && (prefix || fromKey)) {
     throw new CtlExit(ExitCode.BadArgs, 'too many arguments, only accept one argument when `--prefix` or `--from-key` is set');
   }
-  const [key, rangeEnd] = keyRange(utf8(args[0]!), args.length > 1 ? utf8(args[1]!) : Buffer.alloc(0), prefix, fromKey);
+  const [key, rangeEnd] = keyRange(argBytes(args[0]!), args.length > 1 ? argBytes(args[1]!) : Buffer.alloc(0), prefix, fromKey);
   const deadline = commandDeadline(flags);
   const { client, printer } = connect(ctx);
   const request = { key, range_end: rangeEnd, prev_kv: flags.get('prev-kv').bool };
