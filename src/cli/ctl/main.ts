@@ -10,7 +10,8 @@ import { CtlExit, ExitCode, ProcessIo, runMain } from './io.js';
 import { KV_COMMANDS } from './kv-commands.js';
 import { ALARM_COMMAND, DEFRAG_COMMAND, MOVE_LEADER_COMMAND } from './maintenance-commands.js';
 import { MAKE_MIRROR_COMMAND } from './mirror-command.js';
-import { SNAPSHOT_COMMAND } from './snapshot-commands.js';
+import { deprecatedUtlAliases, SNAPSHOT_COMMAND } from './snapshot-commands.js';
+import { snapshotCommandSpec } from '../utl/snapshot.js';
 
 export const PROGRAM = 'tsetcdctl';
 
@@ -30,7 +31,7 @@ export function ctlRoot(): CommandSpec {
       DEFRAG_COMMAND,
       MAKE_MIRROR_COMMAND,
       MOVE_LEADER_COMMAND,
-      SNAPSHOT_COMMAND,
+      { ...SNAPSHOT_COMMAND, children: [...(SNAPSHOT_COMMAND.children ?? []), ...deprecatedUtlAliases(snapshotCommandSpec())] },
       versionCommand(TSETCD_VERSION),
     ],
   };

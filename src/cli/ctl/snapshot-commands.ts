@@ -20,6 +20,7 @@ import { connect, endpointsOf } from './global.js';
 import { humanizeBytes } from './gofmt.js';
 import { CtlExit, ExitCode, type Io } from './io.js';
 import { zapInfo } from './zaplog.js';
+import { Progress, stderrSink } from '../progress.js';
 
 /** Go's texts for the errors a file can meet here. */
 const ERRNO_TEXT: Record<string, string> = {
@@ -68,10 +69,14 @@ async function receive(client: CtlClient, fd: number, deadline: number | undefin
   // the last 32 bytes seen are held back: they are the trailer, not data
   let tail = Buffer.alloc(0);
   let size = 0;
+  // bytes, rate and time left on a terminal; nothing when stderr is not one
+  const progress = new Progress('saving', stderrSink());
   stream.onMessage = (m) => {
-    const blob = MaintenanceService.methods.Snapshot.response.decode(m).blob;
+    const resp = MaintenanceService.methods.Snapshot.response.decode(m);
+    const blob = resp.blob;
     fs.writeSync(fd, blob);
     size += blob.length;
+    progress.update(size, size + Number(resp.remaining_bytes));
     const joined = Buffer.concat([tail, blob]);
     const cut = Math.max(0, joined.length - SHA256_BYTES);
     hash.update(joined.subarray(0, cut));
@@ -87,6 +92,7 @@ async function receive(client: CtlClient, fd: number, deadline: number | undefin
     await Promise.race([stream.done, expired]);
   } finally {
     clearTimeout(timer);
+    progress.done();
   }
   io.err(zapInfo('completed snapshot read; closing', [], { logger: 'client', caller: 'v3/maintenance.go:220' }));
   return { size, digestOk: tail.length === SHA256_BYTES && hash.digest().equals(tail) };
@@ -160,7 +166,7 @@ async function save(ctx: RunContext, file: string, fileBytes: Buffer): Promise<v
   }
 }
 
-async function snapshotSaveCommand(ctx: RunContext): Promise<void> {
+export async function snapshotSaveCommand(ctx: RunContext): Promise<void> {
   if (ctx.args.length !== 1) throw new CtlExit(ExitCode.BadArgs, 'snapshot save expects one argument');
   const file = ctx.args[0]!;
   // the file name is used as given, bytes and all

@@ -9,6 +9,8 @@ import { Progress, stderrSink } from '../progress.js';
 import { restoreSnapshot, RestoreUsageError } from '../../snapshot/restore.js';
 import { snapshotStatus, type SnapshotStatus } from '../../snapshot/status.js';
 import { rfc3339Local } from '../ctl/gofmt.js';
+import { GLOBAL_FLAGS } from '../ctl/global.js';
+import { snapshotSaveCommand } from '../ctl/snapshot-commands.js';
 
 /** etcdutl's restore defaults */
 const DEFAULT_NAME = 'default';
@@ -19,6 +21,15 @@ export function snapshotCommandSpec(): CommandSpec {
     use: 'snapshot <subcommand>',
     short: 'Manages etcd node snapshots',
     children: [
+      {
+        use: 'save <filename>',
+        short: 'Saves the storage of one member to a file, as etcdctl snapshot save does',
+        long:
+          "etcdutl 3.5 only points to 'etcdctl snapshot save'; tsetcdutl does the save itself, with etcdctl's\n" +
+          'connection flags (--endpoints, --cacert, --cert, --key, --user, ...) and output.\n',
+        persistentFlags: GLOBAL_FLAGS.filter((f) => f.name !== 'write-out'),
+        run: snapshotSaveCommand,
+      },
       {
         use: 'status <filename>',
         short: 'Gets backend snapshot status of a given file',
