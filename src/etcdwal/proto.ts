@@ -1,20 +1,34 @@
 // The few protobuf messages an etcd 3.4 WAL holds, decoded by hand (their field numbers are
 // etcd's: walpb/record.proto, raft/raftpb/raft.proto, etcdserverpb/etcdserver.proto).
 //
-// Contract: every decoder reads only inside the bytes it is given, accepts unknown fields
-// of wire types 0, 1, 2 and 5 (skipped, as proto2 readers do), and throws WalProtoError for
-// anything else (a truncated varint or field, a group wire type, a 64-bit value where a
-// safe integer or a uint32 is needed). Byte fields are views into the input.
+// Contract: every decoder reads only inside the bytes it is given and follows the rules of
+// the gogo/protobuf code etcd 3.4 decodes with, so that it accepts and refuses the same
+// bytes: unknown fields of any wire type but 4, 6 and 7 are skipped (groups included), a
+// field number below 1 or a known field with the wrong wire type is refused. It throws
+// WalProtoError; `truncated` is set when the bytes end inside a field, which etcd reports as
+// io.ErrUnexpectedEOF (and its repair treats as a torn write). Byte fields are views into
+// the input.
 
 export class WalProtoError extends Error {
   override name = 'WalProtoError';
+  constructor(
+    message: string,
+    /** the message ends inside a field (gogo's io.ErrUnexpectedEOF) */
+    readonly truncated = false,
+  ) {
+    super(message);
+  }
 }
 
 const WIRE_VARINT = 0;
 const WIRE_FIXED64 = 1;
 const WIRE_BYTES = 2;
+const WIRE_GROUP_START = 3;
+const WIRE_GROUP_END = 4;
 const WIRE_FIXED32 = 5;
 const MAX_VARINT_BYTES = 10;
+/** gogo recurses without limit into unknown groups; a JS stack does not, so nesting is capped */
+const MAX_GROUP_DEPTH = 1000;
 
 /** One field as read off the wire: a varint value or a byte range. */
 export interface Field {
@@ -28,33 +42,86 @@ export interface Field {
 
 const NO_BYTES = new Uint8Array(0);
 
-/** Calls `onField` for each top-level field of `buf`, in wire order. */
-export function forEachField(buf: Uint8Array, what: string, onField: (f: Field) => void): void {
+function truncated(what: string, pos: number): WalProtoError {
+  return new WalProtoError(`${what}: unexpected EOF (a field runs past the end at byte ${pos})`, true);
+}
+
+/** Field number to wire type, for the fields a decoder knows. */
+export type Schema = ReadonlyMap<number, number>;
+
+/**
+ * Calls `onField` for each top-level field of `buf`, in wire order. With a schema, a known
+ * field's wire type is checked before its value is read (gogo's order) and only known
+ * fields are passed on.
+ */
+export function forEachField(buf: Uint8Array, what: string, onField: (f: Field) => void, schema?: Schema): void {
   let pos = 0;
   while (pos < buf.length) {
     const [tag, afterTag] = readVarint(buf, pos, what);
-    const no = Number(tag >> 3n);
+    // gogo keeps the field number as an int32
+    const no = Number(BigInt.asIntN(32, tag >> 3n));
     const wire = Number(tag & 7n);
-    if (no === 0) throw new WalProtoError(`${what}: field number 0 at byte ${pos}`);
+    if (wire === WIRE_GROUP_END) throw new WalProtoError(`${what}: wiretype end group for non-group at byte ${pos}`);
+    if (no <= 0) throw new WalProtoError(`${what}: illegal tag ${no} (wire type ${wire}) at byte ${pos}`);
     pos = afterTag;
+    const expected = schema?.get(no);
+    if (expected !== undefined && expected !== wire) throw new WalProtoError(`${what}: wrong wireType = ${wire} for field ${no}`);
+    if (schema !== undefined && expected === undefined) {
+      pos = skipValue(buf, pos, wire, what, 0);
+      continue;
+    }
     if (wire === WIRE_VARINT) {
       const [v, next] = readVarint(buf, pos, what);
       onField({ no, wire, varint: v, bytes: NO_BYTES });
       pos = next;
     } else if (wire === WIRE_BYTES) {
-      const [len, start] = readVarint(buf, pos, what);
-      if (len > BigInt(buf.length - start)) throw new WalProtoError(`${what}: field ${no} runs past the end (${len} bytes at byte ${start} of ${buf.length})`);
-      const end = start + Number(len);
+      const [start, end] = lengthDelimited(buf, pos, what);
       onField({ no, wire, varint: 0n, bytes: buf.subarray(start, end) });
       pos = end;
-    } else if (wire === WIRE_FIXED64 || wire === WIRE_FIXED32) {
-      const size = wire === WIRE_FIXED64 ? 8 : 4;
-      if (pos + size > buf.length) throw new WalProtoError(`${what}: field ${no} runs past the end`);
-      onField({ no, wire, varint: 0n, bytes: NO_BYTES });
-      pos += size;
     } else {
-      throw new WalProtoError(`${what}: field ${no} has wire type ${wire}, which this reader does not accept`);
+      const end = skipValue(buf, pos, wire, what, 0);
+      onField({ no, wire, varint: 0n, bytes: NO_BYTES });
+      pos = end;
     }
+  }
+}
+
+/** The payload range of a length-delimited value whose length varint starts at `pos`. */
+function lengthDelimited(buf: Uint8Array, pos: number, what: string): [number, number] {
+  const [len, start] = readVarint(buf, pos, what);
+  if (BigInt.asIntN(64, len) < 0n) throw new WalProtoError(`${what}: negative length found during unmarshaling at byte ${pos}`);
+  if (len > BigInt(buf.length - start)) throw truncated(what, start);
+  return [start, start + Number(len)];
+}
+
+/** Skips a value of wire type `wire` starting at `pos` (its tag already read); returns the position after it. */
+function skipValue(buf: Uint8Array, pos: number, wire: number, what: string, depth: number): number {
+  switch (wire) {
+    case WIRE_VARINT:
+      return readVarint(buf, pos, what)[1];
+    case WIRE_FIXED64:
+    case WIRE_FIXED32: {
+      const end = pos + (wire === WIRE_FIXED64 ? 8 : 4);
+      if (end > buf.length) throw truncated(what, pos);
+      return end;
+    }
+    case WIRE_BYTES:
+      return lengthDelimited(buf, pos, what)[1];
+    case WIRE_GROUP_START:
+      return skipGroup(buf, pos, what, depth + 1);
+    default:
+      throw new WalProtoError(`${what}: illegal wireType ${wire} at byte ${pos}`);
+  }
+}
+
+/** Skips fields up to and including the next end-group tag (of any field number, as gogo does). */
+function skipGroup(buf: Uint8Array, pos: number, what: string, depth: number): number {
+  if (depth > MAX_GROUP_DEPTH) throw new WalProtoError(`${what}: groups nested deeper than ${MAX_GROUP_DEPTH}`);
+  for (;;) {
+    const [tag, next] = readVarint(buf, pos, what);
+    const wire = Number(tag & 7n);
+    if (wire === WIRE_GROUP_END) return next;
+    pos = skipValue(buf, next, wire, what, depth);
   }
 }
 
@@ -62,16 +129,12 @@ export function forEachField(buf: Uint8Array, what: string, onField: (f: Field) 
 export function readVarint(buf: Uint8Array, pos: number, what: string): [bigint, number] {
   let v = 0n;
   for (let i = 0; i < MAX_VARINT_BYTES; i++) {
-    if (pos + i >= buf.length) throw new WalProtoError(`${what}: truncated varint at byte ${pos}`);
+    if (pos + i >= buf.length) throw truncated(what, pos);
     const b = buf[pos + i]!;
     v |= BigInt(b & 0x7f) << BigInt(7 * i);
     if (b < 0x80) return [BigInt.asUintN(64, v), pos + i + 1];
   }
-  throw new WalProtoError(`${what}: varint longer than ${MAX_VARINT_BYTES} bytes at byte ${pos}`);
-}
-
-function expectWire(f: Field, wire: number, what: string): void {
-  if (f.wire !== wire) throw new WalProtoError(`${what}: field ${f.no} has wire type ${f.wire}, expected ${wire}`);
+  throw new WalProtoError(`${what}: integer overflow (varint longer than ${MAX_VARINT_BYTES} bytes at byte ${pos})`);
 }
 
 function safeNumber(v: bigint, what: string): number {
@@ -88,20 +151,23 @@ export interface WalRecord {
   data: Uint8Array;
 }
 
+const RECORD_SCHEMA: Schema = new Map([
+  [1, WIRE_VARINT],
+  [2, WIRE_VARINT],
+  [3, WIRE_BYTES],
+]);
+
 export function decodeRecord(buf: Uint8Array): WalRecord {
   const rec: WalRecord = { type: 0n, crc: 0, data: NO_BYTES };
   forEachField(buf, 'walpb.Record', (f) => {
     if (f.no === 1) {
-      expectWire(f, WIRE_VARINT, 'walpb.Record');
       rec.type = BigInt.asIntN(64, f.varint);
     } else if (f.no === 2) {
-      expectWire(f, WIRE_VARINT, 'walpb.Record');
       rec.crc = Number(BigInt.asUintN(32, f.varint)); // Go's uint32 decoding keeps the low 32 bits
     } else if (f.no === 3) {
-      expectWire(f, WIRE_BYTES, 'walpb.Record');
       rec.data = f.bytes;
     }
-  });
+  }, RECORD_SCHEMA);
   return rec;
 }
 
@@ -118,23 +184,26 @@ export interface EtcdEntry {
   data: Uint8Array;
 }
 
+const ENTRY_SCHEMA: Schema = new Map([
+  [1, WIRE_VARINT],
+  [2, WIRE_VARINT],
+  [3, WIRE_VARINT],
+  [4, WIRE_BYTES],
+]);
+
 export function decodeEntry(buf: Uint8Array): EtcdEntry {
   const e: EtcdEntry = { index: 0, term: 0, type: 0, data: NO_BYTES };
   forEachField(buf, 'raftpb.Entry', (f) => {
     if (f.no === 1) {
-      expectWire(f, WIRE_VARINT, 'raftpb.Entry');
       e.type = Number(BigInt.asIntN(32, f.varint));
     } else if (f.no === 2) {
-      expectWire(f, WIRE_VARINT, 'raftpb.Entry');
       e.term = safeNumber(f.varint, 'raftpb.Entry term');
     } else if (f.no === 3) {
-      expectWire(f, WIRE_VARINT, 'raftpb.Entry');
       e.index = safeNumber(f.varint, 'raftpb.Entry index');
     } else if (f.no === 4) {
-      expectWire(f, WIRE_BYTES, 'raftpb.Entry');
       e.data = f.bytes;
     }
-  });
+  }, ENTRY_SCHEMA);
   return e;
 }
 
@@ -147,15 +216,19 @@ export interface EtcdHardState {
   commit: number;
 }
 
+const HARD_STATE_SCHEMA: Schema = new Map([
+  [1, WIRE_VARINT],
+  [2, WIRE_VARINT],
+  [3, WIRE_VARINT],
+]);
+
 export function decodeHardState(buf: Uint8Array): EtcdHardState {
   const s: EtcdHardState = { term: 0, vote: 0n, commit: 0 };
   forEachField(buf, 'raftpb.HardState', (f) => {
-    if (f.no < 1 || f.no > 3) return;
-    expectWire(f, WIRE_VARINT, 'raftpb.HardState');
     if (f.no === 1) s.term = safeNumber(f.varint, 'raftpb.HardState term');
     else if (f.no === 2) s.vote = f.varint;
     else s.commit = safeNumber(f.varint, 'raftpb.HardState commit');
-  });
+  }, HARD_STATE_SCHEMA);
   return s;
 }
 
@@ -166,14 +239,18 @@ export interface EtcdWalMetadata {
   clusterId: bigint;
 }
 
+/** Metadata and walpb.Snapshot: two uint64s, fields 1 and 2 */
+const TWO_VARINTS: Schema = new Map([
+  [1, WIRE_VARINT],
+  [2, WIRE_VARINT],
+]);
+
 export function decodeMetadata(buf: Uint8Array): EtcdWalMetadata {
   const m: EtcdWalMetadata = { nodeId: 0n, clusterId: 0n };
   forEachField(buf, 'etcdserverpb.Metadata', (f) => {
-    if (f.no !== 1 && f.no !== 2) return;
-    expectWire(f, WIRE_VARINT, 'etcdserverpb.Metadata');
     if (f.no === 1) m.nodeId = f.varint;
     else m.clusterId = f.varint;
-  });
+  }, TWO_VARINTS);
   return m;
 }
 
@@ -187,10 +264,8 @@ export interface EtcdSnapshotMark {
 export function decodeSnapshotMark(buf: Uint8Array): EtcdSnapshotMark {
   const s: EtcdSnapshotMark = { index: 0, term: 0 };
   forEachField(buf, 'walpb.Snapshot', (f) => {
-    if (f.no !== 1 && f.no !== 2) return;
-    expectWire(f, WIRE_VARINT, 'walpb.Snapshot');
     if (f.no === 1) s.index = safeNumber(f.varint, 'walpb.Snapshot index');
     else s.term = safeNumber(f.varint, 'walpb.Snapshot term');
-  });
+  }, TWO_VARINTS);
   return s;
 }

@@ -33,6 +33,7 @@ import {
   type EtcdSnapshotMark,
   type EtcdWalMetadata,
   type WalRecord,
+  WalProtoError,
 } from './proto.js';
 
 export { EtcdEntryType, type EtcdEntry, type EtcdHardState, type EtcdSnapshotMark, type EtcdWalMetadata } from './proto.js';
@@ -204,6 +205,8 @@ function readFrame(f: SegmentFile, off: number): Frame {
   try {
     rec = decodeRecord(data.subarray(0, recBytes));
   } catch (err) {
+    // gogo's io.ErrUnexpectedEOF inside the record is what etcd's repair cuts, zeroed sectors or not
+    if (err instanceof WalProtoError && err.truncated) return { kind: 'torn', reason: err.message };
     return tornOrBad(data, off, (err as Error).message);
   }
   return { kind: 'record', rec, next: off + FRAME_BYTES + recBytes + padBytes };
