@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { EtcdWalContents } from '../../src/etcdwal/reader.js';
 import { REPO_ROOT } from '../e2e/harness.js';
 
 const GOPATH = '/usr/share/gocode';
@@ -80,9 +81,9 @@ export interface EtcdRead {
   entries: Required<PlanEntry>[];
 }
 
-/** etcd's OpenForRead(dir, {index, term}) + ReadAll. */
-export function readWithEtcd(dir: string, index: number, term: number): EtcdRead {
-  const r = spawnSync(waltool()!, ['read', dir, String(index), String(term)], { encoding: 'utf8', timeout: 120_000, maxBuffer: 1 << 30 });
+/** etcd's OpenForRead(dir, {index, term}) + ReadAll; with `digest`, entry data is its SHA-256 (hex). */
+export function readWithEtcd(dir: string, index: number, term: number, digest = false): EtcdRead {
+  const r = spawnSync(waltool()!, ['read', dir, String(index), String(term), ...(digest ? ['digest'] : [])], { encoding: 'utf8', timeout: 120_000, maxBuffer: 1 << 30 });
   if (r.status !== 0) throw new Error(`waltool read failed: ${r.error?.message ?? r.stderr}`);
   return JSON.parse(r.stdout) as EtcdRead;
 }
@@ -92,4 +93,35 @@ export function consistentIndexOf(dbFile: string): number {
   const r = spawnSync(waltool()!, ['ci', dbFile], { encoding: 'utf8', timeout: 120_000 });
   if (r.status !== 0) throw new Error(`waltool ci failed: ${r.error?.message ?? r.stderr}`);
   return Number(r.stdout.trim());
+}
+
+/** Our reading in the oracle's shape, for deepEqual against readWithEtcd (same `digest` choice). */
+export function comparable(r: EtcdWalContents, digest = false): Omit<EtcdRead, 'error'> {
+  const data = (d: Uint8Array) => (digest ? createHash('sha256').update(d).digest('hex') : Buffer.from(d).toString('hex'));
+  return {
+    nodeId: r.metadata.nodeId.toString(),
+    clusterId: r.metadata.clusterId.toString(),
+    hardState: { term: r.hardState.term, vote: r.hardState.vote.toString(), commit: r.hardState.commit },
+    entries: r.entries.map((e) => ({ index: e.index, term: e.term, type: e.type, data: data(e.data) })),
+  };
+}
+
+/** The oracle's reading without its error text. */
+export function withoutError(r: EtcdRead): Omit<EtcdRead, 'error'> {
+  const { error: _error, ...rest } = r;
+  return rest;
+}
+
+/** Frame start offsets of a segment, walked from the length words (stops at a zero word). */
+export function frameOffsets(buf: Buffer): number[] {
+  const out: number[] = [];
+  let off = 0;
+  while (off + 8 <= buf.length) {
+    const lo = buf.readUInt32LE(off);
+    const hi = buf.readUInt32LE(off + 4);
+    if (lo === 0 && hi === 0) break;
+    out.push(off);
+    off += 8 + lo + (hi & 0x80000000 ? (hi >>> 24) & 7 : 0);
+  }
+  return out;
 }

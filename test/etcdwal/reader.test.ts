@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { EtcdWalError, readEtcdWal, type EtcdWalContents } from '../../src/etcdwal/reader.js';
 import { tempDir } from '../helpers/tmp.js';
-import { readWithEtcd, skipReason, waltool, writeWithEtcd, type EtcdRead, type Plan, type PlanOp } from './oracle.js';
+import { comparable, frameOffsets, readWithEtcd, skipReason, waltool, withoutError, writeWithEtcd, type Plan, type PlanOp } from './oracle.js';
 
 const SEGMENT_BYTES = 4096;
 /** ETCDWAL_FUZZ_SEED / ETCDWAL_FUZZ_CASES widen the random-damage comparisons when run by hand */
@@ -42,34 +42,6 @@ function plan(): Plan {
   ops.push(save(121, 150, 2, 150));
   ops.push({ entries: [], hardState: { term: 2, vote: NODE_ID, commit: 150 } });
   return { nodeId: NODE_ID, clusterId: CLUSTER_ID, ops };
-}
-
-function ours(r: EtcdWalContents) {
-  return {
-    nodeId: r.metadata.nodeId.toString(),
-    clusterId: r.metadata.clusterId.toString(),
-    hardState: { term: r.hardState.term, vote: r.hardState.vote.toString(), commit: r.hardState.commit },
-    entries: r.entries.map((e) => ({ index: e.index, term: e.term, type: e.type, data: Buffer.from(e.data).toString('hex') })),
-  };
-}
-
-function theirs(r: EtcdRead) {
-  const { error: _error, ...rest } = r;
-  return rest;
-}
-
-/** Frame start offsets of a segment, walked from the length words (stops at a zero word). */
-function frameOffsets(buf: Buffer): number[] {
-  const out: number[] = [];
-  let off = 0;
-  while (off + 8 <= buf.length) {
-    const lo = buf.readUInt32LE(off);
-    const hi = buf.readUInt32LE(off + 4);
-    if (lo === 0 && hi === 0) break;
-    out.push(off);
-    off += 8 + lo + (hi & 0x80000000 ? (hi >>> 24) & 7 : 0);
-  }
-  return out;
 }
 
 function copyDir(from: string, to: string): string {
@@ -141,7 +113,7 @@ describe('etcd WAL reader against etcd 3.4 wal package', { skip, timeout: 600_00
     assert.equal(r.torn, undefined);
     const etcd = readWithEtcd(pristine, 0, 0);
     assert.equal(etcd.error, '');
-    assert.deepEqual(ours(r), theirs(etcd));
+    assert.deepEqual(comparable(r), withoutError(etcd));
     assert.equal(r.entries.length, 150);
     assert.deepEqual(
       r.entries.filter((e) => e.index >= 100 && e.index <= 120).map((e) => e.term),
@@ -163,7 +135,7 @@ describe('etcd WAL reader against etcd 3.4 wal package', { skip, timeout: 600_00
       const r = readEtcdWal(pristine, { startIndex: index, startTerm: term });
       const etcd = readWithEtcd(pristine, index, term);
       assert.equal(etcd.error, '');
-      assert.deepEqual(ours(r), theirs(etcd));
+      assert.deepEqual(comparable(r), withoutError(etcd));
       assert.equal(r.entries[0]!.index, index + 1);
     }
     assert.equal(readWithEtcd(pristine, 30, 7).error, 'wal: snapshot mismatch');
@@ -234,7 +206,7 @@ describe('etcd WAL reader against etcd 3.4 wal package', { skip, timeout: 600_00
     assert.deepEqual(r.torn && [r.torn.file, r.torn.offset], [file, last]);
     const etcd = readWithEtcd(dir, 0, 0);
     assert.equal(etcd.error, ''); // read mode accepts the torn tail
-    assert.deepEqual(ours(r), theirs(etcd));
+    assert.deepEqual(comparable(r), withoutError(etcd));
   });
 
   test('a last record whose sectors were never written (zeros) is a torn write', () => {
@@ -248,7 +220,7 @@ describe('etcd WAL reader against etcd 3.4 wal package', { skip, timeout: 600_00
     fs.writeFileSync(file, buf);
     const r = readEtcdWal(dir);
     assert.equal(r.torn?.offset, last);
-    assert.deepEqual(ours(r), theirs(readWithEtcd(dir, 0, 0)));
+    assert.deepEqual(comparable(r), withoutError(readWithEtcd(dir, 0, 0)));
   });
 
   test('a middle segment cut short is an error, not a torn tail', () => {
@@ -302,7 +274,7 @@ describe('etcd WAL reader against etcd 3.4 wal package', { skip, timeout: 600_00
         continue;
       }
       assert.equal(etcd.error, '', `${label}: etcd refuses (${etcd.error}), we read ${r.entries.length} entries`);
-      assert.deepEqual(ours(r), theirs(etcd), label);
+      assert.deepEqual(comparable(r), withoutError(etcd), label);
     }
   });
 
@@ -329,7 +301,7 @@ describe('etcd WAL reader against etcd 3.4 wal package', { skip, timeout: 600_00
         continue;
       }
       assert.equal(etcd.error, '', `${label}: etcd refuses (${etcd.error}), we read ${r.entries.length} entries`);
-      assert.deepEqual(ours(r), theirs(etcd), label);
+      assert.deepEqual(comparable(r), withoutError(etcd), label);
     }
   });
 });

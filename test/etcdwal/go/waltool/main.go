@@ -2,7 +2,8 @@
 //
 //	waltool write DIR SEGMENT_BYTES < plan.json   writes a WAL with etcd's code, cutting
 //	                                              segments at SEGMENT_BYTES (etcd: 64 MB)
-//	waltool read DIR INDEX TERM                   etcd's OpenForRead + ReadAll, as JSON
+//	waltool read DIR INDEX TERM [digest]          etcd's OpenForRead + ReadAll, as JSON (with
+//	                                              digest, entry data as its SHA-256)
 //	waltool ci DB                                 the db's meta/consistent_index, in decimal
 //
 // The plan is {"nodeId":"<dec>","clusterId":"<dec>","ops":[...]} where an op is
@@ -11,6 +12,7 @@
 package main
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -121,7 +123,7 @@ func write(dir string, segmentBytes int64) {
 	}
 }
 
-func read(dir string, index, term uint64) {
+func read(dir string, index, term uint64, digest bool) {
 	out := readJSON{Entries: []entryJSON{}}
 	w, err := wal.OpenForRead(zap.NewNop(), dir, walpb.Snapshot{Index: index, Term: term})
 	if err != nil {
@@ -140,7 +142,12 @@ func read(dir string, index, term uint64) {
 		out.ClusterID = strconv.FormatUint(m.ClusterID, 10)
 		out.HardState = hardStateJSON{Term: st.Term, Vote: strconv.FormatUint(st.Vote, 10), Commit: st.Commit}
 		for _, e := range ents {
-			out.Entries = append(out.Entries, entryJSON{Index: e.Index, Term: e.Term, Type: int32(e.Type), Data: hex.EncodeToString(e.Data)})
+			data := hex.EncodeToString(e.Data)
+			if digest {
+				sum := sha256.Sum256(e.Data)
+				data = hex.EncodeToString(sum[:])
+			}
+			out.Entries = append(out.Entries, entryJSON{Index: e.Index, Term: e.Term, Type: int32(e.Type), Data: data})
 		}
 	}
 	if err := json.NewEncoder(os.Stdout).Encode(out); err != nil {
@@ -185,9 +192,9 @@ func main() {
 		write(os.Args[2], n)
 		return
 	}
-	if len(os.Args) == 5 && os.Args[1] == "read" {
-		read(os.Args[2], u64(os.Args[3]), u64(os.Args[4]))
+	if (len(os.Args) == 5 || len(os.Args) == 6 && os.Args[5] == "digest") && os.Args[1] == "read" {
+		read(os.Args[2], u64(os.Args[3]), u64(os.Args[4]), len(os.Args) == 6)
 		return
 	}
-	fail(fmt.Errorf("usage: waltool write DIR SEGMENT_BYTES < plan.json | waltool read DIR INDEX TERM | waltool ci DB"))
+	fail(fmt.Errorf("usage: waltool write DIR SEGMENT_BYTES < plan.json | waltool read DIR INDEX TERM [digest] | waltool ci DB"))
 }
