@@ -99,6 +99,14 @@ async function applyWithTsetcd(dir: string, entries: TailEntry[]): Promise<{ rev
   try {
     const store = new MvccStore(backend);
     store.restore();
+    // a compaction's physical part runs on after apply: keep hold of it to await it before closing
+    const compactions: Promise<void>[] = [];
+    const compact = store.compact.bind(store);
+    store.compact = (rev: number) => {
+      const p = compact(rev);
+      compactions.push(p);
+      return p;
+    };
     const lessor = new Lessor(backend, { minTtlSec: 1, onExpired: () => {} });
     store.leases = lessor;
     const auth = new AuthStore(backend, { bcryptCost: 4 });
@@ -107,8 +115,8 @@ async function applyWithTsetcd(dir: string, entries: TailEntry[]): Promise<{ rev
     for (const e of entries) {
       const out = backend.write(() => applyEntry({ index: e.index, term: e.term, type: EntryType.Normal, data: e.data }, ctx));
       if (out.error !== undefined) errors.push(`${e.kind} at ${e.index}: ${String(out.error)}`);
-      await out.done;
     }
+    await Promise.all(compactions);
     const r = store.range({ start: '', end: '' });
     const kvs = r.kvs.map((kv) => ({ key: text(kv.key), value: text(kv.value), create_revision: kv.create_revision, mod_revision: kv.mod_revision, version: kv.version }));
     return { revision: r.rev, kvs, errors };
