@@ -127,6 +127,14 @@ function skipGroup(buf: Uint8Array, pos: number, what: string, depth: number): n
 
 /** Reads an unsigned varint at `pos`; returns the value and the position after it. */
 export function readVarint(buf: Uint8Array, pos: number, what: string): [bigint, number] {
+  // fast path: up to 7 bytes (49 bits) are exact in a number
+  let small = 0;
+  for (let i = 0; i < 7; i++) {
+    if (pos + i >= buf.length) throw truncated(what, pos);
+    const b = buf[pos + i]!;
+    small += (b & 0x7f) * 2 ** (7 * i);
+    if (b < 0x80) return [BigInt(small), pos + i + 1];
+  }
   let v = 0n;
   for (let i = 0; i < MAX_VARINT_BYTES; i++) {
     if (pos + i >= buf.length) throw truncated(what, pos);

@@ -268,7 +268,7 @@ class Collector {
     const at = e.index - this.startIndex - 1;
     const ents = this.out.entries;
     if (at > ents.length) return `wal: slice bounds out of range (entry ${e.index} follows ${ents.length === 0 ? `start index ${this.startIndex}` : `entry ${ents[ents.length - 1]!.index}`})`;
-    ents.length = at; // a conflicting entry replaces the tail from its index on
+    if (at < ents.length) ents.length = at; // a conflicting entry replaces the tail from its index on
     ents.push({ ...e, data: Buffer.from(e.data) });
     return undefined;
   }
