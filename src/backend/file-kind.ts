@@ -90,9 +90,9 @@ export class ForeignFileError extends Error {
 export function etcdDataDirAdvice(dataDir: string): string {
   return (
     `this data dir was written by etcd, and tsetcd does not open etcd's files in place. ` +
-    `Stop etcd cleanly, then make a tsetcd data dir from its database with ` +
-    `"tsetcdutl snapshot restore ${dataDir}/member/snap/db --skip-hash-check --data-dir <new dir> [--name, --initial-cluster ...]", ` +
-    `or restore a snapshot saved with "etcdctl snapshot save"`
+    `Stop etcd, then make a tsetcd data dir from it with ` +
+    `"tsetcdutl snapshot restore ${dataDir} --data-dir <new dir> [--name, --initial-cluster ...]" ` +
+    `(reads its database and replays its WAL), or restore a snapshot saved with "etcdctl snapshot save"`
   );
 }
 
