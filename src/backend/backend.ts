@@ -48,8 +48,13 @@ export interface BackendOptions {
   mapSizeBytes?: number;
 }
 
-/** records per LMDB transaction in importRecords: big enough to amortise a commit */
+/**
+ * importRecords' LMDB transactions end at this many records or bytes, whichever comes
+ * first: big enough to amortise a commit, small enough that a transaction's dirty pages
+ * (held in memory until it commits) stay bounded when values are large.
+ */
 const IMPORT_BATCH = 10_000;
+const IMPORT_BATCH_BYTES = 64 * 1024 * 1024;
 
 export const DEFAULT_MAP_SIZE_BYTES = 16 * 1024 ** 3;
 
@@ -244,6 +249,7 @@ export class Backend {
     this.commit();
     const db = this.db(bucket);
     let batch: Array<readonly [Uint8Array, Uint8Array]> = [];
+    let batchBytes = 0;
     let n = 0;
     const flush = (): void => {
       const rows = batch;
@@ -251,11 +257,13 @@ export class Backend {
         for (const [k, v] of rows) db.putSync(asBuffer(k), asBuffer(v));
       });
       batch = [];
+      batchBytes = 0;
     };
     for (const r of records) {
       batch.push(r);
+      batchBytes += r[0].length + r[1].length;
       n++;
-      if (batch.length >= IMPORT_BATCH) flush();
+      if (batch.length >= IMPORT_BATCH || batchBytes >= IMPORT_BATCH_BYTES) flush();
     }
     if (batch.length > 0) flush();
     this.fileSizeBytes = -1;
