@@ -9,6 +9,7 @@ import { AUTH_COMMANDS } from './auth-commands.js';
 import { LEASE_COMMAND } from './lease-commands.js';
 import { TXN_COMMAND } from './txn-command.js';
 import { WATCH_COMMAND } from './watch-command.js';
+import { LOCK_ELECT_COMMANDS } from './lock-elect-commands.js';
 
 export const PROGRAM = 'tsetcdctl';
 
@@ -17,7 +18,7 @@ export function ctlRoot(): CommandSpec {
     use: PROGRAM,
     short: 'A command line client for tsetcd and etcd v3.',
     persistentFlags: GLOBAL_FLAGS,
-    children: [...KV_COMMANDS, ...CLUSTER_COMMANDS, LEASE_COMMAND, ...AUTH_COMMANDS, TXN_COMMAND, WATCH_COMMAND, versionCommand(TSETCD_VERSION)],
+    children: [...KV_COMMANDS, ...CLUSTER_COMMANDS, LEASE_COMMAND, ...AUTH_COMMANDS, TXN_COMMAND, WATCH_COMMAND, ...LOCK_ELECT_COMMANDS, versionCommand(TSETCD_VERSION)],
   };
 }
 
