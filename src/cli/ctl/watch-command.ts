@@ -304,6 +304,18 @@ function optionsOf(ctx: RunContext): WatchOptions {
   };
 }
 
+const WATCH_ENV = new Set(['ETCDCTL_WATCH_KEY', 'ETCDCTL_WATCH_RANGE_END']);
+
+/**
+ * The command's context with ETCDCTL_WATCH_KEY / _RANGE_END hidden from the global
+ * flags' environment check: etcdctl registers them for watch so they draw no warning.
+ */
+function withoutWatchEnv(ctx: RunContext): RunContext {
+  const io = ctx.io;
+  const env = io.env.filter(([k]) => !WATCH_ENV.has(k));
+  return { ...ctx, io: { out: (d) => io.out(d), err: (d) => io.err(d), readStdin: () => io.readStdin(), env } };
+}
+
 function envOf(io: Io, name: string): string {
   return io.env.find(([k]) => k === name)?.[1] ?? '';
 }
@@ -314,7 +326,7 @@ async function watchCommand(ctx: RunContext): Promise<void> {
   if (envKey === '' && envRange !== '') throw new CtlExit(ExitCode.BadArgs, `ETCDCTL_WATCH_KEY is empty but got ETCDCTL_WATCH_RANGE_END=${goQuote(envRange)}`);
   if (ctx.flags.get('interactive').bool) return watchInteractive(ctx, envKey, envRange);
   const { watchArgs, execArgs } = parseCommandLine(ctx.argv ?? ctx.args, ctx.args, envKey, envRange);
-  const { client, printer } = connect(ctx);
+  const { client, printer } = connect(withoutWatchEnv(ctx));
   let request;
   try {
     request = createRequest(watchArgs, optionsOf(ctx));
@@ -330,7 +342,7 @@ async function watchCommand(ctx: RunContext): Promise<void> {
 }
 
 async function watchInteractive(ctx: RunContext, envKey: string, envRange: string): Promise<void> {
-  const { client, printer } = connect(ctx);
+  const { client, printer } = connect(withoutWatchEnv(ctx));
   const stream = new WatchStream(client);
   const lines = new StdinLines();
   let fail!: (err: unknown) => void;
