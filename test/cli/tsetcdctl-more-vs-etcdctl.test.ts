@@ -408,3 +408,53 @@ test('lease, user, role, auth, txn, watch, lock and elect print what etcdctl pri
   n += await compareSession(LEASE_LIST_STEPS, a, b);
   assert.ok(n >= 150, `only ${n} invocations compared`);
 });
+
+// ---- where etcdctl 3.5 differs from the 3.4 binary -------------------------------------
+
+async function ours(args: string[], stdin?: string): Promise<Result> {
+  return run(BIN.tsetcdctl, [`--endpoints=${memberB.endpoint}`, ...args], { stdin });
+}
+
+test('auth status (3.5): enabled flag and auth revision; no fields or table form', { skip: !enabled && 'etcdctl not installed' }, async () => {
+  const simple = await ours(['auth', 'status']);
+  assert.equal(simple.code, 0, describe(simple));
+  const m = /^Authentication Status: false\nAuthRevision: (\d+)\n$/.exec(simple.stdout.toString());
+  assert.ok(m, describe(simple));
+  const json = await ours(['auth', 'status', '-w', 'json']);
+  const parsed = JSON.parse(json.stdout.toString()) as { header: object; authRevision?: number };
+  assert.ok(parsed.header);
+  assert.equal(String(parsed.authRevision ?? 0), m[1]);
+  for (const f of ['fields', 'table']) {
+    const r = await ours(['auth', 'status', '-w', f]);
+    assert.equal(r.code, 4);
+    assert.equal(r.stderr, `Error: ${f} not supported as output format\n`);
+  }
+  const extra = await ours(['auth', 'status', 'x']);
+  assert.equal(extra.code, 128);
+  assert.equal(extra.stderr, 'Error: auth status command does not accept any arguments\n');
+});
+
+test('lock (3.5): exits with the status of the command it ran', { skip: !enabled && 'etcdctl not installed' }, async () => {
+  const r = await ours(['lock', 'statuslock', '--', 'sh', '-c', 'echo "$ETCD_LOCK_KEY"; exit 7']);
+  assert.equal(r.code, 7, describe(r));
+  assert.match(r.stdout.toString(), /^statuslock\/[0-9a-f]+\n$/);
+  assert.equal(r.stderr, 'Error: exit status 7\n');
+});
+
+test("txn (3.5): a 'single-quoted' word loses only its quotes", { skip: !enabled && 'etcdctl not installed' }, async () => {
+  const r = await ours(['txn'], "\nput 'quoted key' 'v w'\n\n\n");
+  assert.equal(r.code, 0, describe(r));
+  const got = await ours(['get', 'quoted key', '--print-value-only']);
+  assert.equal(got.stdout.toString(), 'v w\n');
+});
+
+test('elect -l follows the leaders of an election etcdctl campaigns in', { skip: !enabled && 'etcdctl not installed' }, async () => {
+  const leader = spawn('etcdctl', [`--endpoints=${memberB.endpoint}`, 'elect', 'observed', 'first-proposal'], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    const seen = await runUntil(BIN.tsetcdctl, [`--endpoints=${memberB.endpoint}`, 'elect', '-l', 'observed'], 2, {});
+    assert.equal(seen.signal ?? String(seen.code), '0', describe(seen));
+    assert.match(seen.stdout.toString(), /^observed\/[0-9a-f]+\nfirst-proposal\n$/);
+  } finally {
+    leader.kill('SIGINT');
+  }
+});
