@@ -3,6 +3,7 @@
 // header (and a role's permissions); user get/list and auth status have no fields form,
 // and none of them has a table form. As in etcdctl, the request is made before the
 // output format is refused.
+import fs from 'node:fs';
 import type { Permission } from '../../proto/authpb.js';
 import { Permission_Type } from '../../proto/authpb.js';
 import { AuthService, type AuthRoleGetResponse, type ResponseHeader } from '../../proto/etcdserverpb.js';
@@ -49,11 +50,35 @@ function readPasswordInteractive(ctx: RunContext, name: string): string {
   return first;
 }
 
-/** fmt.Scanf("%s"): the first word of standard input, "" if there is none. */
-async function scanWord(ctx: RunContext): Promise<string> {
-  const text = (await ctx.io.readStdin()).toString('utf8');
-  const m = /^[ \t\r]*([^\s]*)/.exec(text);
-  return m?.[1] ?? '';
+/**
+ * fmt.Scanf("%s") on standard input: spaces skipped, then one word, read a byte at a
+ * time so nothing after it is consumed (a terminal never ends its input). A newline
+ * before any word, or no input, gives "".
+ */
+function scanWord(): string {
+  const word: number[] = [];
+  const b = Buffer.alloc(1);
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    let n: number;
+    try {
+      n = fs.readSync(0, b, 0, 1, null);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN') {
+        Atomics.wait(pause, 0, 0, 10);
+        continue;
+      }
+      break;
+    }
+    if (n === 0) break;
+    const c = b[0]!;
+    const space = c === 0x20 || c === 0x09 || c === 0x0d || c === 0x0a;
+    if (space && word.length > 0) break;
+    if (c === 0x0a) break;
+    if (!space) word.push(c);
+  }
+  return Buffer.from(word).toString('utf8');
 }
 
 async function userAdd(ctx: RunContext): Promise<void> {
@@ -66,7 +91,7 @@ async function userAdd(ctx: RunContext): Promise<void> {
     const fromFlag = ctx.flags.get('new-user-password').string;
     const colon = arg.indexOf(':');
     if (fromFlag !== '') password = fromFlag;
-    else if (colon < 0) password = ctx.flags.get('interactive').bool ? readPasswordInteractive(ctx, arg) : await scanWord(ctx);
+    else if (colon < 0) password = ctx.flags.get('interactive').bool ? readPasswordInteractive(ctx, arg) : scanWord();
     else {
       user = arg.slice(0, colon);
       password = arg.slice(colon + 1);
@@ -114,7 +139,7 @@ async function userList(ctx: RunContext): Promise<void> {
 async function userPasswd(ctx: RunContext): Promise<void> {
   needArgs(ctx, ctx.args.length === 1, 'user passwd command requires user name as its argument');
   const name = ctx.args[0]!;
-  const password = ctx.flags.get('interactive').bool ? readPasswordInteractive(ctx, name) : await scanWord(ctx);
+  const password = ctx.flags.get('interactive').bool ? readPasswordInteractive(ctx, name) : scanWord();
   const { client, printer } = connect(ctx);
   const request = { name, password, hashedPassword: '' };
   const ans = await client.call(AuthService.methods.UserChangePassword, request, noDeadline(), { repeatable: false }).catch(failWithError);
