@@ -12,6 +12,7 @@ import { argBytes, failWithError } from './cmd-support.js';
 import { campaign, Cancellation, getKey, lockMutex, observe, resign, Session, unlockMutex, type Observation } from './concurrency.js';
 import { connect } from './global.js';
 import { goQuote } from './gofmt.js';
+import { takeSignals } from './held-signals.js';
 import { CtlExit, ExitCode } from './io.js';
 import type { Printer } from './printers.js';
 
@@ -21,7 +22,7 @@ const DEFAULT_SESSION_TTL_SEC = 60;
 /** SIGINT and SIGTERM cancel the command's waits instead of killing the process. */
 function cancelOnSignals(): Cancellation {
   const cancel = new Cancellation();
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => cancel.cancel());
+  takeSignals(() => cancel.cancel());
   return cancel;
 }
 
