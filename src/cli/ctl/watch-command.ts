@@ -216,60 +216,98 @@ interface Watcher {
   onClosed(): void;
 }
 
+/** A watch as the stream keeps it: to resume it from where it was after a reconnect. */
+interface ActiveWatch {
+  watcher: Watcher;
+  request: WatchRequest;
+  /** the revision to resume from (0: as first asked) */
+  nextRev: number;
+}
+
+/** Pause before opening the stream again after it broke. */
+const RECONNECT_WAIT_MS = 500;
+
 /**
  * Watches multiplexed on one Watch stream, as clientv3 shares one stream per client:
  * creates are answered in order, events go to their watch ID, progress answers to all.
+ * If the stream breaks (the member restarts, the connection drops), it is opened again
+ * and every live watch re-created from the revision after the last event it got, as
+ * clientv3 resumes them: nothing is lost or repeated.
  */
 class WatchStream {
-  private readonly pending: Watcher[] = [];
-  private readonly byId = new Map<number, Watcher>();
+  private pending: ActiveWatch[] = [];
+  private readonly byId = new Map<number, ActiveWatch>();
   private stream: ClientStream | undefined;
+  private opening: Promise<ClientStream> | undefined;
 
   constructor(private readonly client: CtlClient) {}
 
-  private async open(): Promise<ClientStream> {
-    if (this.stream) return this.stream;
-    const s = await this.client.openStream(WatchService.methods.Watch.path);
-    s.onMessage = (bytes) => this.dispatch(WatchService.methods.Watch.response.decode(bytes));
-    const closeAll = (): void => {
-      for (const w of [...this.pending, ...this.byId.values()]) w.onClosed();
-      this.pending.length = 0;
-      this.byId.clear();
-    };
-    s.done.then(closeAll, closeAll);
-    this.stream = s;
-    return s;
+  private open(): Promise<ClientStream> {
+    if (this.stream) return Promise.resolve(this.stream);
+    this.opening ??= this.client.openStream(WatchService.methods.Watch.path).then((s) => {
+      s.onMessage = (bytes) => this.dispatch(WatchService.methods.Watch.response.decode(bytes));
+      const broken = (): void => void this.resume(s);
+      s.done.then(broken, broken);
+      this.stream = s;
+      this.opening = undefined;
+      return s;
+    });
+    return this.opening;
+  }
+
+  /** The stream ended without our asking: open it again and re-create the live watches. */
+  private async resume(old: ClientStream): Promise<void> {
+    if (this.stream !== old) return;
+    this.stream = undefined;
+    const live = [...this.pending, ...this.byId.values()];
+    this.pending = [];
+    this.byId.clear();
+    if (live.length === 0) return;
+    await new Promise((r) => setTimeout(r, RECONNECT_WAIT_MS));
+    for (const a of live) {
+      const create = a.request.create_request!;
+      const request = a.nextRev > 0 ? { create_request: { ...create, start_revision: a.nextRev } } : a.request;
+      await this.send(a, request);
+    }
+  }
+
+  private async send(a: ActiveWatch, request: WatchRequest): Promise<void> {
+    const s = await this.open();
+    this.pending.push(a);
+    s.send(WatchService.methods.Watch.request.encode(request));
   }
 
   private dispatch(r: WatchResponse): void {
     if (r.created) {
-      const w = this.pending.shift();
-      if (!w) return;
+      const a = this.pending.shift();
+      if (!a) return;
       if (r.canceled) {
-        w.onResponse(r);
-        w.onClosed();
+        a.watcher.onResponse(r);
+        a.watcher.onClosed();
         return;
       }
-      this.byId.set(r.watch_id, w);
+      // a watch from "now" resumes after the revision it was created at
+      if (a.nextRev === 0 && (a.request.create_request?.start_revision ?? 0) === 0) a.nextRev = (r.header?.revision ?? 0) + 1;
+      this.byId.set(r.watch_id, a);
       return;
     }
     if (r.watch_id === -1 || (isProgressNotify(r) && !this.byId.has(r.watch_id))) {
-      for (const w of this.byId.values()) w.onResponse(r);
+      for (const a of this.byId.values()) a.watcher.onResponse(r);
       return;
     }
-    const w = this.byId.get(r.watch_id);
-    if (!w) return;
-    w.onResponse(r);
+    const a = this.byId.get(r.watch_id);
+    if (!a) return;
+    const last = r.events[r.events.length - 1];
+    if (last?.kv) a.nextRev = last.kv.mod_revision + 1;
+    a.watcher.onResponse(r);
     if (r.canceled) {
       this.byId.delete(r.watch_id);
-      w.onClosed();
+      a.watcher.onClosed();
     }
   }
 
-  async watch(request: WatchRequest, w: Watcher): Promise<void> {
-    const s = await this.open();
-    this.pending.push(w);
-    s.send(WatchService.methods.Watch.request.encode(request));
+  watch(request: WatchRequest, w: Watcher): Promise<void> {
+    return this.send({ watcher: w, request, nextRev: 0 }, request);
   }
 
   async requestProgress(): Promise<void> {
