@@ -469,3 +469,32 @@ test('elect -l follows the leaders of an election etcdctl campaigns in', { skip:
     leader.kill('SIGINT');
   }
 });
+
+test('watch carries on across a member restart, resuming after its last event', { skip: !enabled && 'etcdctl not installed', timeout: 120000 }, async () => {
+  const dir = tempDir('tsetcdctl-resume-');
+  let member = await startMember(BIN.tsetcd, path.join(dir.dir, 'm'));
+  const endpoint = member.endpoint;
+  const put = (v: string): Promise<Result> => run('etcdctl', [`--endpoints=${endpoint}`, 'put', 'rk', v]);
+  const proc = spawn(BIN.tsetcdctl, [`--endpoints=${endpoint}`, 'watch', 'rk', '--rev=1'], { env: cleanEnv() });
+  let out = '';
+  const lines = (): number => out.split('\n').length - 1;
+  const seen = (n: number): Promise<void> =>
+    new Promise((resolve) => {
+      const check = (): void => void (lines() >= n ? resolve() : setTimeout(check, 50));
+      check();
+    });
+  proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  try {
+    assert.equal((await put('before')).code, 0);
+    await seen(3);
+    await member.stop();
+    member = await startMember(BIN.tsetcd, path.join(dir.dir, 'm'), Number(endpoint.split(':')[1]));
+    assert.equal((await put('after')).code, 0);
+    await seen(6);
+    assert.equal(out, 'PUT\nrk\nbefore\nPUT\nrk\nafter\n');
+  } finally {
+    proc.kill('SIGINT');
+    await member.stop();
+    dir.cleanup();
+  }
+});
