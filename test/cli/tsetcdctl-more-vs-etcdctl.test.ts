@@ -6,7 +6,8 @@
 // output, later steps use it as {NAME}, and outputs show it as <NAME>. Long-running
 // commands (watch, keep-alive, lock, elect) are interrupted with SIGINT once they have
 // printed what the step waits for. Where etcdctl 3.5 differs from the 3.4 binary, the
-// 3.5 behaviour is checked on its own at the end.
+// 3.5 behaviour is checked on its own at the end, as is a watch across a member restart.
+// GOLDEN_SERVER=etcd runs the session against two real etcd 3.4 members instead.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
