@@ -10,10 +10,26 @@ import { CtlExit, ExitCode } from './io.js';
 
 /**
  * An argument as bytes. The argument parser hands over strings; this is the one place
- * they become key bytes, so a byte-preserving parser only needs to change it.
+ * they become key bytes. A lone surrogate U+DC80..U+DCFF stands for the raw byte 0x80..0xFF
+ * of an argument that was not valid UTF-8 (the escaping the ctlb branch's argv.ts uses,
+ * whose argBytes this matches); everything else is UTF-8.
  */
 export function argBytes(arg: string): Buffer {
-  return Buffer.from(arg, 'utf8');
+  if (!/[\udc80-\udcff]/.test(arg)) return Buffer.from(arg, 'utf8');
+  const parts: Buffer[] = [];
+  let run = '';
+  for (let i = 0; i < arg.length; i++) {
+    const code = arg.charCodeAt(i);
+    const paired = i > 0 && arg.charCodeAt(i - 1) >= 0xd800 && arg.charCodeAt(i - 1) <= 0xdbff;
+    if (code < 0xdc80 || code > 0xdcff || paired) {
+      run += arg[i];
+      continue;
+    }
+    parts.push(Buffer.from(run, 'utf8'), Buffer.from([code - 0xdc00]));
+    run = '';
+  }
+  parts.push(Buffer.from(run, 'utf8'));
+  return Buffer.concat(parts);
 }
 
 /**
