@@ -80,6 +80,8 @@ const AUTH_NOT_ENABLED = 'etcdserver: authentication is not enabled';
 /** answers after which clientv3 fetches a new token and tries the call again */
 const REFRESH_TOKEN_ON = new Set(['etcdserver: invalid auth token', 'etcdserver: revision of auth store is old']);
 const USER_EMPTY = 'etcdserver: user name is empty';
+/** How many times a call is made when its token or auth revision keeps going stale. */
+const MAX_AUTH_RETRIES = 10;
 
 const CODE_NAMES = new Map<number, string>(Object.entries(GrpcCode).map(([name, code]) => [code, name]));
 
@@ -206,15 +208,25 @@ export class CtlClient {
     opts: { repeatable: boolean; endpoint?: string },
   ): Promise<Answer<Res>> {
     await this.ensureAuthenticated();
-    try {
-      return await this.send(method, request, deadline, opts);
-    } catch (err) {
-      if (!(err instanceof RpcError) || !this.settings?.auth) throw err;
-      if (!REFRESH_TOKEN_ON.has(err.message) && err.message !== USER_EMPTY) throw err;
-      // clientv3's retry interceptor: a new token, then the call once more
-      await this.authenticate(deadline);
-      return this.send(method, request, deadline, opts);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.send(method, request, deadline, opts);
+      } catch (err) {
+        if (!(err instanceof RpcError) || attempt >= MAX_AUTH_RETRIES || !this.shouldRefreshToken(err.message)) throw err;
+        // clientv3's retry interceptor: a new token (if it logs in), then the call again
+        if (this.settings?.auth) await this.authenticate(deadline);
+      }
     }
+  }
+
+  /**
+   * clientv3's shouldRefreshToken: a stale or rejected token, or an auth revision that
+   * moved on (also for certificate-name callers, who have no token); an empty user
+   * only when a user and password were given.
+   */
+  private shouldRefreshToken(message: string): boolean {
+    if (message === USER_EMPTY) return this.settings?.auth !== undefined;
+    return REFRESH_TOKEN_ON.has(message);
   }
 
   private async send<Req, Res>(

@@ -14,6 +14,8 @@ export interface RunContext {
   /** local, inherited and help flags of the command */
   flags: FlagSet;
   io: Io;
+  /** the whole command line as given (watch finds its `--` command in it, as etcdctl reads os.Args) */
+  argv?: readonly string[];
 }
 
 export interface CommandSpec {
@@ -282,7 +284,7 @@ export async function execute(rootSpec: CommandSpec, program: ProgramInfo, argv:
   }
   const missing = (cmd.spec.requiredFlags ?? []).filter((name) => !flags.get(name).changed);
   if (missing.length > 0) usageError(cmd, program, io, `required flag(s) "${missing.join('", "')}" not set`);
-  await cmd.spec.run!({ cmd, args, flags, io });
+  await cmd.spec.run!({ cmd, args, flags, io, argv });
 }
 
 /** cobra's report of a bad command line: the error, the usage, and exit 1. */

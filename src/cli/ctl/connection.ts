@@ -263,7 +263,15 @@ export function endpointTarget(endpoint: string, settings: ConnectionSettings | 
  */
 export function askPassword(io: Io, prompt: string): string {
   io.out(prompt);
-  const line = tty.isatty(0) ? readTerminalLine() : readLine(0);
+  let line: string;
+  if (tty.isatty(0)) line = readTerminalLine();
+  else {
+    // speakeasy runs stty around the read even when standard input is no terminal;
+    // stty's complaints then reach stderr, as they do under etcdctl
+    spawnSync('/bin/stty', ['-echo'], { stdio: 'inherit', argv0: 'stty' });
+    line = readLine(0);
+    spawnSync('/bin/stty', ['echo'], { stdio: 'inherit', argv0: 'stty' });
+  }
   io.out('\n');
   return line.trim();
 }

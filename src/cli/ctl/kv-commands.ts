@@ -30,7 +30,7 @@ function failed(err: unknown): never {
 }
 
 /** [key, range_end] for a key argument with --prefix / --from-key, as clientv3 builds them. */
-function keyRange(key: Buffer, rangeEnd: Buffer, prefix: boolean, fromKey: boolean): [Buffer, Buffer] {
+export function keyRange(key: Buffer, rangeEnd: Buffer, prefix: boolean, fromKey: boolean): [Buffer, Buffer] {
   if (prefix) return key.length === 0 ? [NUL, NUL] : [key, prefixEnd(key)];
   if (fromKey) return [key.length === 0 ? NUL : key, NUL];
   return [key, rangeEnd];
@@ -81,7 +81,7 @@ const SORT_TARGETS: Record<string, RangeRequest_SortTarget> = {
   VERSION: RangeRequest_SortTarget.VERSION,
 };
 
-function rangeRequest(ctx: RunContext): RangeRequest {
+export function rangeRequest(ctx: RunContext): RangeRequest {
   const { args, flags } = ctx;
   if (args.length === 0) throw new CtlExit(ExitCode.BadArgs, 'get command needs one argument as key and an optional argument as range_end');
   const prefix = flags.get('prefix').bool;

@@ -12,6 +12,11 @@ import { ALARM_COMMAND, DEFRAG_COMMAND, MOVE_LEADER_COMMAND } from './maintenanc
 import { MAKE_MIRROR_COMMAND } from './mirror-command.js';
 import { deprecatedUtlAliases, SNAPSHOT_COMMAND } from './snapshot-commands.js';
 import { snapshotCommandSpec } from '../utl/snapshot.js';
+import { AUTH_COMMANDS } from './auth-commands.js';
+import { LEASE_COMMAND } from './lease-commands.js';
+import { TXN_COMMAND } from './txn-command.js';
+import { WATCH_COMMAND } from './watch-command.js';
+import { LOCK_ELECT_COMMANDS } from './lock-elect-commands.js';
 
 export const PROGRAM = 'tsetcdctl';
 
@@ -32,6 +37,11 @@ export function ctlRoot(): CommandSpec {
       MAKE_MIRROR_COMMAND,
       MOVE_LEADER_COMMAND,
       { ...SNAPSHOT_COMMAND, children: [...(SNAPSHOT_COMMAND.children ?? []), ...deprecatedUtlAliases(snapshotCommandSpec())] },
+      LEASE_COMMAND,
+      ...AUTH_COMMANDS,
+      TXN_COMMAND,
+      WATCH_COMMAND,
+      ...LOCK_ELECT_COMMANDS,
       versionCommand(TSETCD_VERSION),
     ],
   };

@@ -34,7 +34,7 @@ export interface PrintOptions {
 
 const NL = '\n';
 
-function unsupported(format: OutputFormat): never {
+export function unsupported(format: OutputFormat): never {
   throw new CtlExit(ExitCode.BadFeature, `${format} not supported as output format`);
 }
 
@@ -45,22 +45,22 @@ function hexEscaped(b: Uint8Array): Buffer {
 export class Printer {
   constructor(
     readonly format: OutputFormat,
-    private readonly io: Io,
-    private readonly opts: PrintOptions,
+    readonly io: Io,
+    readonly opts: PrintOptions,
   ) {}
 
-  private line(s: string): void {
+  line(s: string): void {
     this.io.out(s + NL);
   }
 
-  private simpleKv(kv: KeyValue): void {
+  simpleKv(kv: KeyValue): void {
     const key = this.opts.hex ? hexEscaped(kv.key) : Buffer.from(kv.key);
     const value = this.opts.hex ? hexEscaped(kv.value) : Buffer.from(kv.value);
     if (!this.opts.valueOnly) this.io.out(Buffer.concat([key, Buffer.from(NL)]));
     this.io.out(Buffer.concat([value, Buffer.from(NL)]));
   }
 
-  private fieldsKv(prefix: string, kv: KeyValue): void {
+  fieldsKv(prefix: string, kv: KeyValue): void {
     this.line(`"${prefix}Key" : ${goQuote(kv.key)}`);
     this.line(`"${prefix}CreateRevision" : ${kv.create_revision}`);
     this.line(`"${prefix}ModRevision" : ${kv.mod_revision}`);
@@ -69,7 +69,7 @@ export class Printer {
     this.line(`"${prefix}Lease" : ${kv.lease}`);
   }
 
-  private fieldsHeader(h: ResponseHeader | undefined): void {
+  fieldsHeader(h: ResponseHeader | undefined): void {
     this.line(`"ClusterID" : ${h?.cluster_id ?? 0n}`);
     this.line(`"MemberID" : ${h?.member_id ?? 0n}`);
     this.line(`"Revision" : ${h?.revision ?? 0}`);
@@ -82,7 +82,7 @@ export class Printer {
   }
 
   /** the shared cases: json and protobuf print the response itself; table has no form */
-  private whole(ans: Answer<unknown>): boolean {
+  whole(ans: Answer<unknown>): boolean {
     switch (this.format) {
       case 'json':
         this.line(goJson(ans.msg));
