@@ -5,6 +5,7 @@ import { execute, type CommandSpec } from '../ctl/cmdtree.js';
 import { ProcessIo, runMain } from '../ctl/io.js';
 import { defragCommand } from './defrag.js';
 import { clusterDownCommand, clusterUpCommand } from './cluster.js';
+import { deployCommandSpec } from './deploy/command.js';
 
 export const PROGRAM = 'tsetcdutl';
 
@@ -47,6 +48,7 @@ export function utlRoot(): CommandSpec {
           },
         ],
       },
+      deployCommandSpec(),
       {
         use: 'version',
         short: 'Prints the version of tsetcdutl',
