@@ -38,6 +38,7 @@ export class Lab {
   private readonly hosts = new Map<string, { ns: string; ip: string }>();
   private readonly names = new Map<string, string>();
   private readonly procs = new Set<ChildProcess>();
+  private links = 0;
   private readonly exitHook = (): void => this.cleanup();
 
   constructor(readonly subnet: string) {
@@ -52,14 +53,15 @@ export class Lab {
   addHost(name: string, last: number): string {
     const ns = `${this.id}${name}`.slice(0, 30);
     const addr = `${this.subnet}.${last}`;
-    const veth = `v${this.id.slice(3)}${this.hosts.size}`;
+    const veth = `v${this.id.slice(3)}${this.links++}`;
     ip('netns', 'add', ns);
+    // known before it is wired up, so cleanup() finds it even if wiring fails
+    this.hosts.set(name, { ns, ip: addr });
     ip('-n', this.hub, 'link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
     ip('-n', this.hub, 'link', 'set', veth, 'master', 'br0', 'up');
     ip('-n', ns, 'addr', 'add', `${addr}/24`, 'dev', 'eth0');
     ip('-n', ns, 'link', 'set', 'eth0', 'up');
     ip('-n', ns, 'link', 'set', 'lo', 'up');
-    this.hosts.set(name, { ns, ip: addr });
     this.writeResolver();
     return addr;
   }
@@ -86,9 +88,9 @@ export class Lab {
     for (const { ns } of this.hosts.values()) {
       const dir = `/etc/netns/${ns}`;
       fs.mkdirSync(dir, { recursive: true });
-      // written beside and renamed: a member reading it never sees half a file
-      fs.writeFileSync(path.join(dir, 'hosts.new'), lines.join('\n') + '\n');
-      fs.renameSync(path.join(dir, 'hosts.new'), path.join(dir, 'hosts'));
+      // rewritten in place: a running process sees this file through a bind mount of its
+      // inode, which a rename would leave behind with the old names
+      fs.writeFileSync(path.join(dir, 'hosts'), lines.join('\n') + '\n');
       fs.writeFileSync(path.join(dir, 'nsswitch.conf'), 'hosts: files\n');
     }
   }

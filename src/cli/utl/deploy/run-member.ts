@@ -185,7 +185,8 @@ async function promoteWhenReady(pod: Pod, id: string, stopped: () => boolean): P
   }
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
+// not unref'd: while the start is retried, this timer is all that keeps the process alive
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function resolves(host: string): Promise<boolean | undefined> {
   try {
