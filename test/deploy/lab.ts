@@ -140,7 +140,21 @@ export class Lab {
     await p.exited;
   }
 
+  /** Pids of every process inside a host's namespace (daemons that left our process group too). */
+  pidsIn(host: string): number[] {
+    const h = this.hosts.get(host);
+    if (!h) return [];
+    return pidsOfNs(h.ns);
+  }
+
   private deleteNs(ns: string): void {
+    for (const pid of pidsOfNs(ns)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
     try {
       ip('netns', 'del', ns);
     } catch {
@@ -162,6 +176,14 @@ export class Lab {
     this.hosts.clear();
     this.deleteNs(this.hub);
     process.removeListener('exit', this.exitHook);
+  }
+}
+
+function pidsOfNs(ns: string): number[] {
+  try {
+    return execFileSync('ip', ['netns', 'pids', ns], { stdio: 'pipe' }).toString().split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
   }
 }
 
