@@ -5,6 +5,7 @@
 // config, installs the service and starts it when that init system is running.
 // ROOT=/path installs into a staging tree instead of / (used by the tests and by
 // image builders); nothing is started then.
+import { TSETCD_VERSION } from '../../version.js';
 import type { DeploySpec } from './spec.js';
 
 export interface InstallFiles {
@@ -39,8 +40,8 @@ export function installScript(s: DeploySpec, f: InstallFiles): string {
   return `#!/bin/sh
 # Installs one member of the "${s.name}" cluster for ${f.init}. Run as root on that member's host:
 #   sudo ./install.sh MEMBER        (one of: ${names})
-# The tsetcd package must be installed first (npm install -g tsetcd-<version>.tgz), or
-# TSETCD_HOME must name an unpacked release (tsetcd-<version>-linux-x64/).
+# The tsetcd package must be installed first (npm install -g tsetcd-${TSETCD_VERSION}.tgz), or
+# TSETCD_HOME must name an unpacked release (tsetcd-${TSETCD_VERSION}-linux-x64/).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 member=\${1:-}
@@ -52,7 +53,7 @@ bin_dir=${s.binDir}
 if [ -n "\${TSETCD_HOME:-}" ]; then
   pkg=$TSETCD_HOME
 else
-  found=$(command -v tsetcd) || { echo "tsetcd is not installed: run npm install -g tsetcd-<version>.tgz, or set TSETCD_HOME to an unpacked release" >&2; exit 1; }
+  found=$(command -v tsetcd) || { echo "tsetcd is not installed: run npm install -g tsetcd-${TSETCD_VERSION}.tgz, or run TSETCD_HOME=/opt/tsetcd-${TSETCD_VERSION}-linux-x64 $0 $member" >&2; exit 1; }
   pkg=$(dirname "$(dirname "$(readlink -f "$found")")")
 fi
 [ -x "$pkg/bin/tsetcd" ] || { echo "$pkg/bin/tsetcd is missing: TSETCD_HOME must be the folder holding bin/tsetcd" >&2; exit 1; }

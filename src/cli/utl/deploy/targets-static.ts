@@ -3,6 +3,7 @@
 // and Docker (a compose file and the same members as `docker run` lines). Each bundle
 // also carries etcdctl.env (endpoints and client certificate for etcdctl) and, with a
 // root password, the file auth-init reads it from.
+import { TSETCD_VERSION } from '../../version.js';
 import { shipped, shQuote, type Bundle } from './bundle.js';
 import { installScript } from './install-script.js';
 import { configYaml, envLines, flagArgs, memberFlags, type FlagList } from './member-config.js';
@@ -111,8 +112,8 @@ function staticReadme(s: DeploySpec, init: string, status: string, logs: string)
 ${rows}
 
 On each member's host, with this folder copied there and tsetcd installed
-(\`npm install -g tsetcd-<version>.tgz\`, or \`TSETCD_HOME=/opt/tsetcd-<version>-linux-x64\`
-for a release tarball with its own Node.js):
+(\`npm install -g tsetcd-${TSETCD_VERSION}.tgz\`, or \`sudo TSETCD_HOME=/opt/tsetcd-${TSETCD_VERSION}-linux-x64 ./install.sh ...\`
+for the release tarball with its own Node.js, unpacked in /opt):
 
 \`\`\`sh
 sudo ./install.sh ${s.members[0]!.name}     # the member that runs on this host
