@@ -126,9 +126,11 @@ async function authInitCommand(ctx: RunContext): Promise<void> {
     const url = /^[a-z]+:\/\//.test(ep) ? ep : `${tls.ca ? 'https' : 'http'}://${ep}`;
     try {
       const r = await enableAuth(url, tls, password);
+      if (r === 'other-password') throw new CtlExit(ExitCode.Error, `authentication is already on, and root's password is not the one in ${file}`);
       ctx.io.out(r === 'enabled' ? 'Authentication Enabled\n' : 'Authentication was already enabled for root\n');
       return;
     } catch (err) {
+      if (err instanceof CtlExit) throw err;
       last = err as Error;
     }
   }
@@ -137,7 +139,7 @@ async function authInitCommand(ctx: RunContext): Promise<void> {
 
 export function deployCommandSpec(): CommandSpec {
   return {
-    use: 'deploy',
+    use: 'deploy <systemd|openrc|docker|kubernetes|helm>',
     short: 'Writes the files to run a cluster under systemd, OpenRC, Docker, Kubernetes or Helm',
     long:
       `Use it as: tsetcdutl deploy TARGET --members m1=10.0.0.11,m2=10.0.0.12,m3=10.0.0.13 --tls --root-password P --out DIR\n` +

@@ -123,14 +123,17 @@ export class Gateway {
 /**
  * Creates the root user and role and enables auth, as `etcdctl user add root` and
  * `etcdctl auth enable` do. Safe to repeat: an existing user, role or grant, or auth
- * that is already on (seen as a working root login), counts as done.
+ * that is already on (seen as a working root login), counts as done; auth that is on
+ * with another root password is reported, never changed.
  */
-export async function enableAuth(endpoint: string, tls: GatewayTls, password: string): Promise<'enabled' | 'already'> {
+export async function enableAuth(endpoint: string, tls: GatewayTls, password: string): Promise<'enabled' | 'already' | 'other-password'> {
   const probe = new Gateway(endpoint, tls);
   try {
     await probe.call('/v3/auth/authenticate', { name: 'root', password }, false);
     return 'already';
   } catch (err) {
+    // on, but root's password was changed since: not ours to reset
+    if (/authentication failed, invalid user ID or password/.test((err as Error).message)) return 'other-password';
     if (!/authentication is not enabled/.test((err as Error).message)) throw err;
   }
   const ignore = (pattern: RegExp) => (err: Error) => {

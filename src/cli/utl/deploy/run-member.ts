@@ -179,7 +179,8 @@ async function promoteWhenReady(pod: Pod, id: string, stopped: () => boolean): P
       pod.o.log(`promoted ${id} to a voting member`);
       return;
     } catch (err) {
-      if (/not a learner|is not a learner/.test((err as Error).message)) return;
+      // already promoted (an earlier answer was lost) or removed meanwhile: nothing left to do
+      if (/can only promote a learner member|member not found/.test((err as Error).message)) return;
     }
     await sleep(2000);
   }
@@ -243,6 +244,7 @@ async function afterStart(pod: Pod, plan: StartPlan, stopped: () => boolean): Pr
       try {
         const r = await enableAuth(pod.clientUrl(), pod.tlsFiles(), pod.o.rootPassword);
         if (r === 'enabled') pod.o.log('created the root user and enabled authentication');
+        if (r === 'other-password') pod.o.log("authentication is on and root's password is not the one in --root-password-file; leaving it as it is");
         break;
       } catch {
         await sleep(2000);
