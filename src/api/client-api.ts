@@ -199,6 +199,8 @@ export async function serveMetricsApi(server: EtcdServer, urls: URL[], logger: L
   };
 }
 
+const AUTH_REFUSAL = /user name is empty|permission denied/;
+
 async function checkHealth(server: EtcdServer): Promise<HealthStatus> {
   if (server.leaderId === 0n) return { health: false, reason: 'RAFT NO LEADER' };
   const timeout = new Promise<HealthStatus>((resolve) =>
@@ -206,6 +208,11 @@ async function checkHealth(server: EtcdServer): Promise<HealthStatus> {
   );
   const read = server
     .range(RangeRequest.create({ key: Buffer.from('health'), keys_only: true, limit: 1 }))
-    .then(() => ({ health: true, reason: '' }), () => ({ health: false, reason: 'RANGE ERROR' }));
+    .then(
+      () => ({ health: true, reason: '' }),
+      // with auth on, the anonymous read is refused, which still proves the member serves
+      // reads (etcd counts ErrUserEmpty and ErrPermissionDenied as healthy too)
+      (err: unknown) => (AUTH_REFUSAL.test(String((err as Error)?.message)) ? { health: true, reason: '' } : { health: false, reason: 'RANGE ERROR' }),
+    );
   return Promise.race([read, timeout]);
 }

@@ -56,6 +56,9 @@ test('helm: the chart renders, validates, and its pods run a TLS cluster with au
     }
   })();
   assert.match(bad, /auth.client.secureTransport and auth.peer.secureTransport must be equal/);
+  // the tutorial's command line alone (no TLS) renders valid manifests too
+  const tutorial = execFileSync(render, [path.join(out, 'tsetcd'), '--name', 'my-etcd', '-n', 'etcd', '--set', 'replicaCount=3', '--set', 'auth.rbac.rootPassword=czw123456']).toString();
+  assert.deepEqual((await validateManifests(tutorial)).sort(), ['PodDisruptionBudget', 'Secret', 'Service', 'Service', 'StatefulSet']);
 
   const sts = readStatefulSet(all);
   assert.equal(sts.serviceName, 'my-etcd-headless');
@@ -68,6 +71,11 @@ test('helm: the chart renders, validates, and its pods run a TLS cluster with au
     for (const i of [0, 1, 2]) pods.start(i);
     await waitFor('auth on and a write through pod 0', () => (ctl([url(0), auth, 'put', '/message', 'Hello']).code === 0 && /authentication failed/.test(ctl([url(0), '--user=root:wrong', 'get', 'x']).err)) || undefined, 180_000);
     assert.equal(ctl([url(2), auth, 'get', '/message', '--print-value-only']).out.trim(), 'Hello');
+    // what the kubelet's probes ask: plain HTTP on the metrics port, no client certificate
+    for (const probe of ['/livez', '/readyz']) {
+      const get = `require('http').get('http://${pods.fqdn(0)}:2381${probe}',r=>{let b='';r.on('data',d=>b+=d);r.on('end',()=>{console.log(r.statusCode,b.trim())})})`;
+      assert.equal(lab.run('client', process.execPath, ['-e', get]).out.trim(), '200 ok', probe);
+    }
     await pods.delete(1);
     assert.equal(ctl([url(0), auth, 'put', '/while-1-down', 'yes']).code, 0);
     assert.equal(ctl([url(2), auth, 'get', '/while-1-down', '--print-value-only']).out.trim(), 'yes');

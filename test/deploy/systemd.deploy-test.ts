@@ -63,6 +63,10 @@ test('systemd: generated units verify, and their ExecStart lines run a TLS clust
     const env = { ...process.env, ETCDCTL_ENDPOINTS: ips.map((_, i) => endpoint(i)).join(','), ETCDCTL_CACERT: path.join(out, 'pki/ca.pem'), ETCDCTL_CERT: path.join(out, 'pki/client.pem'), ETCDCTL_KEY: path.join(out, 'pki/client-key.pem') };
     const init = lab.run('client', process.execPath, [path.join(REPO, 'bin/tsetcdutl'), 'deploy', 'auth-init', `--root-password-file=${path.join(out, 'root-password')}`], env);
     assert.equal(init.code, 0, init.err);
+    assert.equal(init.out, 'Authentication Enabled\n');
+    // safe to repeat
+    const again = lab.run('client', process.execPath, [path.join(REPO, 'bin/tsetcdutl'), 'deploy', 'auth-init', `--root-password-file=${path.join(out, 'root-password')}`], env);
+    assert.equal(again.out, 'Authentication was already enabled for root\n', again.err);
     const auth = '--user=root:s3cret';
     const wrong = ctl([`--endpoints=${endpoint(0)}`, '--user=root:wrong', 'put', 'nouser', 'x']);
     assert.match(wrong.err, /authentication failed/, 'auth must be on');
