@@ -51,6 +51,9 @@ test('systemd: one environment file per member, each a valid tsetcd configuratio
     assert.ok(cert.checkIssued(new X509Certificate(fs.readFileSync(path.join(out, 'pki/ca.pem')))));
   }
   assert.equal(fs.readFileSync(path.join(out, 'root-password'), 'utf8').trim(), 'pw');
+  // etcdctl.env, sourced from the folder as its README says, names the files absolutely
+  const env = execFileSync('bash', ['-c', 'cd "$1" && . ./etcdctl.env && cd / && echo "$ETCDCTL_ENDPOINTS $ETCDCTL_CACERT $ETCDCTL_KEY"', 'sh', out]).toString().trim().split(' ');
+  assert.deepEqual(env, ['https://10.0.0.11:2379,https://10.0.0.12:2379,https://10.0.0.13:2379', path.join(out, 'pki/ca.pem'), path.join(out, 'pki/client-key.pem')]);
   assert.equal(fs.statSync(path.join(out, 'install.sh')).mode & 0o111, 0o111);
   assert.match(fs.readFileSync(path.join(out, 'tsetcd.service'), 'utf8'), /^ExecStart=\/usr\/local\/bin\/tsetcd \$DAEMON_ARGS$/m);
 });

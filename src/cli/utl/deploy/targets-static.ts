@@ -24,7 +24,9 @@ export function etcdctlEnv(s: DeploySpec, pkiDir: string, endpoints = s.members.
 }
 
 function common(s: DeploySpec, b: Bundle): void {
-  b.set('etcdctl.env', { text: etcdctlEnv(s, '"$(dirname "${BASH_SOURCE:-$0}")"/pki') });
+  // sourced from the bundle folder: its pki/ as an absolute path, so later cds do not break it
+  const locate = s.tls ? 'tsetcd_pki="$(cd "$(dirname "${BASH_SOURCE:-$0}")" && pwd)/pki"\n' : '';
+  b.set('etcdctl.env', { text: locate + etcdctlEnv(s, '"$tsetcd_pki"') });
   if (s.rootPassword !== undefined) b.set('root-password', { text: s.rootPassword + '\n', mode: 0o600 });
 }
 
@@ -111,7 +113,8 @@ function staticReadme(s: DeploySpec, init: string, status: string, logs: string)
 |---|---|---|
 ${rows}
 
-On each member's host, with this folder copied there and tsetcd installed
+On each member's host, with this folder copied there (\`pki/ca-key.pem\` can stay behind:
+members never need the CA's key) and tsetcd installed
 (\`npm install -g tsetcd-${TSETCD_VERSION}.tgz\`, or \`sudo TSETCD_HOME=/opt/tsetcd-${TSETCD_VERSION}-linux-x64 ./install.sh ...\`
 for the release tarball with its own Node.js, unpacked in /opt):
 
@@ -125,7 +128,7 @@ certificates into ${s.configDir}, and starts the service. \`${status}\` shows it
 for a quorum before it serves.
 ${authSteps(s)}
 ${checkSteps(s)}
-\`pki/\` holds the CA (keep \`ca-key.pem\` off the members), each member's certificate
+\`pki/\` holds the CA (keep \`ca-key.pem\` safe and off the members), each member's certificate
 and the client certificate, with the cfssl JSON that made them.
 `;
 }
