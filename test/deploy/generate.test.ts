@@ -93,7 +93,8 @@ test('kubernetes: the manifests validate against Kubernetes schemas and build wi
     .map((f) => fs.readFileSync(path.join(out, f), 'utf8'))
     .join('---\n');
   const kinds = await validateManifests(text);
-  assert.deepEqual([...kinds].sort(), ['PodDisruptionBudget', 'Secret', 'Secret', 'Service', 'Service', 'StatefulSet']);
+  assert.deepEqual([...kinds].sort(), ['Namespace', 'PodDisruptionBudget', 'Secret', 'Secret', 'Service', 'Service', 'StatefulSet']);
+  assert.equal(kinds[0], 'Namespace', 'the namespace comes first');
   const sts = YAML.parseAllDocuments(text).map((d) => d.toJS()).find((d) => d?.kind === 'StatefulSet');
   const c = sts.spec.template.spec.containers[0];
   assert.equal(c.livenessProbe.httpGet.path, '/livez');

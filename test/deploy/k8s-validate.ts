@@ -7,6 +7,7 @@ const MODELS: Record<string, string> = {
   'apps/v1/StatefulSet': 'kubernetes-models/apps/v1/StatefulSet',
   'v1/Service': 'kubernetes-models/v1/Service',
   'v1/Secret': 'kubernetes-models/v1/Secret',
+  'v1/Namespace': 'kubernetes-models/v1/Namespace',
   'policy/v1/PodDisruptionBudget': 'kubernetes-models/policy/v1/PodDisruptionBudget',
 };
 

@@ -159,6 +159,8 @@ export function kubernetesBundle(s: DeploySpec, pki: Map<string, string>): Bundl
     b.set(name, { text: objects.map(doc).join('---\n'), ...(mode !== undefined ? { mode } : {}) });
     files.push(name);
   };
+  // a namespace of its own is created with the rest (kubectl applies it first)
+  if (s.namespace !== 'default') add('namespace.yaml', [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: s.namespace } }]);
   if (s.tls) add('secret-pki.yaml', [pkiSecret(s, pki)], 0o600);
   if (s.rootPassword !== undefined) add('secret-auth.yaml', [passwordSecret(s)], 0o600);
   add('services.yaml', services(s));
@@ -187,7 +189,9 @@ export function helmBundle(s: DeploySpec, pki: Map<string, string>): Bundle {
   Object.assign(values, tuning);
   b.set('values.yaml', { text: `# helm install ${s.name} ./tsetcd -n ${s.namespace} -f values.yaml\n${doc(values)}`, mode: 0o600 });
   if (s.tls) b.set('secret-pki.yaml', { text: doc(pkiSecret(s, pki)), mode: 0o600 });
-  b.set('README.md', { text: k8sReadme(s, `${s.tls ? 'kubectl apply -f secret-pki.yaml && ' : ''}helm install ${s.name} ./tsetcd --namespace ${s.namespace} -f values.yaml`, `helm uninstall ${s.name} --namespace ${s.namespace}`) });
+  const ns = s.namespace === 'default' ? '' : `kubectl get namespace ${s.namespace} >/dev/null 2>&1 || kubectl create namespace ${s.namespace}\n`;
+  const secret = s.tls ? 'kubectl apply -f secret-pki.yaml\n' : '';
+  b.set('README.md', { text: k8sReadme(s, `${ns}${secret}helm install ${s.name} ./tsetcd --namespace ${s.namespace} -f values.yaml`, `helm uninstall ${s.name} --namespace ${s.namespace}`) });
   return b;
 }
 
