@@ -148,17 +148,17 @@ function metricsRoute(server: EtcdServer): HttpHandler {
 }
 
 /**
- * --listen-metrics-urls: a plain HTTP port with /metrics and /health only, so monitoring
- * can scrape without client credentials.
+ * --listen-metrics-urls: a plain HTTP port with /metrics, /health, /livez and /readyz only,
+ * so monitoring and Kubernetes probes need no client credentials.
  */
 export async function serveMetricsApi(server: EtcdServer, urls: URL[], logger: Logger): Promise<ClientApi> {
   const metrics = metricsRoute(server);
   const handler: HttpHandler = (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/metrics') return metrics(req, res);
-    if (path === '/health') {
+    if (path === '/health' || path === '/livez' || path === '/readyz') {
       void checkHealth(server).then((h) => {
-        const body = JSON.stringify({ health: String(h.health), reason: h.reason });
+        const body = path === '/health' ? JSON.stringify({ health: String(h.health), reason: h.reason }) : h.health ? 'ok\n' : `not ok: ${h.reason}\n`;
         res.writeHead(h.health ? 200 : 503, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
         res.end(body);
       });
@@ -199,6 +199,8 @@ export async function serveMetricsApi(server: EtcdServer, urls: URL[], logger: L
   };
 }
 
+const AUTH_REFUSAL = /user name is empty|permission denied/;
+
 async function checkHealth(server: EtcdServer): Promise<HealthStatus> {
   if (server.leaderId === 0n) return { health: false, reason: 'RAFT NO LEADER' };
   const timeout = new Promise<HealthStatus>((resolve) =>
@@ -206,6 +208,11 @@ async function checkHealth(server: EtcdServer): Promise<HealthStatus> {
   );
   const read = server
     .range(RangeRequest.create({ key: Buffer.from('health'), keys_only: true, limit: 1 }))
-    .then(() => ({ health: true, reason: '' }), () => ({ health: false, reason: 'RANGE ERROR' }));
+    .then(
+      () => ({ health: true, reason: '' }),
+      // with auth on, the anonymous read is refused, which still proves the member serves
+      // reads (etcd counts ErrUserEmpty and ErrPermissionDenied as healthy too)
+      (err: unknown) => (AUTH_REFUSAL.test(String((err as Error)?.message)) ? { health: true, reason: '' } : { health: false, reason: 'RANGE ERROR' }),
+    );
   return Promise.race([read, timeout]);
 }

@@ -6,6 +6,7 @@ import { ProcessIo, runMain } from '../ctl/io.js';
 import { defragCommand } from './defrag.js';
 import { clusterDownCommand, clusterUpCommand } from './cluster.js';
 import { snapshotCommandSpec } from './snapshot.js';
+import { deployCommandSpec } from './deploy/command.js';
 
 export const PROGRAM = 'tsetcdutl';
 
@@ -49,6 +50,7 @@ export function utlRoot(): CommandSpec {
           },
         ],
       },
+      deployCommandSpec(),
       {
         use: 'version',
         short: 'Prints the version of tsetcdutl',
