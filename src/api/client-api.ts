@@ -20,6 +20,7 @@ import { coordinationMethods, registerCoordinationStreams } from './coordination
 import { registerWatchService } from './watch-service.js';
 import { authMethods } from './auth-service.js';
 import { callerOf } from './identity.js';
+import { createPprofHandler, PPROF_PREFIX } from './pprof.js';
 
 /** gRPC accepts this much more than --max-request-bytes, so the server can answer "request is too large" itself. */
 const GRPC_OVERHEAD_BYTES = 512 * 1024;
@@ -29,7 +30,17 @@ export interface ClientApi {
   close(): Promise<void>;
 }
 
-export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Logger, tlsFiles?: TlsFiles): Promise<ClientApi> {
+/** etcd's floor for --experimental-watch-progress-notify-interval */
+const MIN_PROGRESS_NOTIFY_INTERVAL_MS = 100;
+
+export interface ClientApiOptions {
+  /** --experimental-watch-progress-notify-interval; 0 or absent: etcd's 10 minutes */
+  progressNotifyIntervalMs?: number;
+  /** --enable-pprof: serve /debug/pprof/* */
+  enablePprof?: boolean;
+}
+
+export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Logger, tlsFiles?: TlsFiles, options: ClientApiOptions = {}): Promise<ClientApi> {
   const router = new GrpcRouter({
     maxReceiveMessageBytes: server.maxRequestBytes + GRPC_OVERHEAD_BYTES,
     onCallDone: (path, code, kind) => server.metrics.grpcDone(path, code, kind),
@@ -54,7 +65,13 @@ export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Lo
   registerLeaseStreams(router, server);
   registerMaintenanceStreams(router, server);
   registerCoordinationStreams(router, server);
+  let progressNotifyIntervalMs = options.progressNotifyIntervalMs ?? 0;
+  if (progressNotifyIntervalMs > 0 && progressNotifyIntervalMs < MIN_PROGRESS_NOTIFY_INTERVAL_MS) {
+    logger.warn('adjusting watch progress notify interval to minimum period', { 'min-watch-progress-notify-interval': `${MIN_PROGRESS_NOTIFY_INTERVAL_MS}ms` });
+    progressNotifyIntervalMs = MIN_PROGRESS_NOTIFY_INTERVAL_MS;
+  }
   registerWatchService(router, server, server.watchable, {
+    ...(progressNotifyIntervalMs > 0 ? { progressNotifyIntervalMs } : {}),
     authorize: (ctx, key, rangeEnd) => {
       if (server.auth.enabled) server.auth.checkWatch(callerOf(server, ctx), key, rangeEnd);
     },
@@ -67,9 +84,14 @@ export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Lo
     gatewayStreams: gatewayStreams(router),
     maxRequestBytes: server.maxRequestBytes,
   });
+  const pprof = options.enablePprof ? await createPprofHandler() : undefined;
+  if (pprof) logger.info('pprof is enabled', { path: PPROF_PREFIX });
+  const onHttpRequest: HttpHandler = pprof
+    ? (req, res) => ((req.url ?? '/').startsWith(PPROF_PREFIX) ? pprof(req, res) : httpHandler(req, res))
+    : httpHandler;
   const listeners: ClientListener[] = [];
   const stopWatching: Array<() => void> = [];
-  const handlers = { onGrpcStream: (stream: H2ServerStream) => router.handle(stream), onHttpRequest: httpHandler };
+  const handlers = { onGrpcStream: (stream: H2ServerStream) => router.handle(stream), onHttpRequest };
   try {
     for (const url of urls) {
       const host = url.hostname.replace(/^\[|\]$/g, '');
@@ -106,12 +128,14 @@ export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Lo
   } catch (err) {
     for (const stop of stopWatching) stop();
     await Promise.all(listeners.map((l) => l.close()));
+    await pprof?.close();
     throw err;
   }
   return {
     close: async () => {
       for (const stop of stopWatching) stop();
       await Promise.all(listeners.map((l) => l.close()));
+      await pprof?.close();
     },
   };
 }

@@ -12,6 +12,7 @@ import { LEASE_RENEW_PATH, LEASE_TTL_PATH, MEMBER_PROMOTE_PATH } from '../peer/l
 import { PREFACE_BYTES, RAFT_PREFACE, SNAP_PREFACE } from '../peer/protocol.js';
 import { asGrpcError } from './grpc/server.js';
 import { toGrpcError } from '../server/errors.js';
+import { PEER_HASHKV_PATH, decodeHashRequest, encodeHashAnswer } from '../server/corrupt.js';
 
 export interface PeerApi {
   close(): Promise<void>;
@@ -64,6 +65,7 @@ function handler(server: EtcdServer): http.RequestListener {
       }, () => reply(400, 'text/plain', 'bad request'));
       return;
     }
+    if (path === PEER_HASHKV_PATH) return serveHashKV(server, req, res);
     if (req.method === 'POST' && path.startsWith(MEMBER_PROMOTE_PATH)) {
       const id = BigInt('0x' + path.slice(MEMBER_PROMOTE_PATH.length));
       void server.promoteMember(id).then(
@@ -74,6 +76,37 @@ function handler(server: EtcdServer): http.RequestListener {
     }
     reply(404, 'text/plain; charset=utf-8', '404 page not found\n');
   };
+}
+
+/** Go's http.Error: the text and a newline, as plain text. */
+function httpError(res: http.ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { ...headers, 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' });
+  res.end(text + '\n');
+}
+
+/** etcd's peer hash handler, which the corruption checks of other members call. */
+function serveHashKV(server: EtcdServer, req: http.IncomingMessage, res: http.ServerResponse): void {
+  if (req.method !== 'GET') return httpError(res, 405, 'Method Not Allowed', { Allow: 'GET' });
+  void readBody(req, 4096).then(
+    (body) => {
+      let revision: number;
+      try {
+        revision = decodeHashRequest(body.toString('utf8'));
+      } catch {
+        return httpError(res, 400, 'error unmarshalling request');
+      }
+      let h;
+      try {
+        h = server.hashKV(revision);
+      } catch (err) {
+        return httpError(res, 400, (err as Error).message);
+      }
+      const text = encodeHashAnswer({ revision: h.header!.revision, hash: h.hash, compactRevision: h.compact_revision });
+      res.writeHead(200, { 'Content-Type': 'application/json', 'X-Etcd-Cluster-ID': server.clusterId.toString(16) });
+      res.end(text);
+    },
+    () => httpError(res, 400, 'error reading body'),
+  );
 }
 
 export interface PeerListenTls {

@@ -69,6 +69,8 @@ function serverOptions(config: Config, logger: Logger, tlsSetup: StartupTls): Se
         ? { mode: 'periodic', retentionMs: config.autoCompaction.retentionMs }
         : { mode: 'revision', retentionRevisions: config.autoCompaction.retentionRevisions },
     logger,
+    initialCorruptCheck: config.initialCorruptCheck,
+    corruptCheckTimeMs: config.corruptCheckTimeMs,
   };
 }
 
@@ -148,7 +150,10 @@ async function main(): Promise<void> {
       allowedCn: config.peerTls.allowedCn,
       allowedHostname: config.peerTls.allowedHostname,
     });
-    clientApi = await serveClientApi(server, [...config.listenClientUrls], logger, tlsSetup.client);
+    clientApi = await serveClientApi(server, [...config.listenClientUrls], logger, tlsSetup.client, {
+      progressNotifyIntervalMs: config.watchProgressNotifyIntervalMs,
+      enablePprof: config.enablePprof,
+    });
     metricsApi = await serveMetricsApi(server, [...config.listenMetricsUrls], logger);
   } catch (err) {
     logger.fatal('failed to serve', { error: (err as Error).message });

@@ -114,6 +114,9 @@ export function buildConfig(state: FlagState, source: ConfigSource, configFile: 
     snapshotCount = DEFAULT_SNAPSHOT_COUNT;
     notices.push(`updated snapshot-count from 0 to default ${DEFAULT_SNAPSHOT_COUNT}`);
   }
+  if (bool(state, 'enable-v2')) {
+    warnings.push('--enable-v2 is set, but tsetcd serves only the v3 API (as etcd 3.6 does): v2 requests are answered 404; use the v3 API (ETCDCTL_API=3)');
+  }
   const outputs = list(state, 'log-outputs');
   const debug = bool(state, 'debug');
   const urls = (n: string) => list(state, n).map(toWhatwgUrl);
@@ -150,7 +153,11 @@ export function buildConfig(state: FlagState, source: ConfigSource, configFile: 
     logLevel: debug ? 'debug' : (str(state, 'log-level') as LogLevel),
     debug,
     metrics: str(state, 'metrics') as 'basic' | 'extensive',
-    enableV2: false,
+    enableV2: bool(state, 'enable-v2'),
+    initialCorruptCheck: bool(state, 'experimental-initial-corrupt-check'),
+    corruptCheckTimeMs: num(state, 'experimental-corrupt-check-time') / NS_PER_MS,
+    watchProgressNotifyIntervalMs: num(state, 'experimental-watch-progress-notify-interval') / NS_PER_MS,
+    enablePprof: bool(state, 'enable-pprof'),
     clientTls: tlsFrom(state, 'client'),
     peerTls: tlsFrom(state, 'peer'),
     values: new Map(state.values),

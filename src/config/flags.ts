@@ -50,7 +50,7 @@ const CLUSTERING: FlagSpec[] = [
   { name: 'pre-vote', kind: 'bool', default: false, section: 'Clustering', supported: true, help: 'Run a pre-vote round before an election to avoid needless disruption.' },
   { name: 'auto-compaction-retention', kind: 'string', default: '0', section: 'Clustering', supported: true, help: 'How much history to keep when compacting automatically (0 disables). A period such as 5m, or a bare number of hours, in periodic mode; a revision count in revision mode.' },
   { name: 'auto-compaction-mode', kind: 'string', default: 'periodic', section: 'Clustering', supported: true, help: "How --auto-compaction-retention is read: 'periodic' (a period) or 'revision' (a number of revisions)." },
-  { name: 'enable-v2', kind: 'bool', default: false, section: 'Clustering', supported: false, help: 'Serve the etcd v2 API.' },
+  { name: 'enable-v2', kind: 'bool', default: false, section: 'Clustering', supported: true, help: 'Serve the etcd v2 API. tsetcd serves only v3 (etcd 3.6 removed v2 as well): the flag is accepted so 3.4 configurations start, and a warning says v2 requests are not served.' },
   { name: 'v2-deprecation', since: '3.5', kind: 'choice', choices: ['not-yet', 'write-only', 'write-only-drop-data', 'gone'], default: 'not-yet', section: 'Clustering', supported: false, help: 'Stage of the v2 store deprecation.' },
 ];
 
@@ -95,7 +95,7 @@ const AUTH: FlagSpec[] = [
 ];
 
 const MONITORING: FlagSpec[] = [
-  { name: 'enable-pprof', kind: 'bool', default: false, section: 'Profiling and Monitoring', supported: false, help: 'Serve runtime profiles under /debug/pprof/ on the client URLs.' },
+  { name: 'enable-pprof', kind: 'bool', default: false, section: 'Profiling and Monitoring', supported: true, help: "Serve runtime profiles under /debug/pprof/ on the client URLs, in pprof's format from V8's profilers: profile (CPU) and heap/allocs (sampled live objects); Go-only profiles (goroutine, block, mutex, trace) answer 404." },
   { name: 'metrics', kind: 'string', default: 'basic', section: 'Profiling and Monitoring', supported: true, help: "Detail of exported metrics: 'basic', or 'extensive' to add histograms." },
   { name: 'listen-metrics-urls', kind: 'urls', default: [], urlExceptions: [''], yamlType: 'string', section: 'Profiling and Monitoring', supported: true, help: 'Extra URLs serving only /metrics and /health.' },
 ];
@@ -126,8 +126,8 @@ function experimental(name: string, kind: FlagKind, def: FlagValue, help: string
 }
 
 const EXPERIMENTAL: FlagSpec[] = [
-  experimental('experimental-initial-corrupt-check', 'bool', false, 'Compare data hashes with the other members before serving.'),
-  experimental('experimental-corrupt-check-time', 'duration', 0, 'Interval between cluster-wide corruption checks (0 disables).'),
+  experimental('experimental-initial-corrupt-check', 'bool', false, 'Compare data hashes with the other members before serving.', { supported: true }),
+  experimental('experimental-corrupt-check-time', 'duration', 0, 'Interval between cluster-wide corruption checks (0 disables).', { supported: true }),
   experimental('experimental-compact-hash-check-enabled', 'bool', false, 'Let the leader compare compaction hashes with followers.', { since: '3.5' }),
   experimental('experimental-compact-hash-check-time', 'duration', 60 * S, 'Interval between compaction hash checks.', { since: '3.5' }),
   experimental('experimental-enable-v2v3', 'string', '', 'Serve the v2 API from the v3 store under this prefix.'),
@@ -136,7 +136,7 @@ const EXPERIMENTAL: FlagSpec[] = [
   experimental('experimental-enable-lease-checkpoint-persist', 'bool', false, 'Also persist checkpointed lease TTLs; needs --experimental-enable-lease-checkpoint.', { hidden: true }),
   experimental('experimental-compaction-batch-limit', 'int', 0, 'Most revisions removed per compaction batch.', { defaultText: '1000' }),
   experimental('experimental-peer-skip-client-san-verification', 'bool', false, 'Do not check the SAN of certificates presented by members.', { yamlKey: null }),
-  experimental('experimental-watch-progress-notify-interval', 'duration', 0, 'Interval of progress notifications sent to idle watches.', { defaultText: '10m' }),
+  experimental('experimental-watch-progress-notify-interval', 'duration', 0, 'Interval of progress notifications sent to idle watches.', { defaultText: '10m', supported: true }),
   experimental('experimental-warning-apply-duration', 'duration', S / 10, 'Warn about requests whose apply takes longer than this.'),
   experimental('experimental-downgrade-check-time', 'duration', 5 * S, 'Interval between downgrade status checks.', { since: '3.5' }),
   experimental('experimental-memory-mlock', 'bool', false, 'Lock the backend pages in RAM.', { since: '3.5' }),

@@ -167,8 +167,17 @@ export interface Config {
   readonly debug: boolean;
 
   readonly metrics: 'basic' | 'extensive';
-  /** always false: the v2 API is not implemented */
-  readonly enableV2: false;
+  /** --enable-v2 as given; the v2 API is not served either way (a warning says so) */
+  readonly enableV2: boolean;
+
+  /** --experimental-initial-corrupt-check */
+  readonly initialCorruptCheck: boolean;
+  /** --experimental-corrupt-check-time (0: no periodic check) */
+  readonly corruptCheckTimeMs: number;
+  /** --experimental-watch-progress-notify-interval (0: etcd's default, 10 minutes) */
+  readonly watchProgressNotifyIntervalMs: number;
+  /** --enable-pprof */
+  readonly enablePprof: boolean;
 
   readonly clientTls: Readonly<TlsConfig>;
   readonly peerTls: Readonly<TlsConfig>;

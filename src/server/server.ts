@@ -58,6 +58,7 @@ import { PeerTransport } from '../peer/transport.js';
 import type { PeerTlsOptions } from '../peer/dialer.js';
 import { forwardPromote, forwardRenew, forwardTimeToLive, PromoteRefusedError } from '../peer/lease-forward.js';
 import { ClusterOps } from './cluster-ops.js';
+import { fetchPeerHashes, initialVerdict, periodicVerdict, requestPeerHash, type HashAt, type PeerHash, type PeerRef } from './corrupt.js';
 
 export interface AutoCompactionOptions {
   mode: 'periodic' | 'revision';
@@ -100,6 +101,10 @@ export interface ServerOptions {
   onFatal?: (err: Error) => void;
   /** called when this member's own removal from the cluster is applied */
   onRemoved?: () => void;
+  /** --experimental-initial-corrupt-check: a restarting member compares its hash with its peers' before it runs */
+  initialCorruptCheck?: boolean;
+  /** --experimental-corrupt-check-time: the leader compares hashes with every member this often (0: never) */
+  corruptCheckTimeMs?: number;
 }
 
 /** etcd refuses proposals when this many are queued and not yet applied */
@@ -162,12 +167,23 @@ export class EtcdServer implements RaftHost {
   private retryTimer: NodeJS.Timeout;
   private defragging: Promise<void> | undefined;
   private readonly startedAtMs = Date.now();
+  private corruptCheckTimer: NodeJS.Timeout | undefined;
+  private corruptCheckRunning = false;
   /** etcd's request timeout: 5 s plus two election timeouts */
   readonly requestTimeoutMs: number;
 
   static async start(opts: ServerOptions): Promise<EtcdServer> {
     const booted = await boot(opts);
     const server = new EtcdServer(opts, booted);
+    // like etcd, only a member that has data already is checked (a new one has nothing to compare)
+    if (opts.initialCorruptCheck && booted.kind === 'restart') {
+      try {
+        await server.checkInitialHashKV(booted.knownMembers);
+      } catch (err) {
+        await server.stop();
+        throw err;
+      }
+    }
     server.begin(booted);
     return server;
   }
@@ -267,6 +283,7 @@ export class EtcdServer implements RaftHost {
     this.campaignWhenCaughtUp = true;
     this.maybeCampaign();
     this.driver.schedule();
+    this.startCorruptionMonitor();
     this.opts.logger.info('member is running', { 'local-member-id': this.memberId.toString(16), 'applied-index': this.appliedIndex, revision: this.store.rev });
   }
 
@@ -274,6 +291,7 @@ export class EtcdServer implements RaftHost {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.retryTimer);
+    if (this.corruptCheckTimer) clearInterval(this.corruptCheckTimer);
     this.compactor?.stop();
     this.lessor.stop();
     this.watchable.close();
@@ -637,6 +655,59 @@ export class EtcdServer implements RaftHost {
   hashKV(revision: number): HashKVResponse {
     const h = this.store.hashKV(revision);
     return { header: this.header(h.currentRev), hash: h.hash, compact_revision: h.compactRev, hash_revision: h.hashRev };
+  }
+
+  // ---------------------------------------------------------------- corruption checks
+
+  private hashAt(revision: number): HashAt {
+    const h = this.hashKV(revision);
+    return { revision: h.header!.revision, hash: h.hash, compactRevision: h.compact_revision };
+  }
+
+  /** The other members' hashes at `revision`, over the peer port. */
+  private peerHashes(revision: number, known: readonly Member[] = []): Promise<PeerHash[]> {
+    const byId = new Map<bigint, PeerRef>();
+    for (const m of [...known, ...this.membership.list()]) if (m.id !== this.memberId) byId.set(m.id, { id: m.id, peerUrls: m.peerURLs });
+    const ask = (url: string, rev: number) => requestPeerHash(url, rev, this.opts.peerTls, this.requestTimeoutMs);
+    return fetchPeerHashes([...byId.values()], revision, ask, this.opts.logger, this.memberId.toString(16));
+  }
+
+  /** etcd's CheckInitialHashKV: throws when a peer has other data at the same revision. */
+  private async checkInitialHashKV(known: readonly Member[]): Promise<void> {
+    const idHex = this.memberId.toString(16);
+    this.opts.logger.info('starting initial corruption check', { 'local-member-id': idHex, timeout: `${this.requestTimeoutMs / 1000}s` });
+    const local = this.hashAt(0);
+    const problem = initialVerdict(local, await this.peerHashes(local.revision, known), this.opts.logger, idHex);
+    if (problem !== undefined) throw new Error(problem);
+  }
+
+  private startCorruptionMonitor(): void {
+    const intervalMs = this.opts.corruptCheckTimeMs ?? 0;
+    if (intervalMs <= 0) return;
+    this.opts.logger.info('enabled corruption checking', { 'local-member-id': this.memberId.toString(16), interval: `${intervalMs / 1000}s` });
+    this.corruptCheckTimer = setInterval(() => {
+      if (!this.isLeader || this.corruptCheckRunning) return;
+      this.corruptCheckRunning = true;
+      this.checkHashKV()
+        .catch((err) => this.opts.logger.warn('failed to check hash KV', { error: (err as Error).message }))
+        .finally(() => (this.corruptCheckRunning = false));
+    }, intervalMs);
+    this.corruptCheckTimer.unref();
+  }
+
+  /** etcd's checkHashKV (the leader's periodic check); raises CORRUPT on any mismatch. */
+  async checkHashKV(): Promise<boolean> {
+    const before = this.hashAt(0);
+    const peers = await this.peerHashes(before.revision);
+    await this.linearizableReadBarrier();
+    const after = this.hashAt(0);
+    const verdict = periodicVerdict(before, after, peers, this.opts.logger);
+    if (verdict.corrupt && !this.alarms.has(AlarmType.CORRUPT)) {
+      // member 0: which member is wrong is not known, as etcd says
+      const req = AlarmRequest.create({ action: AlarmRequest_AlarmAction.ACTIVATE, memberID: 0n, alarm: AlarmType.CORRUPT });
+      await this.proposeOutcome(RaftRequestField.alarm, AlarmRequest.encode(req), req);
+    }
+    return verdict.corrupt;
   }
 
   /** Rewrites the backend without free pages; commits wait while the copy is made. */

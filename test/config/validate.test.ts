@@ -19,9 +19,9 @@ describe('unsupported flags', () => {
 
   it('names every one that is set', () => {
     assert.equal(
-      fails(['--host-whitelist=a.example', '--enable-pprof', '--discovery=https://d.example/x', '--grpc-keepalive-timeout=1s']).message,
+      fails(['--host-whitelist=a.example', '--proxy=on', '--discovery=https://d.example/x', '--grpc-keepalive-timeout=1s']).message,
       // listed in table (help) order
-      'tsetcd: --grpc-keepalive-timeout, --discovery, --host-whitelist, --enable-pprof are not supported yet',
+      'tsetcd: --grpc-keepalive-timeout, --discovery, --host-whitelist, --proxy are not supported yet',
     );
   });
 
@@ -29,13 +29,15 @@ describe('unsupported flags', () => {
     ok(['--client-cert-auth=false', '--strict-reconfig-check=true', '--grpc-keepalive-timeout=20s', '--cors=*', '--auth-token=simple']);
   });
 
-  it('allows --enable-v2 only as false', () => {
+  it('accepts --enable-v2 with a warning that v2 is not served', () => {
     ok(['--enable-v2=false']);
-    assert.equal(fails(['--enable-v2']).message, 'tsetcd: --enable-v2 is not supported yet');
+    const r = run(['--enable-v2'], {}, { bootstrapChecks: false });
+    assert.equal(r.error, undefined);
+    assert.ok(r.warnings.some((w) => w.includes('serves only the v3 API')), r.warnings.join('\n'));
   });
 
-  it('leaves --enable-pprof unsupported', () => {
-    assert.equal(fails(['--enable-pprof']).message, 'tsetcd: --enable-pprof is not supported yet');
+  it('accepts the flags kubeadm and etcd.conf.yml.sample set', () => {
+    ok(['--enable-pprof', '--experimental-initial-corrupt-check=true', '--experimental-watch-progress-notify-interval=5s', '--experimental-corrupt-check-time=3m']);
   });
 
   it('declares exactly the supported set we implement', () => {
@@ -56,6 +58,11 @@ describe('unsupported flags', () => {
       'data-dir',
       'debug',
       'election-timeout',
+      'enable-pprof',
+      'enable-v2',
+      'experimental-corrupt-check-time',
+      'experimental-initial-corrupt-check',
+      'experimental-watch-progress-notify-interval',
       'force-new-cluster',
       'heartbeat-interval',
       'initial-advertise-peer-urls',
