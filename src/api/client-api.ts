@@ -1,6 +1,6 @@
 // Serves the client API of one member on every --listen-client-urls address: the gRPC
 // services and, on the same port, the HTTP endpoints.
-import { LeaseKeepAliveRequest, LeaseKeepAliveResponse, RangeRequest, WatchRequest, WatchResponse } from '../proto/etcdserverpb.js';
+import { AlarmType, LeaseKeepAliveRequest, LeaseKeepAliveResponse, RangeRequest, WatchRequest, WatchResponse } from '../proto/etcdserverpb.js';
 import { LeaderRequest, LeaderResponse } from '../proto/v3electionpb.js';
 import type { GatewayStream } from './gateway-stream.js';
 import { CLUSTER_VERSION, SERVER_VERSION, type EtcdServer } from '../server/server.js';
@@ -8,7 +8,9 @@ import type { Logger } from '../pkg/logger.js';
 import { GrpcRouter } from './grpc/server.js';
 import { createHttpHandler, type HealthStatus } from './http.js';
 import http from 'node:http';
-import { listenCleartext, listenTls, type ClientListener, type HttpHandler } from './listener.js';
+import { HTTP2_SETTINGS, listenCleartext, listenTls, type ClientListener, type HttpHandler, type ListenHost } from './listener.js';
+import { listenAddress } from './peer-api.js';
+import { StreamSlots } from './stream-slots.js';
 import { secureContextOptions, watchTlsFiles, type TlsFiles } from './tls-context.js';
 import type { H2ServerStream } from './h2/index.js';
 import { registerUnary, type AnyUnaryMethod, type Codec } from './method.js';
@@ -38,7 +40,12 @@ export interface ClientApiOptions {
   progressNotifyIntervalMs?: number;
   /** --enable-pprof: serve /debug/pprof/* */
   enablePprof?: boolean;
+  /** --max-concurrent-streams; absent or etcd's default (2^32-1): the listener's own bound */
+  maxConcurrentStreams?: number;
 }
+
+/** etcd's default --max-concurrent-streams: no limit */
+const UNLIMITED_STREAMS = 0xffffffff;
 
 export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Logger, tlsFiles?: TlsFiles, options: ClientApiOptions = {}): Promise<ClientApi> {
   const router = new GrpcRouter({
@@ -76,13 +83,16 @@ export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Lo
       if (server.auth.enabled) server.auth.checkWatch(callerOf(server, ctx), key, rangeEnd);
     },
   });
+  const maxStreams = options.maxConcurrentStreams ?? UNLIMITED_STREAMS;
+  const limited = maxStreams !== UNLIMITED_STREAMS;
   const httpHandler = createHttpHandler({
     version: () => ({ etcdserver: SERVER_VERSION, etcdcluster: CLUSTER_VERSION }),
-    health: () => checkHealth(server),
+    health: (query) => checkHealth(server, query),
     extraRoutes: new Map([['/metrics', metricsRoute(server)]]),
     gatewayMethods: methods,
     gatewayStreams: gatewayStreams(router),
     maxRequestBytes: server.maxRequestBytes,
+    ...(limited ? { gatewaySlots: new StreamSlots(maxStreams) } : {}),
   });
   const pprof = options.enablePprof ? await createPprofHandler() : undefined;
   if (pprof) logger.info('pprof is enabled', { path: PPROF_PREFIX });
@@ -91,12 +101,18 @@ export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Lo
     : httpHandler;
   const listeners: ClientListener[] = [];
   const stopWatching: Array<() => void> = [];
-  const handlers = { onGrpcStream: (stream: H2ServerStream) => router.handle(stream), onHttpRequest };
+  const handlers = {
+    onGrpcStream: (stream: H2ServerStream) => router.handle(stream),
+    onHttpRequest,
+    ...(limited ? { http2Settings: { ...HTTP2_SETTINGS, maxConcurrentStreams: maxStreams } } : {}),
+  };
   try {
     for (const url of urls) {
-      const host = url.hostname.replace(/^\[|\]$/g, '');
-      const port = Number(url.port || 2379);
-      if (url.protocol === 'https:') {
+      const where = listenAddress(url, 2379);
+      const host: ListenHost = 'path' in where ? { path: where.path } : where.host;
+      const port = 'path' in where ? 0 : where.port;
+      const address = 'path' in where ? where.path : `${where.host}:${where.port}`;
+      if (url.protocol === 'https:' || url.protocol === 'unixs:') {
         if (!tlsFiles || !tlsFiles.certFile || !tlsFiles.keyFile) {
           throw new Error(`TLS key/cert (--cert-file, --key-file) must be provided for client url ${url.href.replace(/\/$/, '')} with HTTPS scheme`);
         }
@@ -104,6 +120,7 @@ export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Lo
         const listener = await listenTls(host, port, handlers, {
           secureContext: secureContextOptions(files, ''),
           requestClientCert: files.clientCertAuth,
+          ...(files.crlFile ? { crlFile: files.crlFile } : {}),
         });
         stopWatching.push(
           watchTlsFiles(
@@ -111,18 +128,18 @@ export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Lo
             '',
             (ctx) => {
               listener.reload(ctx);
-              logger.info('reloaded client TLS certificates', { address: `${host}:${port}` });
+              logger.info('reloaded client TLS certificates', { address });
             },
             (err) => logger.warn('kept the previous client TLS certificates', { error: err.message }),
           ),
         );
         listeners.push(listener);
-        logger.info('serving client traffic securely', { address: `${host}:${port}`, 'client-cert-auth': files.clientCertAuth });
-      } else if (url.protocol === 'http:') {
+        logger.info('serving client traffic securely', { address, 'client-cert-auth': files.clientCertAuth });
+      } else if (url.protocol === 'http:' || url.protocol === 'unix:') {
         listeners.push(await listenCleartext(host, port, handlers));
-        logger.info('serving client traffic insecurely; this is strongly discouraged!', { address: `${host}:${port}` });
+        logger.info('serving client traffic insecurely; this is strongly discouraged!', { address });
       } else {
-        throw new Error(`client URL ${url.href}: unix sockets are not served by this build`);
+        throw new Error(`client URL ${url.href}: unsupported scheme`);
       }
     }
   } catch (err) {
@@ -181,7 +198,7 @@ export async function serveMetricsApi(server: EtcdServer, urls: URL[], logger: L
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/metrics') return metrics(req, res);
     if (path === '/health') {
-      void checkHealth(server).then((h) => {
+      void checkHealth(server, new URLSearchParams((req.url ?? '').split('?')[1] ?? '')).then((h) => {
         const body = JSON.stringify({ health: String(h.health), reason: h.reason });
         res.writeHead(h.health ? 200 : 503, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
         res.end(body);
@@ -223,13 +240,24 @@ export async function serveMetricsApi(server: EtcdServer, urls: URL[], logger: L
   };
 }
 
-async function checkHealth(server: EtcdServer): Promise<HealthStatus> {
+/**
+ * etcd 3.5's /health: false with "ALARM <NAME>" while an alarm not named by ?exclude= is
+ * raised, "RAFT NO LEADER" without a leader, "RANGE ERROR" when a read fails (a
+ * linearizable read unless ?serializable=true).
+ */
+async function checkHealth(server: EtcdServer, query: URLSearchParams): Promise<HealthStatus> {
+  const excluded = new Set(query.getAll('exclude'));
+  for (const a of server.alarms.get(AlarmType.NONE)) {
+    const name = AlarmType[a.alarm] ?? 'UNKNOWN';
+    if (!excluded.has(name)) return { health: false, reason: `ALARM ${name}` };
+  }
   if (server.leaderId === 0n) return { health: false, reason: 'RAFT NO LEADER' };
+  const serializable = query.get('serializable') === 'true';
   const timeout = new Promise<HealthStatus>((resolve) =>
     setTimeout(() => resolve({ health: false, reason: 'RANGE ERROR' }), HEALTH_TIMEOUT_MS).unref(),
   );
   const read = server
-    .range(RangeRequest.create({ key: Buffer.from('health'), keys_only: true, limit: 1 }))
+    .range(RangeRequest.create({ key: Buffer.from('health'), keys_only: true, limit: 1, serializable }))
     .then(() => ({ health: true, reason: '' }), () => ({ health: false, reason: 'RANGE ERROR' }));
   return Promise.race([read, timeout]);
 }

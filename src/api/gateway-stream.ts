@@ -68,8 +68,12 @@ export class JsonValueSplitter {
   }
 }
 
-/** Runs one gateway streaming call on an HTTP request/response pair. */
-export function serveGatewayStream(route: GatewayStream, req: HttpRequestLike, res: HttpResponseLike): void {
+/**
+ * Runs one gateway streaming call on an HTTP request/response pair. With `admitted`, the
+ * call starts only once it resolves (a --max-concurrent-streams slot); request data that
+ * arrives before is kept and delivered in order.
+ */
+export function serveGatewayStream(route: GatewayStream, req: HttpRequestLike, res: HttpResponseLike, admitted?: Promise<unknown>): void {
   let ended = false;
   const controller = new AbortController();
   const writeLine = (obj: unknown): void => {
@@ -99,9 +103,9 @@ export function serveGatewayStream(route: GatewayStream, req: HttpRequestLike, r
     onClose: () => {},
     onDrain: () => {},
   };
-  route.handler(call);
-  const splitter = new JsonValueSplitter();
-  req.on('data', (chunk: Buffer) => {
+  let started = admitted === undefined;
+  const early: Array<Buffer | null> = [];
+  const onData = (chunk: Buffer): void => {
     if (ended) return;
     for (const text of splitter.push(chunk.toString('utf8'))) {
       let bytes: Uint8Array;
@@ -115,10 +119,22 @@ export function serveGatewayStream(route: GatewayStream, req: HttpRequestLike, r
       }
       call.onMessage(bytes);
     }
-  });
-  req.on('end', () => {
+  };
+  const onEnd = (): void => {
     if (!ended) call.onHalfClose();
-  });
+  };
+  const splitter = new JsonValueSplitter();
+  if (started) route.handler(call);
+  else {
+    void admitted!.then(() => {
+      started = true;
+      if (ended) return;
+      route.handler(call);
+      for (const chunk of early) chunk === null ? onEnd() : onData(chunk);
+    });
+  }
+  req.on('data', (chunk: Buffer) => (started ? onData(chunk) : void early.push(chunk)));
+  req.on('end', () => (started ? onEnd() : void early.push(null)));
   res.on('close', () => {
     controller.abort();
     if (!ended) {

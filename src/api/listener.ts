@@ -8,6 +8,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { serveHttp2, type H2ServerStream, type H2Settings } from './h2/index.js';
 import { askForClientCertificate, refuseConnection, refuseUnverified } from './tls-context.js';
+import { RevocationList } from './crl.js';
 
 /** The subset of an HTTP request the HTTP handlers read, over HTTP/1.1 or HTTP/2. */
 export interface HttpRequestLike {
@@ -33,6 +34,8 @@ export type HttpHandler = (req: HttpRequestLike, res: HttpResponseLike) => void;
 export interface ClientListenerHandlers {
   onGrpcStream: (stream: H2ServerStream) => void;
   onHttpRequest: HttpHandler;
+  /** HTTP/2 settings for this listener's connections (default HTTP2_SETTINGS) */
+  http2Settings?: H2Settings;
 }
 
 export const HTTP2_SETTINGS: H2Settings = {
@@ -44,6 +47,9 @@ export const HTTP2_SETTINGS: H2Settings = {
 };
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0');
+
+/** a host name or address to listen on with a port, or a unix socket path (the port is then unused) */
+export type ListenHost = string | { path: string };
 
 export interface ClientListener {
   readonly server: net.Server;
@@ -62,7 +68,7 @@ export function routeHttp2Stream(stream: H2ServerStream, handlers: ClientListene
 }
 
 /** Listens on host:port and sends each connection to HTTP/2 or HTTP/1.1 by its preface. */
-export async function listenCleartext(host: string, port: number, handlers: ClientListenerHandlers): Promise<ClientListener> {
+export async function listenCleartext(host: ListenHost, port: number, handlers: ClientListenerHandlers): Promise<ClientListener> {
   const route = connectionRouter(handlers);
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
@@ -76,6 +82,8 @@ export interface TlsListenerOptions {
   secureContext: tls.SecureContextOptions;
   /** require a client certificate verified against the trusted CA */
   requestClientCert: boolean;
+  /** --client-crl-file: refuse clients whose certificate serial it lists */
+  crlFile?: string;
 }
 
 /**
@@ -84,13 +92,14 @@ export interface TlsListenerOptions {
  * certificates and CA bundles for connections made from then on.
  */
 export async function listenTls(
-  host: string,
+  host: ListenHost,
   port: number,
   handlers: ClientListenerHandlers,
   opts: TlsListenerOptions,
 ): Promise<ClientListener & { reload(ctx: tls.SecureContextOptions): void }> {
   const route = connectionRouter(handlers);
   const sockets = new Set<net.Socket>();
+  const crl = opts.crlFile ? new RevocationList(opts.crlFile) : undefined;
   const serverOptions = (ctx: tls.SecureContextOptions): tls.TlsOptions => ({
     ...ctx,
     ALPNProtocols: ['h2', 'http/1.1'],
@@ -98,6 +107,7 @@ export async function listenTls(
   });
   const server = tls.createServer(serverOptions(opts.secureContext), (socket) => {
     if (refuseUnverified(socket, opts.requestClientCert) !== null) return;
+    if (crl && crl.check(socket) !== null) return refuseConnection(socket);
     track(sockets, socket);
     route(socket, socket.alpnProtocol || undefined);
   });
@@ -113,7 +123,7 @@ export async function listenTls(
 function connectionRouter(handlers: ClientListenerHandlers): (socket: net.Socket, alpn: string | undefined) => void {
   const h1 = http.createServer({ keepAlive: true }, (req, res) => handlers.onHttpRequest(req, res));
   const startH2 = (socket: net.Socket, head: Buffer): void => {
-    const conn = serveHttp2(socket, head, (s) => routeHttp2Stream(s, handlers), HTTP2_SETTINGS);
+    const conn = serveHttp2(socket, head, (s) => routeHttp2Stream(s, handlers), handlers.http2Settings ?? HTTP2_SETTINGS);
     conn.onError = () => {};
   };
   return (socket, alpn) => {
@@ -138,10 +148,10 @@ function track(sockets: Set<net.Socket>, socket: net.Socket): void {
 }
 
 /** Starts listening; resolves to a close() that stops accepting and ends open connections. */
-async function listenOn(server: net.Server, host: string, port: number, sockets: Set<net.Socket>): Promise<() => Promise<void>> {
+async function listenOn(server: net.Server, host: ListenHost, port: number, sockets: Set<net.Socket>): Promise<() => Promise<void>> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ host, port, backlog: 1024 }, () => {
+    server.listen(typeof host === 'string' ? { host, port, backlog: 1024 } : { path: host.path, backlog: 1024 }, () => {
       server.off('error', reject);
       resolve();
     });

@@ -1,17 +1,20 @@
 // The peer port: raft message and snapshot streams (recognised by their preface) and
 // the HTTP endpoints members use among themselves — /members (who is in the cluster,
 // asked by joining members), /version, lease forwarding and learner promotion.
+import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
-import { askForClientCertificate, refuseConnection, refuseUnverified, secureContextOptions, watchTlsFiles, type TlsFiles } from './tls-context.js';
+import { askForClientCertificate, secureContextOptions, watchTlsFiles, type TlsFiles } from './tls-context.js';
 import { CLUSTER_VERSION, SERVER_VERSION, type EtcdServer } from '../server/server.js';
 import type { Logger } from '../pkg/logger.js';
 import { LeaseKeepAliveRequest, LeaseKeepAliveResponse, LeaseTimeToLiveRequest, LeaseTimeToLiveResponse } from '../proto/etcdserverpb.js';
 import { LEASE_RENEW_PATH, LEASE_TTL_PATH, MEMBER_PROMOTE_PATH } from '../peer/lease-forward.js';
-import { PREFACE_BYTES, RAFT_PREFACE, SNAP_PREFACE } from '../peer/protocol.js';
+import { PREFACE_BYTES, RAFT_PREFACE, REJECT_BAD_CERT, SNAP_PREFACE } from '../peer/protocol.js';
 import { asGrpcError } from './grpc/server.js';
 import { toGrpcError } from '../server/errors.js';
+import { RevocationList } from './crl.js';
+import { isSecureUrl, unixSocketPath } from '../peer/dialer.js';
 import { PEER_HASHKV_PATH, decodeHashRequest, encodeHashAnswer } from '../server/corrupt.js';
 
 export interface PeerApi {
@@ -109,6 +112,35 @@ function serveHashKV(server: EtcdServer, req: http.IncomingMessage, res: http.Se
   );
 }
 
+/** Why a peer connection's certificate is refused, or null: chain, then CRL, then CN/hostname. */
+function peerRefusal(socket: tls.TLSSocket, t: PeerListenTls, crl: RevocationList | undefined): string | null {
+  if (t.files.clientCertAuth && !socket.authorized) return socket.authorizationError ? String(socket.authorizationError) : 'no client certificate';
+  return crl?.check(socket) ?? peerCertAllowed(socket, t) ?? null;
+}
+
+/** Ends a refused peer connection with the bad-certificate byte the dialer reports. */
+function refusePeer(socket: tls.TLSSocket): void {
+  socket.on('error', () => socket.destroy());
+  socket.setTimeout(REFUSAL_LINGER_MS, () => socket.destroy());
+  socket.end(Buffer.from([REJECT_BAD_CERT]));
+}
+
+/** how long a refused connection may take to read the refusal before it is cut */
+const REFUSAL_LINGER_MS = 5000;
+
+/**
+ * Where to listen for a URL: a unix socket path (unix://, unixs://: the URL's host, a
+ * stale socket file removed first, as etcd does) or a host and port.
+ */
+export function listenAddress(url: URL, defaultPort: number): { path: string } | { host: string; port: number } {
+  const socketPath = unixSocketPath(url);
+  if (socketPath !== undefined) {
+    fs.rmSync(socketPath, { force: true });
+    return { path: socketPath };
+  }
+  return { host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || defaultPort) };
+}
+
 export interface PeerListenTls {
   files: TlsFiles;
   /** --peer-cert-allowed-cn: the CN a connecting member's certificate must carry */
@@ -163,25 +195,21 @@ export async function servePeerApi(server: EtcdServer, urls: URL[], logger: Logg
   try {
     for (const url of urls) {
       let s: net.Server;
-      if (url.protocol === 'https:') {
+      if (isSecureUrl(url)) {
         if (!peerTls || !peerTls.files.certFile || !peerTls.files.keyFile) {
           throw new Error(`TLS key/cert (--peer-cert-file, --peer-key-file) must be provided for peer url ${url.href.replace(/\/$/, '')} with HTTPS scheme`);
         }
         const t = peerTls;
+        const crl = t.files.crlFile ? new RevocationList(t.files.crlFile) : undefined;
         const options = (ctx: tls.SecureContextOptions): tls.TlsOptions => ({
           ...ctx,
           ...askForClientCertificate(t.files.clientCertAuth),
         });
         const ts = tls.createServer(options(secureContextOptions(t.files, 'peer-')), (socket) => {
-          const unverified = refuseUnverified(socket, t.files.clientCertAuth);
-          if (unverified !== null) {
-            logger.warn('rejected a peer TLS handshake', { 'remote-addr': socket.remoteAddress, error: unverified });
-            return;
-          }
-          const problem = peerCertAllowed(socket, t);
-          if (problem) {
-            logger.warn('rejected a peer connection', { 'remote-addr': socket.remoteAddress, reason: problem });
-            refuseConnection(socket);
+          const problem = peerRefusal(socket, t, crl);
+          if (problem !== null) {
+            logger.warn('rejected connection', { 'remote-addr': socket.remoteAddress, error: problem });
+            refusePeer(socket);
             return;
           }
           onConnection(socket);
@@ -202,18 +230,18 @@ export async function servePeerApi(server: EtcdServer, urls: URL[], logger: Logg
           ),
         );
         s = ts;
-      } else if (url.protocol === 'http:') {
+      } else if (url.protocol === 'http:' || url.protocol === 'unix:') {
         s = net.createServer(onConnection);
       } else {
         throw new Error(`peer URL ${url.href}: unsupported scheme`);
       }
-      const host = url.hostname.replace(/^\[|\]$/g, '');
+      const where = listenAddress(url, 2380);
       await new Promise<void>((resolve, reject) => {
         s.once('error', reject);
-        s.listen({ host, port: Number(url.port || 2380) }, () => resolve());
+        s.listen(where, () => resolve());
       });
       servers.push(s);
-      logger.info('serving peer traffic', { address: `${host}:${url.port}` });
+      logger.info('serving peer traffic', { address: 'path' in where ? where.path : `${where.host}:${where.port}` });
     }
   } catch (err) {
     for (const stop of stopWatching) stop();

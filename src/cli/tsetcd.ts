@@ -153,6 +153,7 @@ async function main(): Promise<void> {
     clientApi = await serveClientApi(server, [...config.listenClientUrls], logger, tlsSetup.client, {
       progressNotifyIntervalMs: config.watchProgressNotifyIntervalMs,
       enablePprof: config.enablePprof,
+      maxConcurrentStreams: config.maxConcurrentStreams,
     });
     metricsApi = await serveMetricsApi(server, [...config.listenMetricsUrls], logger);
   } catch (err) {

@@ -158,6 +158,7 @@ export function buildConfig(state: FlagState, source: ConfigSource, configFile: 
     corruptCheckTimeMs: num(state, 'experimental-corrupt-check-time') / NS_PER_MS,
     watchProgressNotifyIntervalMs: num(state, 'experimental-watch-progress-notify-interval') / NS_PER_MS,
     enablePprof: bool(state, 'enable-pprof'),
+    maxConcurrentStreams: num(state, 'max-concurrent-streams'),
     clientTls: tlsFrom(state, 'client'),
     peerTls: tlsFrom(state, 'peer'),
     values: new Map(state.values),

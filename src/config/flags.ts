@@ -25,7 +25,7 @@ const MEMBER: FlagSpec[] = [
   { name: 'backend-batch-limit', kind: 'int', default: 0, section: 'Member', supported: false, help: 'Most operations a backend write transaction collects before it is committed.' },
   { name: 'max-txn-ops', kind: 'uint', default: 128, section: 'Member', supported: true, help: 'Most operations allowed in one transaction.' },
   { name: 'max-request-bytes', kind: 'uint', default: 1572864, section: 'Member', supported: true, help: 'Largest client request, in bytes, the server accepts.' },
-  { name: 'max-concurrent-streams', kind: 'uint32', default: 4294967295, defaultText: 'math.MaxUint32', section: 'Member', supported: false, help: 'Most concurrent streams one client connection may open.' },
+  { name: 'max-concurrent-streams', kind: 'uint32', default: 4294967295, defaultText: 'math.MaxUint32', section: 'Member', supported: true, help: 'Most concurrent streams one client connection may open (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS; the JSON gateway shares as many, as etcd\'s does). At the default tsetcd still bounds a connection at 10000 streams, to bound its memory.' },
   { name: 'grpc-keepalive-min-time', kind: 'duration', default: 5 * S, section: 'Member', supported: false, help: 'Shortest interval a client may use between keepalive pings.' },
   { name: 'grpc-keepalive-interval', kind: 'duration', default: 7200 * S, section: 'Member', supported: false, help: 'How often the server pings a client connection to see it is alive (0 disables).' },
   { name: 'grpc-keepalive-timeout', kind: 'duration', default: 20 * S, section: 'Member', supported: false, help: 'How long to wait for a ping reply before closing the connection (0 disables).' },

@@ -176,6 +176,8 @@ export interface Config {
   readonly corruptCheckTimeMs: number;
   /** --experimental-watch-progress-notify-interval (0: etcd's default, 10 minutes) */
   readonly watchProgressNotifyIntervalMs: number;
+  /** --max-concurrent-streams (4294967295, etcd's default, means no limit of its own) */
+  readonly maxConcurrentStreams: number;
   /** --enable-pprof */
   readonly enablePprof: boolean;
 

@@ -3,14 +3,12 @@
 // peer), or a restart from its WAL and snapshot (the initial-cluster flags are then
 // ignored, as etcd ignores them).
 import fs from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
 import path from 'node:path';
 import { Backend } from '../backend/backend.js';
 import { ConfChangeType, decodeConfChange, encodeConfChange, EntryType, MemoryStorage, RawNode, type BootstrapPeer, type Entry, type HardState, type Snapshot } from '../raft/index.js';
 import { Snapshotter, Wal } from '../wal/index.js';
 import type { ServerOptions } from './server.js';
-import type { PeerTlsOptions } from '../peer/dialer.js';
+import { peerRequest, type PeerTlsOptions } from '../peer/dialer.js';
 import { clusterIdFor, memberIdFor } from './ids.js';
 import { decodeWalMetadata, encodeMemberContext, encodeWalMetadata } from './internal-records.js';
 import type { Member } from './membership.js';
@@ -111,11 +109,8 @@ interface RemoteMember {
 
 /** GET <peer>/members: the cluster's current member list, as an existing member sees it. */
 async function fetchMembers(url: string, timeoutMs: number, tls: PeerTlsOptions | undefined): Promise<{ clusterId: bigint; members: RemoteMember[] }> {
-  const u = new URL('/members', url);
-  const lib = u.protocol === 'https:' ? https : http;
-  const tlsOpts = tls ? { cert: tls.cert, key: tls.key, ca: tls.ca, rejectUnauthorized: tls.verify } : {};
   return new Promise((resolve, reject) => {
-    const req = lib.get(u, { timeout: timeoutMs, ...tlsOpts }, (res) => {
+    const req = peerRequest(url, '/members', { method: 'GET', timeoutMs }, tls, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
@@ -130,8 +125,8 @@ async function fetchMembers(url: string, timeoutMs: number, tls: PeerTlsOptions 
         }
       });
     });
-    req.on('timeout', () => req.destroy(new Error('timed out')));
     req.on('error', reject);
+    req.end();
   });
 }
 

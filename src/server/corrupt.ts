@@ -12,10 +12,8 @@
 //  - periodicCheck (leader only): etcd's checkHashKV rules; any mismatch raises the
 //    CORRUPT alarm once (member ID 0, as etcd 3.4/3.5 do: it is not known who is wrong).
 // The hash itself is the server's hashKV(revision); this module only compares.
-import http from 'node:http';
-import https from 'node:https';
 import type { Logger } from '../pkg/logger.js';
-import type { PeerTlsOptions } from '../peer/dialer.js';
+import { peerRequest, type PeerTlsOptions } from '../peer/dialer.js';
 
 export const PEER_HASHKV_PATH = '/members/hashkv';
 
@@ -42,35 +40,24 @@ export interface PeerHash {
 
 /** Asks one peer URL for its hash at `revision` (etcd's getPeerHashKVHTTP). */
 export function requestPeerHash(url: string, revision: number, tls: PeerTlsOptions | undefined, timeoutMs: number): Promise<HashAt> {
-  const u = new URL(PEER_HASHKV_PATH, url.endsWith('/') ? url : url + '/');
-  const secure = u.protocol === 'https:';
   const body = JSON.stringify({ revision });
   return new Promise((resolve, reject) => {
-    const req = (secure ? https : http).request(
-      u,
-      {
-        method: 'GET',
-        timeout: timeoutMs,
-        headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
-        ...(secure && tls ? { cert: tls.cert, key: tls.key, ca: tls.ca, rejectUnauthorized: tls.verify } : {}),
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          if (res.statusCode === 400 && text.includes('required revision has been compacted')) return reject('compacted');
-          if (res.statusCode === 400 && text.includes('required revision is a future revision')) return reject('future-rev');
-          if (res.statusCode !== 200) return reject(new Error(`unknown error: ${text}`));
-          try {
-            resolve(decodeHashAnswer(text));
-          } catch (err) {
-            reject(err);
-          }
-        });
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`${u.href}: context deadline exceeded`)));
+    const init = { method: 'GET', timeoutMs, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } };
+    const req = peerRequest(url, PEER_HASHKV_PATH, init, tls, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        if (res.statusCode === 400 && text.includes('required revision has been compacted')) return reject('compacted');
+        if (res.statusCode === 400 && text.includes('required revision is a future revision')) return reject('future-rev');
+        if (res.statusCode !== 200) return reject(new Error(`unknown error: ${text}`));
+        try {
+          resolve(decodeHashAnswer(text));
+        } catch (err) {
+          reject(err);
+        }
+      });
+    });
     req.on('error', reject);
     req.end(body);
   });

@@ -308,6 +308,7 @@ export class EtcdServer implements RaftHost {
 
   private metricsSource(): MetricsSource {
     return {
+      mvccOps: () => this.store.stats,
       hasLeader: () => this.driver.leader !== NONE,
       isLeader: () => this.isLeader,
       isLearner: () => this.isLearner,
@@ -972,6 +973,11 @@ export class EtcdServer implements RaftHost {
   }
 
   onSoftState(lead: bigint, isLeader: boolean): void {
+    if (lead !== NONE && this.lastLeader === NONE) {
+      // etcd logs this once the cluster version is known; ours is fixed, and known as soon
+      // as the member is part of a working cluster (log-based tooling waits for the line)
+      this.opts.logger.info('enabled capabilities for version', { 'cluster-version': CLUSTER_VERSION.split('.').slice(0, 2).join('.') });
+    }
     if (lead !== NONE && lead !== this.lastLeader) this.metrics.leaderChanges.inc();
     if (lead !== NONE) this.lastLeader = lead;
     if (isLeader && !this.wasLeader) {
