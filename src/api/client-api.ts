@@ -8,7 +8,7 @@ import type { Logger } from '../pkg/logger.js';
 import { GrpcRouter } from './grpc/server.js';
 import { createHttpHandler, type HealthStatus } from './http.js';
 import http from 'node:http';
-import { HTTP2_SETTINGS, listenCleartext, listenTls, type ClientListener, type HttpHandler, type ListenHost } from './listener.js';
+import { HTTP2_SETTINGS, listenCleartext, listenTls, type ClientListener, type ClientListenerHandlers, type HttpHandler, type ListenHost } from './listener.js';
 import { listenAddress } from './peer-api.js';
 import { StreamSlots } from './stream-slots.js';
 import { secureContextOptions, watchTlsFiles, type TlsFiles } from './tls-context.js';
@@ -30,6 +30,8 @@ const HEALTH_TIMEOUT_MS = 5000;
 
 export interface ClientApi {
   close(): Promise<void>;
+  /** what the client listeners serve, for the peer listener to serve too */
+  readonly handlers: ClientListenerHandlers;
 }
 
 /** etcd's floor for --experimental-watch-progress-notify-interval */
@@ -101,7 +103,7 @@ export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Lo
     : httpHandler;
   const listeners: ClientListener[] = [];
   const stopWatching: Array<() => void> = [];
-  const handlers = {
+  const handlers: ClientListenerHandlers = {
     onGrpcStream: (stream: H2ServerStream) => router.handle(stream),
     onHttpRequest,
     ...(limited ? { http2Settings: { ...HTTP2_SETTINGS, maxConcurrentStreams: maxStreams } } : {}),
@@ -149,6 +151,7 @@ export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Lo
     throw err;
   }
   return {
+    handlers,
     close: async () => {
       for (const stop of stopWatching) stop();
       await Promise.all(listeners.map((l) => l.close()));
@@ -192,7 +195,7 @@ function metricsRoute(server: EtcdServer): HttpHandler {
  * --listen-metrics-urls: a plain HTTP port with /metrics and /health only, so monitoring
  * can scrape without client credentials.
  */
-export async function serveMetricsApi(server: EtcdServer, urls: URL[], logger: Logger): Promise<ClientApi> {
+export async function serveMetricsApi(server: EtcdServer, urls: URL[], logger: Logger): Promise<Pick<ClientApi, 'close'>> {
   const metrics = metricsRoute(server);
   const handler: HttpHandler = (req, res) => {
     const path = (req.url ?? '/').split('?')[0];

@@ -15,11 +15,18 @@ import { asGrpcError } from './grpc/server.js';
 import { toGrpcError } from '../server/errors.js';
 import { RevocationList } from './crl.js';
 import { isSecureUrl, unixSocketPath } from '../peer/dialer.js';
+import { serveHttp2 } from './h2/index.js';
+import { HTTP2_SETTINGS, routeHttp2Stream, type ClientListenerHandlers } from './listener.js';
 import { PEER_HASHKV_PATH, decodeHashRequest, encodeHashAnswer } from '../server/corrupt.js';
 
 export interface PeerApi {
   close(): Promise<void>;
+  /** serves the client API (gRPC over HTTP/2) on the peer URLs from now on, as etcd does */
+  serveClientApi(handlers: ClientListenerHandlers): void;
 }
+
+/** the first bytes of an HTTP/2 connection (as many as the raft prefaces) */
+const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n').subarray(0, PREFACE_BYTES);
 
 function readBody(req: http.IncomingMessage, maxBytes: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -166,6 +173,7 @@ function peerCertAllowed(socket: tls.TLSSocket, t: PeerListenTls): string | unde
 
 export async function servePeerApi(server: EtcdServer, urls: URL[], logger: Logger, peerTls?: PeerListenTls): Promise<PeerApi> {
   const h1 = http.createServer({ keepAlive: true }, handler(server));
+  let clientHandlers: ClientListenerHandlers | undefined;
   const servers: net.Server[] = [];
   const stopWatching: Array<() => void> = [];
   const sockets = new Set<net.Socket>();
@@ -177,12 +185,21 @@ export async function servePeerApi(server: EtcdServer, urls: URL[], logger: Logg
     const onData = (chunk: Buffer): void => {
       head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
       const n = Math.min(head.length, PREFACE_BYTES);
-      const raft = head.subarray(0, n).equals(RAFT_PREFACE.subarray(0, n)) || head.subarray(0, n).equals(SNAP_PREFACE.subarray(0, n));
-      if (raft && head.length < PREFACE_BYTES) return;
+      const starts = (p: Buffer) => head.subarray(0, n).equals(p.subarray(0, n));
+      const raft = starts(RAFT_PREFACE) || starts(SNAP_PREFACE);
+      const h2 = starts(H2_PREFACE);
+      if ((raft || h2) && head.length < PREFACE_BYTES) return;
       socket.off('data', onData);
       if (raft) {
         socket.setNoDelay(true);
         server.transport.accept(socket, head);
+        return;
+      }
+      if (h2 && clientHandlers) {
+        // etcd serves its client gRPC API on the peer port too
+        socket.setNoDelay(true);
+        const conn = serveHttp2(socket, head, (st) => routeHttp2Stream(st, clientHandlers!), clientHandlers.http2Settings ?? HTTP2_SETTINGS);
+        conn.onError = () => {};
         return;
       }
       socket.pause();
@@ -203,6 +220,8 @@ export async function servePeerApi(server: EtcdServer, urls: URL[], logger: Logg
         const crl = t.files.crlFile ? new RevocationList(t.files.crlFile) : undefined;
         const options = (ctx: tls.SecureContextOptions): tls.TlsOptions => ({
           ...ctx,
+          // gRPC clients (etcdctl against a peer URL) ask for h2; members offer nothing
+          ALPNProtocols: ['h2', 'http/1.1'],
           ...askForClientCertificate(t.files.clientCertAuth),
         });
         const ts = tls.createServer(options(secureContextOptions(t.files, 'peer-')), (socket) => {
@@ -249,6 +268,7 @@ export async function servePeerApi(server: EtcdServer, urls: URL[], logger: Logg
     throw err;
   }
   return {
+    serveClientApi: (h) => void (clientHandlers = h),
     close: async () => {
       for (const stop of stopWatching) stop();
       for (const s of sockets) s.destroy();

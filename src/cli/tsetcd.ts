@@ -155,6 +155,7 @@ async function main(): Promise<void> {
       enablePprof: config.enablePprof,
       maxConcurrentStreams: config.maxConcurrentStreams,
     });
+    peerApi.serveClientApi(clientApi.handlers);
     metricsApi = await serveMetricsApi(server, [...config.listenMetricsUrls], logger);
   } catch (err) {
     logger.fatal('failed to serve', { error: (err as Error).message });
