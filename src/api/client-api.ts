@@ -44,6 +44,10 @@ export interface ClientApiOptions {
   enablePprof?: boolean;
   /** --max-concurrent-streams; absent or etcd's default (2^32-1): the listener's own bound */
   maxConcurrentStreams?: number;
+  /** --enable-grpc-gateway=false: no JSON gateway under /v3/ */
+  enableGrpcGateway?: boolean;
+  /** --socket-reuse-port (the caller checked the runtime can) */
+  reusePort?: boolean;
 }
 
 /** etcd's default --max-concurrent-streams: no limit */
@@ -91,8 +95,8 @@ export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Lo
     version: () => ({ etcdserver: SERVER_VERSION, etcdcluster: CLUSTER_VERSION }),
     health: (query) => checkHealth(server, query),
     extraRoutes: new Map([['/metrics', metricsRoute(server)]]),
-    gatewayMethods: methods,
-    gatewayStreams: gatewayStreams(router),
+    gatewayMethods: options.enableGrpcGateway === false ? [] : methods,
+    gatewayStreams: options.enableGrpcGateway === false ? [] : gatewayStreams(router),
     maxRequestBytes: server.maxRequestBytes,
     ...(limited ? { gatewaySlots: new StreamSlots(maxStreams) } : {}),
   });
@@ -107,6 +111,7 @@ export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Lo
     onGrpcStream: (stream: H2ServerStream) => router.handle(stream),
     onHttpRequest,
     ...(limited ? { http2Settings: { ...HTTP2_SETTINGS, maxConcurrentStreams: maxStreams } } : {}),
+    ...(options.reusePort ? { reusePort: true } : {}),
   };
   try {
     for (const url of urls) {

@@ -5,7 +5,7 @@ import { GrpcCode, GrpcError } from './grpc/status.js';
 import type { CallContext } from './grpc/server.js';
 import { asGrpcError } from './grpc/server.js';
 import type { AnyUnaryMethod } from './method.js';
-import { goJsonSyntaxError, serveGatewayStream, type GatewayStream } from './gateway-stream.js';
+import { goJsonSyntaxError, parseJsonLossless, serveGatewayStream, type GatewayStream } from './gateway-stream.js';
 import type { StreamSlots } from './stream-slots.js';
 
 type Req = HttpRequestLike;
@@ -148,7 +148,7 @@ async function serveGateway(method: AnyUnaryMethod, req: Req, res: Res, maxReque
     let json: unknown;
     const text = body.toString('utf8');
     try {
-      json = body.length === 0 ? {} : JSON.parse(text);
+      json = body.length === 0 ? {} : parseJsonLossless(text);
     } catch {
       throw new GrpcError(GrpcCode.InvalidArgument, goJsonSyntaxError(text));
     }

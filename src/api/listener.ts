@@ -36,6 +36,8 @@ export interface ClientListenerHandlers {
   onHttpRequest: HttpHandler;
   /** HTTP/2 settings for this listener's connections (default HTTP2_SETTINGS) */
   http2Settings?: H2Settings;
+  /** --socket-reuse-port: listen with SO_REUSEPORT (Node.js 22.12 or later) */
+  reusePort?: boolean;
 }
 
 export const HTTP2_SETTINGS: H2Settings = {
@@ -75,7 +77,7 @@ export async function listenCleartext(host: ListenHost, port: number, handlers: 
     track(sockets, socket);
     route(socket, undefined);
   });
-  return { server, close: await listenOn(server, host, port, sockets) };
+  return { server, close: await listenOn(server, host, port, sockets, handlers.reusePort) };
 }
 
 export interface TlsListenerOptions {
@@ -113,7 +115,7 @@ export async function listenTls(
   });
   // a failed handshake (no certificate, a certificate from another CA) just ends that connection
   server.on('tlsClientError', (_err, socket) => socket.destroy());
-  return { server, reload: (ctx) => server.setSecureContext(serverOptions(ctx)), close: await listenOn(server, host, port, sockets) };
+  return { server, reload: (ctx) => server.setSecureContext(serverOptions(ctx)), close: await listenOn(server, host, port, sockets, handlers.reusePort) };
 }
 
 /**
@@ -148,10 +150,12 @@ function track(sockets: Set<net.Socket>, socket: net.Socket): void {
 }
 
 /** Starts listening; resolves to a close() that stops accepting and ends open connections. */
-async function listenOn(server: net.Server, host: ListenHost, port: number, sockets: Set<net.Socket>): Promise<() => Promise<void>> {
+async function listenOn(server: net.Server, host: ListenHost, port: number, sockets: Set<net.Socket>, reusePort = false): Promise<() => Promise<void>> {
+  // reusePort is a listen option from Node.js 22.12 on; older ones are refused at start
+  const where = typeof host === 'string' ? { host, port, backlog: 1024, ...(reusePort ? { reusePort } : {}) } : { path: host.path, backlog: 1024 };
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(typeof host === 'string' ? { host, port, backlog: 1024 } : { path: host.path, backlog: 1024 }, () => {
+    server.listen(where as net.ListenOptions, () => {
       server.off('error', reject);
       resolve();
     });
@@ -176,6 +180,8 @@ function sniff(socket: net.Socket, route: (isHttp2: boolean, head: Buffer) => vo
   socket.on('data', onData);
 }
 
+const HTTP1_ONLY_FIELDS = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+
 /** Wraps one HTTP/2 stream as a request/response pair for the plain HTTP handlers. */
 function adaptHttp2Stream(stream: H2ServerStream): { req: HttpRequestLike; res: HttpResponseLike } {
   const dataListeners: Array<(chunk: Buffer) => void> = [];
@@ -198,7 +204,11 @@ function adaptHttp2Stream(stream: H2ServerStream): { req: HttpRequestLike; res: 
   const res: HttpResponseLike = {
     writeHead(status, hdrs) {
       const out: Record<string, string | number> = { ':status': status };
-      for (const [k, v] of Object.entries(hdrs)) out[k.toLowerCase()] = v;
+      for (const [k, v] of Object.entries(hdrs)) {
+        const name = k.toLowerCase();
+        // HTTP/2 forbids connection-specific fields (RFC 9113 8.2.2); a client treats them as a protocol error
+        if (!HTTP1_ONLY_FIELDS.has(name)) out[name] = v;
+      }
       if (!stream.closed && !stream.headersSent) stream.respond(out);
       return res;
     },

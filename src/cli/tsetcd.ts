@@ -49,7 +49,7 @@ function serverOptions(config: Config, logger: Logger, tlsSetup: StartupTls): Se
       tokenTtlSec: Number(config.values.get('auth-token-ttl') ?? 300),
       clientCertAuth: config.clientTls.clientCertAuth,
     },
-    peerTls: peerDialTls(tlsSetup, logger),
+    peerTls: peerDialTls(tlsSetup, config, logger),
     preVote: Boolean(config.values.get('pre-vote') ?? true),
     strictReconfigCheck: Boolean(config.values.get('strict-reconfig-check') ?? true),
     forceNewCluster: Boolean(config.values.get('force-new-cluster') ?? false),
@@ -71,6 +71,13 @@ function serverOptions(config: Config, logger: Logger, tlsSetup: StartupTls): Se
     logger,
     initialCorruptCheck: config.initialCorruptCheck,
     corruptCheckTimeMs: config.corruptCheckTimeMs,
+    backendBatchIntervalMs: config.backendBatchIntervalMs,
+    backendBatchLimit: config.backendBatchLimit,
+    unsafeNoFsync: config.unsafeNoFsync,
+    maxLearners: config.maxLearners,
+    snapshotCatchUpEntries: config.snapshotCatchUpEntries,
+    warningApplyDurationMs: config.warningApplyDurationMs,
+    bootstrapDefragThresholdMb: config.bootstrapDefragThresholdMb,
   };
 }
 
@@ -78,8 +85,12 @@ function serverOptions(config: Config, logger: Logger, tlsSetup: StartupTls): Se
  * What this member presents and trusts when it dials peers. The object is updated in
  * place when the files change, so new connections use the new certificates.
  */
-function peerDialTls(tlsSetup: StartupTls, logger: Logger): PeerTlsOptions | undefined {
-  const files = tlsSetup.peer;
+function peerDialTls(tlsSetup: StartupTls, config: Config, logger: Logger): PeerTlsOptions | undefined {
+  // --peer-client-cert-file/--peer-client-key-file: what this member presents when it dials
+  const files =
+    config.peerClientCertFile && config.peerClientKeyFile
+      ? { ...tlsSetup.peer, certFile: config.peerClientCertFile, keyFile: config.peerClientKeyFile }
+      : tlsSetup.peer;
   if (!files.certFile || !files.keyFile) return undefined;
   const load = (): PeerTlsOptions => {
     const ctx = secureContextOptions(files, 'peer-');
@@ -94,6 +105,23 @@ function peerDialTls(tlsSetup: StartupTls, logger: Logger): PeerTlsOptions | und
     (err) => logger.warn('kept the previous peer TLS certificates', { error: err.message }),
   );
   return opts;
+}
+
+/** Node.js 22.12 added SO_REUSEPORT to net.Server#listen. */
+function nodeHasReusePort(): boolean {
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  return major > 22 || (major === 22 && minor >= 12);
+}
+
+/** Flags whose promise this Node.js cannot keep: refused before anything is touched. */
+function runtimeRefusal(config: Config): string | undefined {
+  if (config.memoryMlock) {
+    return '--experimental-memory-mlock: Node.js cannot lock the process in RAM (it has no mlockall, and no maintained npm module binds it); disable swap for the member instead';
+  }
+  if (config.socketReusePort && !nodeHasReusePort()) {
+    return `--socket-reuse-port: Node.js ${process.version} cannot set SO_REUSEPORT on a listener (Node.js 22.12 or later can)`;
+  }
+  return undefined;
 }
 
 async function main(): Promise<void> {
@@ -116,6 +144,11 @@ async function main(): Promise<void> {
   const logger = loggerFor(config);
   for (const n of result.notices) logger.info(n);
   for (const w of result.warnings) logger.warn(w);
+  const runtimeProblem = runtimeRefusal(config);
+  if (runtimeProblem !== undefined) {
+    logger.fatal('cannot honour a flag on this runtime', { error: runtimeProblem });
+    exitWith(1, `tsetcd: ${runtimeProblem}`);
+  }
 
   if (!Wal.exists(config.walDir)) {
     const check = checkBootstrap(config);
@@ -154,6 +187,8 @@ async function main(): Promise<void> {
       progressNotifyIntervalMs: config.watchProgressNotifyIntervalMs,
       enablePprof: config.enablePprof,
       maxConcurrentStreams: config.maxConcurrentStreams,
+      enableGrpcGateway: config.enableGrpcGateway,
+      reusePort: config.socketReusePort,
     });
     peerApi.serveClientApi(clientApi.handlers);
     metricsApi = await serveMetricsApi(server, [...config.listenMetricsUrls], logger);

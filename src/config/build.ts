@@ -3,10 +3,10 @@
 // compaction retention), and holds the bootstrap-only cluster checks.
 
 import { join } from 'node:path';
-import { mustFlag } from './flags.js';
+import { FLAGS, mustFlag } from './flags.js';
 import { goQuote, parseGoDuration } from './goparse.js';
 import { isIpHost, parseUrlsMap, toWhatwgUrl, urlsMapText } from './urls.js';
-import type { AutoCompaction, Config, ConfigSource, FlagState, LogLevel, TlsConfig } from './types.js';
+import type { AutoCompaction, Config, ConfigSource, FlagState, FlagValue, LogLevel, TlsConfig } from './types.js';
 
 const DEFAULT_NAME = 'default';
 const DEFAULT_SNAPSHOT_COUNT = 100000;
@@ -17,6 +17,11 @@ const str = (s: FlagState, n: string) => s.values.get(n) as string;
 const num = (s: FlagState, n: string) => s.values.get(n) as number;
 const bool = (s: FlagState, n: string) => s.values.get(n) as boolean;
 const list = (s: FlagState, n: string) => s.values.get(n) as readonly string[];
+
+function sameValue(a: FlagValue | undefined, b: FlagValue | undefined): boolean {
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => x === b[i]);
+  return a === b;
+}
 
 /**
  * What etcd does after reading flags and ETCD_* (not for config files): a
@@ -117,7 +122,15 @@ export function buildConfig(state: FlagState, source: ConfigSource, configFile: 
   if (bool(state, 'enable-v2')) {
     warnings.push('--enable-v2 is set, but tsetcd serves only the v3 API (as etcd 3.6 does): v2 requests are answered 404; use the v3 API (ETCDCTL_API=3)');
   }
-  const outputs = list(state, 'log-outputs');
+  for (const f of FLAGS) {
+    if (f.inert === undefined || f.kind === 'ignored' || sameValue(state.values.get(f.name), f.default)) continue;
+    warnings.push(`--${f.name} has no effect in tsetcd: ${f.inert}`);
+  }
+  let outputs = list(state, 'log-outputs');
+  if (state.explicit.has('log-output') && !state.explicit.has('log-outputs')) {
+    warnings.push(`'--log-output' flag is deprecated; use '--log-outputs' instead`);
+    outputs = list(state, 'log-output');
+  }
   const debug = bool(state, 'debug');
   const urls = (n: string) => list(state, n).map(toWhatwgUrl);
 
@@ -159,6 +172,18 @@ export function buildConfig(state: FlagState, source: ConfigSource, configFile: 
     watchProgressNotifyIntervalMs: num(state, 'experimental-watch-progress-notify-interval') / NS_PER_MS,
     enablePprof: bool(state, 'enable-pprof'),
     maxConcurrentStreams: num(state, 'max-concurrent-streams'),
+    backendBatchIntervalMs: num(state, 'backend-batch-interval') / NS_PER_MS,
+    backendBatchLimit: num(state, 'backend-batch-limit'),
+    unsafeNoFsync: bool(state, 'unsafe-no-fsync'),
+    maxLearners: num(state, 'experimental-max-learners'),
+    snapshotCatchUpEntries: num(state, 'experimental-snapshot-catchup-entries'),
+    warningApplyDurationMs: num(state, 'experimental-warning-apply-duration') / NS_PER_MS,
+    bootstrapDefragThresholdMb: num(state, 'experimental-bootstrap-defrag-threshold-megabytes'),
+    enableGrpcGateway: bool(state, 'enable-grpc-gateway'),
+    socketReusePort: bool(state, 'socket-reuse-port'),
+    memoryMlock: bool(state, 'experimental-memory-mlock'),
+    peerClientCertFile: str(state, 'peer-client-cert-file'),
+    peerClientKeyFile: str(state, 'peer-client-key-file'),
     clientTls: tlsFrom(state, 'client'),
     peerTls: tlsFrom(state, 'peer'),
     values: new Map(state.values),

@@ -84,6 +84,11 @@ export interface FlagSpec {
   readonly yamlType?: YamlGoType;
   /** left out of `--help`, as etcd leaves it out */
   readonly hidden?: boolean;
+  /**
+   * Set for a flag that has nothing to act on in tsetcd: why. `--help` shows it, and a
+   * start with the flag set to anything but its default logs it.
+   */
+  readonly inert?: string;
 }
 
 /** Where the effective values came from. */
@@ -180,6 +185,21 @@ export interface Config {
   readonly maxConcurrentStreams: number;
   /** --enable-pprof */
   readonly enablePprof: boolean;
+  /** --backend-batch-interval in ms, --backend-batch-limit (0: etcd's defaults) */
+  readonly backendBatchIntervalMs: number;
+  readonly backendBatchLimit: number;
+  readonly unsafeNoFsync: boolean;
+  readonly maxLearners: number;
+  readonly snapshotCatchUpEntries: number;
+  readonly warningApplyDurationMs: number;
+  readonly bootstrapDefragThresholdMb: number;
+  /** --enable-grpc-gateway (default true) */
+  readonly enableGrpcGateway: boolean;
+  readonly socketReusePort: boolean;
+  readonly memoryMlock: boolean;
+  /** --peer-client-cert-file / --peer-client-key-file ('' : the peer certificate) */
+  readonly peerClientCertFile: string;
+  readonly peerClientKeyFile: string;
 
   readonly clientTls: Readonly<TlsConfig>;
   readonly peerTls: Readonly<TlsConfig>;

@@ -158,6 +158,13 @@ export function validateState(
       return ['', 'periodic', 'revision'].includes(mode) ? undefined : `unknown auto-compaction-mode ${goQuote(mode)}`;
     },
     () => {
+      const cn = str(state, 'peer-cert-allowed-cn');
+      const hostname = str(state, 'peer-cert-allowed-hostname');
+      return cn !== '' && hostname !== ''
+        ? `AllowedCN and AllowedHostname are mutually exclusive (cn=${goQuote(cn)}, hostname=${goQuote(hostname)})`
+        : undefined;
+    },
+    () => {
       const metrics = str(state, 'metrics');
       return metrics === 'basic' || metrics === 'extensive'
         ? undefined

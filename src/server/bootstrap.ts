@@ -53,7 +53,7 @@ export async function boot(opts: ServerOptions): Promise<Booted> {
   for (const name of fs.readdirSync(snapDir)) {
     if (name.startsWith('outgoing-') || name.startsWith('incoming-')) fs.rmSync(path.join(snapDir, name), { recursive: true, force: true });
   }
-  const backend = Backend.open(path.join(snapDir, 'db'));
+  const backend = Backend.open(path.join(snapDir, 'db'), { batchIntervalMs: opts.backendBatchIntervalMs, batchLimit: opts.backendBatchLimit });
   const snapshotter = new Snapshotter(snapDir);
   try {
     if (restarting) return await restart(opts, backend, snapshotter, walDir);
@@ -85,7 +85,7 @@ async function bootstrapNew(opts: ServerOptions, backend: Backend, snapshotter: 
   if (!self) throw new Error(`couldn't find local name "${opts.name}" in the initial cluster configuration`);
   const clusterId = clusterIdFor(members.map((m) => m.id));
   fs.mkdirSync(path.dirname(walDir), { recursive: true, mode: 0o700 });
-  const wal = await Wal.create(walDir, encodeWalMetadata(self.id, clusterId));
+  const wal = await Wal.create(walDir, encodeWalMetadata(self.id, clusterId), { unsafeNoFsync: opts.unsafeNoFsync });
   const storage = new MemoryStorage();
   // The log of a new cluster starts with one configuration change per initial member;
   // their records (names, peer URLs) travel in the entries' context.
@@ -156,7 +156,7 @@ async function join(opts: ServerOptions, backend: Backend, snapshotter: Snapshot
   }
   const memberId = BigInt('0x' + self.id);
   fs.mkdirSync(path.dirname(walDir), { recursive: true, mode: 0o700 });
-  const wal = await Wal.create(walDir, encodeWalMetadata(memberId, fetched.clusterId));
+  const wal = await Wal.create(walDir, encodeWalMetadata(memberId, fetched.clusterId), { unsafeNoFsync: opts.unsafeNoFsync });
   const storage = new MemoryStorage();
   const node = new RawNode(raftConfig(memberId, storage, raftOptions(opts, 0)));
   const knownMembers: Member[] = fetched.members.map((m) => ({
@@ -174,7 +174,7 @@ async function restart(opts: ServerOptions, backend: Backend, snapshotter: Snaps
   const markers = await Wal.readSnapshotMarkers(walDir);
   const snapshot = await snapshotter.loadNewest(markers);
   const snapMeta = snapshot ? { index: snapshot.metadata.index, term: snapshot.metadata.term } : undefined;
-  const opened = await Wal.open(walDir, snapMeta);
+  const opened = await Wal.open(walDir, snapMeta, { unsafeNoFsync: opts.unsafeNoFsync });
   if (opened.repairedBytes > 0) {
     opts.logger.warn('repaired the torn tail of the WAL', { 'wal-dir': walDir, 'truncated-bytes': opened.repairedBytes });
   }

@@ -105,6 +105,19 @@ export interface ServerOptions {
   initialCorruptCheck?: boolean;
   /** --experimental-corrupt-check-time: the leader compares hashes with every member this often (0: never) */
   corruptCheckTimeMs?: number;
+  /** --backend-batch-interval / --backend-batch-limit (0 or absent: etcd's 100 ms / 10,000) */
+  backendBatchIntervalMs?: number;
+  backendBatchLimit?: number;
+  /** --unsafe-no-fsync: the WAL is never synced */
+  unsafeNoFsync?: boolean;
+  /** --experimental-max-learners (default 1) */
+  maxLearners?: number;
+  /** --experimental-snapshot-catchup-entries (default 5000) */
+  snapshotCatchUpEntries?: number;
+  /** --experimental-warning-apply-duration: applying one entry longer than this is logged (default 100 ms) */
+  warningApplyDurationMs?: number;
+  /** --experimental-bootstrap-defrag-threshold-megabytes: defragment at start when that much would be freed (0: never) */
+  bootstrapDefragThresholdMb?: number;
 }
 
 /** etcd refuses proposals when this many are queued and not yet applied */
@@ -175,6 +188,7 @@ export class EtcdServer implements RaftHost {
   static async start(opts: ServerOptions): Promise<EtcdServer> {
     const booted = await boot(opts);
     const server = new EtcdServer(opts, booted);
+    await server.maybeDefragAtStart();
     // like etcd, only a member that has data already is checked (a new one has nothing to compare)
     if (opts.initialCorruptCheck && booted.kind === 'restart') {
       try {
@@ -261,11 +275,13 @@ export class EtcdServer implements RaftHost {
       host: this,
       onFatal: (err) => this.fatal(err),
       onWalSync: (sec) => this.metrics.walFsyncSeconds.observe(sec),
+      snapshotCatchUpEntries: opts.snapshotCatchUpEntries,
     });
     this.cluster = new ClusterOps(this, this.membership, this.driver, {
       token: opts.initialClusterToken,
       strictReconfigCheck: opts.strictReconfigCheck ?? true,
       requestTimeoutMs: this.requestTimeoutMs,
+      maxLearners: opts.maxLearners ?? 1,
     });
     // proposals dropped while leadership moves are retried; the member publishes itself
     this.retryTimer = setInterval(() => {
@@ -658,6 +674,21 @@ export class EtcdServer implements RaftHost {
     return { header: this.header(h.currentRev), hash: h.hash, compact_revision: h.compactRev, hash_revision: h.hashRev };
   }
 
+  /** --experimental-bootstrap-defrag-threshold-megabytes: defragment before serving when that much would be freed. */
+  private async maybeDefragAtStart(): Promise<void> {
+    const thresholdMb = this.opts.bootstrapDefragThresholdMb ?? 0;
+    if (thresholdMb <= 0) return;
+    const size = this.backend.sizeBytes();
+    const inUse = this.backend.sizeInUseBytes();
+    const thresholdBytes = thresholdMb * 1024 * 1024;
+    const fields = { 'current-db-size-bytes': size, 'current-db-size-in-use-bytes': inUse, 'experimental-bootstrap-defrag-threshold-bytes': thresholdBytes };
+    if (size - inUse < thresholdBytes) {
+      this.opts.logger.info('Skipping defragmentation', fields);
+      return;
+    }
+    await this.defragment();
+  }
+
   // ---------------------------------------------------------------- corruption checks
 
   private hashAt(revision: number): HashAt {
@@ -891,7 +922,9 @@ export class EtcdServer implements RaftHost {
         if (e.type === EntryType.ConfChange) outcomes.push(this.applyConfChangeEntry(e));
         else {
           const waiter = this.waiters.get(decodeIdFast(e));
+          const startMs = performance.now();
           outcomes.push(applyEntry(e, this.applyCtx, waiter?.decoded));
+          this.warnSlowApply(e, performance.now() - startMs);
         }
         last = e.index;
       }
@@ -912,6 +945,13 @@ export class EtcdServer implements RaftHost {
       this.appliedWaiters = this.appliedWaiters.filter((w) => w.index > this.appliedIndex);
       for (const w of ready) w.resolve();
     }
+  }
+
+  /** etcd's warning for an entry whose apply took longer than --experimental-warning-apply-duration. */
+  private warnSlowApply(e: Entry, tookMs: number): void {
+    const expectedMs = this.opts.warningApplyDurationMs ?? 100;
+    if (tookMs <= expectedMs) return;
+    this.opts.logger.warn('apply request took too long', { took: `${tookMs.toFixed(3)}ms`, 'expected-duration': `${expectedMs}ms`, index: e.index });
   }
 
   /** A configuration change the backend already reflects: only raft and the transport learn it. */
