@@ -49,19 +49,34 @@ describe('unsupported flags', () => {
       'auto-compaction-mode',
       'auto-compaction-retention',
       'auto-tls',
+      'backend-batch-interval',
+      'backend-batch-limit',
+      'backend-bbolt-freelist-type',
       'bcrypt-cost',
       'cert-file',
       'cipher-suites',
       'client-cert-auth',
+      'client-cert-file',
       'client-crl-file',
+      'client-key-file',
       'config-file',
       'data-dir',
       'debug',
       'election-timeout',
+      'enable-grpc-gateway',
       'enable-pprof',
       'enable-v2',
+      'experimental-backend-bbolt-freelist-type',
+      'experimental-bootstrap-defrag-threshold-megabytes',
       'experimental-corrupt-check-time',
+      'experimental-downgrade-check-time',
       'experimental-initial-corrupt-check',
+      'experimental-max-learners',
+      'experimental-memory-mlock',
+      'experimental-peer-skip-client-san-verification',
+      'experimental-snapshot-catchup-entries',
+      'experimental-txn-mode-write-with-shared-buffer',
+      'experimental-warning-apply-duration',
       'experimental-watch-progress-notify-interval',
       'force-new-cluster',
       'heartbeat-interval',
@@ -75,8 +90,11 @@ describe('unsupported flags', () => {
       'listen-metrics-urls',
       'listen-peer-urls',
       'log-level',
+      'log-output',
       'log-outputs',
+      'log-package-levels',
       'logger',
+      'max-concurrent-streams',
       'max-request-bytes',
       'max-snapshots',
       'max-txn-ops',
@@ -88,6 +106,8 @@ describe('unsupported flags', () => {
       'peer-cert-allowed-hostname',
       'peer-cert-file',
       'peer-client-cert-auth',
+      'peer-client-cert-file',
+      'peer-client-key-file',
       'peer-crl-file',
       'peer-key-file',
       'peer-trusted-ca-file',
@@ -95,10 +115,13 @@ describe('unsupported flags', () => {
       'quota-backend-bytes',
       'self-signed-cert-validity',
       'snapshot-count',
+      'socket-reuse-address',
+      'socket-reuse-port',
       'strict-reconfig-check',
       'tls-max-version',
       'tls-min-version',
       'trusted-ca-file',
+      'unsafe-no-fsync',
       'version',
       'wal-dir',
     ]);
@@ -271,5 +294,28 @@ describe('warnings etcd logs', () => {
     assert.ok(r.warnings.includes(`Deprecated '--debug' flag is set to true with inconsistent '--log-level=info' flag`));
     assert.ok(r.warnings.includes(`Deprecated '--logger=capnslog' flag is set; use '--logger=zap' flag instead`));
     assert.equal(r.config?.logLevel, 'debug');
+  });
+});
+
+describe('flags with nothing to act on in Node.js', () => {
+  it('warn at start only when set to something other than their default', () => {
+    const quiet = run(['--socket-reuse-address=false'], {}, { bootstrapChecks: false });
+    assert.ok(!quiet.warnings.some((w) => w.includes('no effect')), quiet.warnings.join('\n'));
+    const set = run(['--socket-reuse-address', '--log-package-levels=etcdserver=DEBUG'], {}, { bootstrapChecks: false });
+    assert.ok(set.warnings.includes('--socket-reuse-address has no effect in tsetcd: Node.js always sets SO_REUSEADDR on listening sockets'), set.warnings.join('\n'));
+    assert.ok(set.warnings.some((w) => w.startsWith('--log-package-levels has no effect in tsetcd')));
+  });
+
+  it("take 3.4's --log-output as --log-outputs, with a deprecation warning", () => {
+    const r = run(['--log-output=stdout'], {}, { bootstrapChecks: false });
+    assert.deepEqual(r.config?.logOutputs, ['stdout']);
+    assert.ok(r.warnings.some((w) => w.includes("'--log-output' flag is deprecated")));
+  });
+
+  it('refuse --peer-cert-allowed-cn with --peer-cert-allowed-hostname, as etcd', () => {
+    assert.equal(
+      fails(['--peer-cert-allowed-cn=a', '--peer-cert-allowed-hostname=b.example']).message,
+      'AllowedCN and AllowedHostname are mutually exclusive (cn="a", hostname="b.example")',
+    );
   });
 });
