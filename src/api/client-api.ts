@@ -48,6 +48,8 @@ export interface ClientApiOptions {
   enableGrpcGateway?: boolean;
   /** --socket-reuse-port (the caller checked the runtime can) */
   reusePort?: boolean;
+  /** --grpc-keepalive-min-time / -interval / -timeout in ms (absent: not enforced, no server pings) */
+  keepalive?: { minTimeMs: number; intervalMs: number; timeoutMs: number };
 }
 
 /** etcd's default --max-concurrent-streams: no limit */
@@ -110,7 +112,13 @@ export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Lo
   const handlers: ClientListenerHandlers = {
     onGrpcStream: (stream: H2ServerStream) => router.handle(stream),
     onHttpRequest,
-    ...(limited ? { http2Settings: { ...HTTP2_SETTINGS, maxConcurrentStreams: maxStreams } } : {}),
+    http2Settings: {
+      ...HTTP2_SETTINGS,
+      ...(limited ? { maxConcurrentStreams: maxStreams } : {}),
+      ...(options.keepalive
+        ? { keepaliveMinTimeMs: options.keepalive.minTimeMs, keepaliveIntervalMs: options.keepalive.intervalMs, keepaliveTimeoutMs: options.keepalive.timeoutMs }
+        : {}),
+    },
     ...(options.reusePort ? { reusePort: true } : {}),
   };
   try {

@@ -193,6 +193,10 @@ export interface Config {
   readonly snapshotCatchUpEntries: number;
   readonly warningApplyDurationMs: number;
   readonly bootstrapDefragThresholdMb: number;
+  /** --grpc-keepalive-min-time, --grpc-keepalive-interval, --grpc-keepalive-timeout, in ms */
+  readonly grpcKeepaliveMinTimeMs: number;
+  readonly grpcKeepaliveIntervalMs: number;
+  readonly grpcKeepaliveTimeoutMs: number;
   /** --enable-grpc-gateway (default true) */
   readonly enableGrpcGateway: boolean;
   readonly socketReusePort: boolean;
