@@ -11,6 +11,7 @@ import http from 'node:http';
 import { HTTP2_SETTINGS, listenCleartext, listenTls, type ClientListener, type ClientListenerHandlers, type HttpHandler, type ListenHost } from './listener.js';
 import { listenAddress } from './peer-api.js';
 import { StreamSlots } from './stream-slots.js';
+import { withAccessControl, type AccessRules } from './access-control.js';
 import { secureContextOptions, watchTlsFiles, type TlsFiles } from './tls-context.js';
 import type { H2ServerStream } from './h2/index.js';
 import { registerUnary, type AnyUnaryMethod, type Codec } from './method.js';
@@ -48,6 +49,8 @@ export interface ClientApiOptions {
   enableGrpcGateway?: boolean;
   /** --socket-reuse-port (the caller checked the runtime can) */
   reusePort?: boolean;
+  /** --cors / --host-whitelist (absent: allow all, etcd's defaults) */
+  access?: AccessRules;
   /** --grpc-keepalive-min-time / -interval / -timeout in ms (absent: not enforced, no server pings) */
   keepalive?: { minTimeMs: number; intervalMs: number; timeoutMs: number };
 }
@@ -127,12 +130,16 @@ export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Lo
       const host: ListenHost = 'path' in where ? { path: where.path } : where.host;
       const port = 'path' in where ? 0 : where.port;
       const address = 'path' in where ? where.path : `${where.host}:${where.port}`;
-      if (url.protocol === 'https:' || url.protocol === 'unixs:') {
+      const secure = url.protocol === 'https:' || url.protocol === 'unixs:';
+      const listenerHandlers: ClientListenerHandlers = options.access
+        ? { ...handlers, onHttpRequest: withAccessControl(handlers.onHttpRequest, options.access, secure, logger) }
+        : handlers;
+      if (secure) {
         if (!tlsFiles || !tlsFiles.certFile || !tlsFiles.keyFile) {
           throw new Error(`TLS key/cert (--cert-file, --key-file) must be provided for client url ${url.href.replace(/\/$/, '')} with HTTPS scheme`);
         }
         const files = tlsFiles;
-        const listener = await listenTls(host, port, handlers, {
+        const listener = await listenTls(host, port, listenerHandlers, {
           secureContext: secureContextOptions(files, ''),
           requestClientCert: files.clientCertAuth,
           ...(files.crlFile ? { crlFile: files.crlFile } : {}),
@@ -151,7 +158,7 @@ export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Lo
         listeners.push(listener);
         logger.info('serving client traffic securely', { address, 'client-cert-auth': files.clientCertAuth });
       } else if (url.protocol === 'http:' || url.protocol === 'unix:') {
-        listeners.push(await listenCleartext(host, port, handlers));
+        listeners.push(await listenCleartext(host, port, listenerHandlers));
         logger.info('serving client traffic insecurely; this is strongly discouraged!', { address });
       } else {
         throw new Error(`client URL ${url.href}: unsupported scheme`);

@@ -188,6 +188,7 @@ async function main(): Promise<void> {
       enablePprof: config.enablePprof,
       maxConcurrentStreams: config.maxConcurrentStreams,
       enableGrpcGateway: config.enableGrpcGateway,
+      access: { cors: config.cors, hostWhitelist: config.hostWhitelist },
       keepalive: { minTimeMs: config.grpcKeepaliveMinTimeMs, intervalMs: config.grpcKeepaliveIntervalMs, timeoutMs: config.grpcKeepaliveTimeoutMs },
       reusePort: config.socketReusePort,
     });

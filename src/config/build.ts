@@ -180,6 +180,8 @@ export function buildConfig(state: FlagState, source: ConfigSource, configFile: 
     warningApplyDurationMs: num(state, 'experimental-warning-apply-duration') / NS_PER_MS,
     bootstrapDefragThresholdMb: num(state, 'experimental-bootstrap-defrag-threshold-megabytes'),
     enableGrpcGateway: bool(state, 'enable-grpc-gateway'),
+    cors: list(state, 'cors'),
+    hostWhitelist: list(state, 'host-whitelist'),
     grpcKeepaliveMinTimeMs: num(state, 'grpc-keepalive-min-time') / NS_PER_MS,
     grpcKeepaliveIntervalMs: num(state, 'grpc-keepalive-interval') / NS_PER_MS,
     grpcKeepaliveTimeoutMs: num(state, 'grpc-keepalive-timeout') / NS_PER_MS,

@@ -84,8 +84,8 @@ const SECURITY: FlagSpec[] = [
   { name: 'tls-min-version', since: '3.5', kind: 'string', default: 'TLS1.2', section: 'Security', supported: true, help: 'Oldest TLS version accepted (TLS1.2 or TLS1.3).' },
   { name: 'tls-max-version', since: '3.5', kind: 'string', default: '', section: 'Security', supported: true, help: 'Newest TLS version accepted (empty leaves it to the runtime).' },
   { name: 'cipher-suites', kind: 'strings', default: [], yamlType: '[]string', section: 'Security', supported: true, help: 'Comma-separated TLS cipher suites to allow (empty leaves the choice to the runtime).' },
-  { name: 'cors', kind: 'urls', default: ['*'], urlExceptions: ['*'], yamlType: 'string', section: 'Security', supported: false, help: "Comma-separated origins allowed for cross-origin requests ('*' allows all)." },
-  { name: 'host-whitelist', kind: 'unique-strings', default: ['*'], yamlType: 'string', section: 'Security', supported: false, help: "Host names accepted in HTTP requests on insecure listeners ('*' accepts all)." },
+  { name: 'cors', kind: 'urls', default: ['*'], urlExceptions: ['*'], yamlType: 'string', section: 'Security', supported: true, help: "Comma-separated origins allowed for cross-origin requests ('*' allows all)." },
+  { name: 'host-whitelist', kind: 'unique-strings', default: ['*'], yamlType: 'string', section: 'Security', supported: true, help: "Host names accepted in HTTP requests on insecure listeners ('*' accepts all); others are answered 421, against DNS rebinding." },
 ];
 
 const AUTH: FlagSpec[] = [

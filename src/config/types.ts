@@ -197,6 +197,9 @@ export interface Config {
   readonly grpcKeepaliveMinTimeMs: number;
   readonly grpcKeepaliveIntervalMs: number;
   readonly grpcKeepaliveTimeoutMs: number;
+  /** --cors and --host-whitelist as given ('*' allows all) */
+  readonly cors: readonly string[];
+  readonly hostWhitelist: readonly string[];
   /** --enable-grpc-gateway (default true) */
   readonly enableGrpcGateway: boolean;
   readonly socketReusePort: boolean;

@@ -109,3 +109,38 @@ describe('flags this Node.js cannot honour', () => {
     assert.match(r.err, /--socket-reuse-port: Node\.js v[0-9.]+ cannot set SO_REUSEPORT/);
   });
 });
+
+describe('--cors and --host-whitelist', () => {
+  const check = async (bin: string) => {
+    const { dir, cleanup } = tempDir();
+    const m = await startMember({
+      bin,
+      dataDir: path.join(dir, 'd'),
+      ports: await freePorts(),
+      extraArgs: ['--cors=http://a.example:8080', '--host-whitelist=127.0.0.1,localhost'],
+    });
+    const curl = (args: string[]) => spawnSync('curl', ['-s', '-i', ...args, `${m.clientUrl}/version`], { encoding: 'utf8' }).stdout;
+    try {
+      const rebinding = curl(['-H', 'Host: evil.example:2379']);
+      const allowed = curl(['-H', 'Origin: http://a.example:8080']);
+      const other = curl(['-H', 'Origin: http://b.example:8080']);
+      const preflight = curl(['-X', 'OPTIONS', '-H', 'Origin: http://a.example:8080']);
+      return {
+        rebinding: /^HTTP\/1\.1 (\d+)/.exec(rebinding)?.[1],
+        rebindingText: rebinding.includes('etcd --host-whitelist "evil.example"'),
+        allowedOrigin: /access-control-allow-origin: (\S+)/i.exec(allowed)?.[1],
+        otherOrigin: /access-control-allow-origin: (\S+)/i.exec(other)?.[1] ?? 'none',
+        preflight: /^HTTP\/1\.1 (\d+)/.exec(preflight)?.[1],
+      };
+    } finally {
+      await m.kill();
+      cleanup();
+    }
+  };
+
+  it('refuse foreign Host headers without TLS and announce only listed origins, as etcd', { skip: !spawnSync('sh', ['-c', 'command -v etcd']).stdout && 'needs etcd' }, async () => {
+    const ours = await check(TSETCD_BIN);
+    assert.deepEqual(ours, { rebinding: '421', rebindingText: true, allowedOrigin: 'http://a.example:8080', otherOrigin: 'none', preflight: '200' });
+    assert.deepEqual(ours, await check('etcd'));
+  });
+});
