@@ -75,6 +75,7 @@ function serverOptions(config: Config, logger: Logger, tlsSetup: StartupTls): Se
     backendBatchLimit: config.backendBatchLimit,
     unsafeNoFsync: config.unsafeNoFsync,
     maxLearners: config.maxLearners,
+    compactionBatchLimit: config.compactionBatchLimit,
     snapshotCatchUpEntries: config.snapshotCatchUpEntries,
     warningApplyDurationMs: config.warningApplyDurationMs,
     bootstrapDefragThresholdMb: config.bootstrapDefragThresholdMb,

@@ -134,7 +134,7 @@ const EXPERIMENTAL: FlagSpec[] = [
   experimental('experimental-backend-bbolt-freelist-type', 'string', '', 'Free-list layout of the backend database (array or map).', { defaultText: 'array', supported: true, inert: 'the backend is LMDB, whose free pages have a single layout' }),
   experimental('experimental-enable-lease-checkpoint', 'bool', false, 'Let the leader checkpoint remaining lease TTLs to the other members.'),
   experimental('experimental-enable-lease-checkpoint-persist', 'bool', false, 'Also persist checkpointed lease TTLs; needs --experimental-enable-lease-checkpoint.', { hidden: true }),
-  experimental('experimental-compaction-batch-limit', 'int', 0, 'Most revisions removed per compaction batch.', { defaultText: '1000' }),
+  experimental('experimental-compaction-batch-limit', 'int', 0, 'Most revisions removed per compaction batch.', { defaultText: '1000', supported: true }),
   experimental('experimental-peer-skip-client-san-verification', 'bool', false, 'Do not check the SAN of certificates presented by members.', { yamlKey: null, supported: true, inert: "tsetcd never checks a member's client certificate SAN against its address (it checks the chain, --peer-cert-allowed-cn/-hostname and the CRL)" }),
   experimental('experimental-watch-progress-notify-interval', 'duration', 0, 'Interval of progress notifications sent to idle watches.', { defaultText: '10m', supported: true }),
   experimental('experimental-warning-apply-duration', 'duration', S / 10, 'Warn about requests whose apply takes longer than this.', { supported: true }),

@@ -190,6 +190,7 @@ export interface Config {
   readonly backendBatchLimit: number;
   readonly unsafeNoFsync: boolean;
   readonly maxLearners: number;
+  readonly compactionBatchLimit: number;
   readonly snapshotCatchUpEntries: number;
   readonly warningApplyDurationMs: number;
   readonly bootstrapDefragThresholdMb: number;

@@ -59,6 +59,8 @@ export interface MvccOpStats {
 
 export class MvccStore {
   readonly stats: MvccOpStats = { ranges: 0, puts: 0, deletes: 0, txns: 0, putBytes: 0 };
+  /** revisions scanned per physical compaction batch (--experimental-compaction-batch-limit) */
+  compactionBatchLimit = COMPACTION_BATCH;
   private index = new TreeIndex();
   /** key (latin1) -> lease currently attached to its live generation */
   private keyLeases = new Map<string, bigint>();
@@ -201,9 +203,9 @@ export class MvccStore {
         scanned++;
         last = key;
         if (!keep.has(revKey(bytesToRev(key)))) doomed.push(Buffer.from(key));
-        if (scanned >= COMPACTION_BATCH) break;
+        if (scanned >= this.compactionBatchLimit) break;
       }
-      const done = scanned < COMPACTION_BATCH;
+      const done = scanned < this.compactionBatchLimit;
       this.backend.write(() => {
         for (const k of doomed) this.backend.delete('key', k);
         if (done) this.backend.put('meta', META_FINISHED_COMPACT, revToBytes(rev, 0));

@@ -110,6 +110,8 @@ export interface ServerOptions {
   backendBatchLimit?: number;
   /** --unsafe-no-fsync: the WAL is never synced */
   unsafeNoFsync?: boolean;
+  /** --experimental-compaction-batch-limit (0 or absent: 1000) */
+  compactionBatchLimit?: number;
   /** --experimental-max-learners (default 1) */
   maxLearners?: number;
   /** --experimental-snapshot-catchup-entries (default 5000) */
@@ -216,6 +218,7 @@ export class EtcdServer implements RaftHost {
     this.membership.load();
     if (this.membership.clusterId === 0n) b.backend.write(() => this.membership.setClusterId(b.clusterId));
     this.store = new MvccStore(b.backend);
+    if ((opts.compactionBatchLimit ?? 0) > 0) this.store.compactionBatchLimit = opts.compactionBatchLimit!;
     this.store.restore();
     this.confState = b.storage.initialState().confState;
     this.idGen = new RequestIdGenerator(b.memberId, Date.now());

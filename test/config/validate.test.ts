@@ -69,6 +69,7 @@ describe('unsupported flags', () => {
       'enable-v2',
       'experimental-backend-bbolt-freelist-type',
       'experimental-bootstrap-defrag-threshold-megabytes',
+      'experimental-compaction-batch-limit',
       'experimental-corrupt-check-time',
       'experimental-downgrade-check-time',
       'experimental-initial-corrupt-check',

@@ -34,6 +34,12 @@ const ALL_AT_ONCE = [
   '--experimental-watch-progress-notify-interval=1m',
   '--max-concurrent-streams=100',
   '--enable-grpc-gateway=false',
+  '--experimental-compaction-batch-limit=2',
+  '--grpc-keepalive-min-time=1s',
+  '--grpc-keepalive-interval=1h',
+  '--grpc-keepalive-timeout=5s',
+  '--cors=http://a.example:8080',
+  '--host-whitelist=127.0.0.1',
 ];
 
 describe('flags etcd has and tsetcd now honours', () => {
@@ -54,6 +60,12 @@ describe('flags etcd has and tsetcd now honours', () => {
         const add = await etcdctl(m.clientUrl, ['member', 'add', name, `--peer-urls=http://127.0.0.1:${40001 + i}`, '--learner']);
         assert.equal(add.code, 0, add.stderr);
       }
+      // a physical compaction in batches of two revisions still removes all it must
+      for (let i = 0; i < 7; i++) assert.equal((await etcdctl(m.clientUrl, ['put', 'k', `v${i}`])).code, 0);
+      const compact = await etcdctl(m.clientUrl, ['compact', '7', '--physical']);
+      assert.equal(compact.stdout, 'compacted revision 7\n', compact.stderr);
+      assert.match((await etcdctl(m.clientUrl, ['get', 'k', '--rev=6'])).stderr, /required revision has been compacted/);
+      assert.equal((await etcdctl(m.clientUrl, ['get', 'k', '--print-value-only'])).stdout, 'v6\n');
       const gateway = await fetch(`${m.clientUrl}/v3/kv/range`, { method: 'POST', body: '{"key":"aw=="}' });
       assert.equal(gateway.status, 404, 'no JSON gateway with --enable-grpc-gateway=false');
     } finally {
