@@ -49,6 +49,8 @@ export interface ClientApiOptions {
   enableGrpcGateway?: boolean;
   /** --socket-reuse-port (the caller checked the runtime can) */
   reusePort?: boolean;
+  /** --listen-client-http-urls: serve HTTP (gateway, /health, /metrics...) only there */
+  listenClientHttpUrls?: URL[];
   /** --cors / --host-whitelist (absent: allow all, etcd's defaults) */
   access?: AccessRules;
   /** --grpc-keepalive-min-time / -interval / -timeout in ms (absent: not enforced, no server pings) */
@@ -124,16 +126,24 @@ export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Lo
     },
     ...(options.reusePort ? { reusePort: true } : {}),
   };
+  // --listen-client-http-urls: HTTP moves there, and the client URLs keep only gRPC
+  const httpUrls = options.listenClientHttpUrls ?? [];
+  const grpcOnly: ClientListenerHandlers = { ...handlers, onHttpRequest: refuseHttp };
+  const httpOnly: ClientListenerHandlers = { ...handlers, onGrpcStream: refuseGrpc };
+  const served = [
+    ...urls.map((url) => ({ url, base: httpUrls.length > 0 ? grpcOnly : handlers })),
+    ...httpUrls.map((url) => ({ url, base: httpOnly })),
+  ];
   try {
-    for (const url of urls) {
+    for (const { url, base } of served) {
       const where = listenAddress(url, 2379);
       const host: ListenHost = 'path' in where ? { path: where.path } : where.host;
       const port = 'path' in where ? 0 : where.port;
       const address = 'path' in where ? where.path : `${where.host}:${where.port}`;
       const secure = url.protocol === 'https:' || url.protocol === 'unixs:';
       const listenerHandlers: ClientListenerHandlers = options.access
-        ? { ...handlers, onHttpRequest: withAccessControl(handlers.onHttpRequest, options.access, secure, logger) }
-        : handlers;
+        ? { ...base, onHttpRequest: withAccessControl(base.onHttpRequest, options.access, secure, logger) }
+        : base;
       if (secure) {
         if (!tlsFiles || !tlsFiles.certFile || !tlsFiles.keyFile) {
           throw new Error(`TLS key/cert (--cert-file, --key-file) must be provided for client url ${url.href.replace(/\/$/, '')} with HTTPS scheme`);
@@ -180,6 +190,19 @@ export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Lo
   };
 }
 
+
+/** HTTP on a client URL that serves only gRPC (--listen-client-http-urls is set). */
+const refuseHttp: HttpHandler = (_req, res) => {
+  const body = 'this client URL serves gRPC only; HTTP is served on --listen-client-http-urls\n';
+  res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
+};
+
+/** gRPC on a --listen-client-http-urls URL: a plain HTTP 404, as etcd's HTTP-only server gives. */
+function refuseGrpc(stream: H2ServerStream): void {
+  stream.onData = () => {};
+  stream.respond({ ':status': 404, 'content-type': 'text/plain; charset=utf-8' }, true);
+}
 
 /** The streaming calls etcd's gateway serves, bridged to the same gRPC handlers. */
 function gatewayStreams(router: GrpcRouter): GatewayStream[] {

@@ -16,7 +16,7 @@ const MEMBER: FlagSpec[] = [
   { name: 'initial-election-tick-advance', kind: 'bool', default: true, section: 'Member', supported: true, help: 'Skip most of the first election timeout after start so a leader is found sooner.' },
   { name: 'listen-peer-urls', kind: 'urls', default: ['http://localhost:2380'], urlExceptions: [''], yamlType: 'string', section: 'Member', supported: true, help: 'URLs to accept traffic from other members on.' },
   { name: 'listen-client-urls', kind: 'urls', default: ['http://localhost:2379'], urlExceptions: [''], yamlType: 'string', section: 'Member', supported: true, help: 'URLs to accept client traffic on.' },
-  { name: 'listen-client-http-urls', since: '3.5', kind: 'urls', default: [], urlExceptions: [''], yamlType: 'string', section: 'Member', supported: false, help: 'URLs to serve only HTTP client traffic on; HTTP then leaves --listen-client-urls.' },
+  { name: 'listen-client-http-urls', since: '3.5', kind: 'urls', default: [], urlExceptions: [''], yamlType: 'string', section: 'Member', supported: true, help: 'URLs to serve only HTTP client traffic on; HTTP then leaves --listen-client-urls.' },
   { name: 'max-snapshots', kind: 'uint', default: 5, section: 'Member', supported: true, help: 'How many snapshot files to keep (0 keeps all).' },
   { name: 'max-wals', kind: 'uint', default: 5, section: 'Member', supported: true, help: 'How many WAL files to keep (0 keeps all).' },
   { name: 'quota-backend-bytes', kind: 'int64', default: 0, section: 'Member', supported: true, help: 'Raise the NOSPACE alarm when the backend grows past this size (0 means the 2 GiB default, negative means no quota).' },

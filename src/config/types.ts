@@ -141,6 +141,8 @@ export interface Config {
   readonly listenPeerUrls: readonly URL[];
   readonly initialAdvertisePeerUrls: readonly URL[];
   readonly listenMetricsUrls: readonly URL[];
+  /** --listen-client-http-urls (etcd 3.5): HTTP only there, gRPC only on listenClientUrls */
+  readonly listenClientHttpUrls: readonly URL[];
 
   /** `--initial-cluster` as given (after etcd's defaulting from `--name`) */
   readonly initialClusterRaw: string;

@@ -156,3 +156,29 @@ describe('--cors and --host-whitelist', () => {
     assert.deepEqual(ours, await check('etcd'));
   });
 });
+
+describe('--listen-client-http-urls', () => {
+  it('moves HTTP to its own URL and leaves gRPC alone on the client URL', async () => {
+    const { dir, cleanup } = tempDir();
+    const httpPort = (await freePorts()).client;
+    const httpUrl = `http://127.0.0.1:${httpPort}`;
+    const m = await startMember({
+      bin: TSETCD_BIN,
+      dataDir: path.join(dir, 'd'),
+      ports: await freePorts(),
+      extraArgs: [`--listen-client-http-urls=${httpUrl}`],
+      waitHealthy: false,
+    });
+    try {
+      await waitUntil(async () => (await fetch(`${httpUrl}/health`).catch(() => undefined))?.ok === true, m.exited);
+      assert.equal((await etcdctl(m.clientUrl, ['put', 'k', 'v'])).stdout, 'OK\n');
+      assert.equal((await fetch(`${m.clientUrl}/health`)).status, 404, 'no HTTP on the gRPC URL');
+      const r = await fetch(`${httpUrl}/v3/kv/range`, { method: 'POST', body: JSON.stringify({ key: Buffer.from('k').toString('base64') }) });
+      assert.match(await r.text(), /"value":"dg=="/);
+      assert.notEqual((await etcdctl(httpUrl, ['get', 'k'])).code, 0, 'no gRPC on the HTTP URL');
+    } finally {
+      await m.kill();
+      cleanup();
+    }
+  });
+});
