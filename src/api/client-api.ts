@@ -51,6 +51,8 @@ export interface ClientApiOptions {
   reusePort?: boolean;
   /** --listen-client-http-urls: serve HTTP (gateway, /health, /metrics...) only there */
   listenClientHttpUrls?: URL[];
+  /** --client-cert-allowed-hostname */
+  allowedHostname?: string;
   /** --cors / --host-whitelist (absent: allow all, etcd's defaults) */
   access?: AccessRules;
   /** --grpc-keepalive-min-time / -interval / -timeout in ms (absent: not enforced, no server pings) */
@@ -153,6 +155,7 @@ export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Lo
           secureContext: secureContextOptions(files, ''),
           requestClientCert: files.clientCertAuth,
           ...(files.crlFile ? { crlFile: files.crlFile } : {}),
+          ...(options.allowedHostname ? { allowedHostname: options.allowedHostname } : {}),
         });
         stopWatching.push(
           watchTlsFiles(

@@ -86,6 +86,8 @@ export interface TlsListenerOptions {
   requestClientCert: boolean;
   /** --client-crl-file: refuse clients whose certificate serial it lists */
   crlFile?: string;
+  /** --client-cert-allowed-hostname: refuse client certificates not valid for this name */
+  allowedHostname?: string;
 }
 
 /**
@@ -110,6 +112,7 @@ export async function listenTls(
   const server = tls.createServer(serverOptions(opts.secureContext), (socket) => {
     if (refuseUnverified(socket, opts.requestClientCert) !== null) return;
     if (crl && crl.check(socket) !== null) return refuseConnection(socket);
+    if (opts.allowedHostname && tls.checkServerIdentity(opts.allowedHostname, socket.getPeerCertificate()) !== undefined) return refuseConnection(socket);
     track(sockets, socket);
     route(socket, socket.alpnProtocol || undefined);
   });

@@ -42,8 +42,8 @@ const CLUSTERING: FlagSpec[] = [
   { name: 'initial-cluster-token', kind: 'string', default: 'etcd-cluster', section: 'Clustering', supported: true, help: 'Token that sets this cluster apart from others during bootstrap; pick a unique one per cluster.' },
   { name: 'advertise-client-urls', kind: 'urls', default: ['http://localhost:2379'], urlExceptions: [''], yamlType: 'string', section: 'Clustering', supported: true, help: 'Client URLs of this member to publish to clients; they must be reachable by them.' },
   { name: 'discovery', kind: 'string', default: '', section: 'Clustering', supported: false, help: 'Discovery service URL to bootstrap the cluster through.' },
-  { name: 'discovery-fallback', kind: 'choice', choices: ['exit', 'proxy'], default: 'proxy', section: 'Clustering', supported: false, help: "What to do when the discovery service fails: 'exit' or 'proxy' (v2 only)." },
-  { name: 'discovery-proxy', kind: 'string', default: '', section: 'Clustering', supported: false, help: 'HTTP proxy for reaching the discovery service.' },
+  { name: 'discovery-fallback', kind: 'choice', choices: ['exit', 'proxy'], default: 'proxy', section: 'Clustering', supported: true, inert: 'it applies only with --discovery, which tsetcd does not support yet', help: "What to do when the discovery service fails: 'exit' or 'proxy' (v2 only)." },
+  { name: 'discovery-proxy', kind: 'string', default: '', section: 'Clustering', supported: true, inert: 'it applies only with --discovery, which tsetcd does not support yet', help: 'HTTP proxy for reaching the discovery service.' },
   { name: 'discovery-srv', kind: 'string', default: '', section: 'Clustering', supported: false, help: 'DNS domain whose SRV records list the initial members.' },
   { name: 'discovery-srv-name', kind: 'string', default: '', section: 'Clustering', supported: false, help: 'Suffix added to the SRV record names looked up for discovery.' },
   { name: 'strict-reconfig-check', kind: 'bool', default: true, section: 'Clustering', supported: true, help: 'Refuse membership changes that would lose quorum.' },
@@ -51,7 +51,7 @@ const CLUSTERING: FlagSpec[] = [
   { name: 'auto-compaction-retention', kind: 'string', default: '0', section: 'Clustering', supported: true, help: 'How much history to keep when compacting automatically (0 disables). A period such as 5m, or a bare number of hours, in periodic mode; a revision count in revision mode.' },
   { name: 'auto-compaction-mode', kind: 'string', default: 'periodic', section: 'Clustering', supported: true, help: "How --auto-compaction-retention is read: 'periodic' (a period) or 'revision' (a number of revisions)." },
   { name: 'enable-v2', kind: 'bool', default: false, section: 'Clustering', supported: true, help: 'Serve the etcd v2 API. tsetcd serves only v3 (etcd 3.6 removed v2 as well): the flag is accepted so 3.4 configurations start, and a warning says v2 requests are not served.' },
-  { name: 'v2-deprecation', since: '3.5', kind: 'choice', choices: ['not-yet', 'write-only', 'write-only-drop-data', 'gone'], default: 'not-yet', section: 'Clustering', supported: false, help: 'Stage of the v2 store deprecation.' },
+  { name: 'v2-deprecation', since: '3.5', kind: 'choice', choices: ['not-yet', 'write-only', 'write-only-drop-data', 'gone'], default: 'not-yet', section: 'Clustering', supported: true, inert: "tsetcd keeps no v2 store: it is at 'gone' whatever this says", help: 'Stage of the v2 store deprecation.' },
 ];
 
 function tls(name: string, yamlKey: string | null, kind: FlagKind, help: string, extra: Partial<FlagSpec> = {}): FlagSpec {
@@ -67,7 +67,7 @@ const SECURITY: FlagSpec[] = [
   tls('client-key-file', CTS + 'client-key-file', 'string', 'Private key of --client-cert-file.', { since: '3.5', supported: true, inert: "etcd's gateway presents it when it dials the member's own gRPC port; tsetcd's gateway calls the handlers in process and dials nothing" }),
   tls('client-cert-auth', CTS + 'client-cert-auth', 'bool', 'Require clients to present a certificate signed by --trusted-ca-file.', { supported: true }),
   tls('client-crl-file', null, 'string', 'Revocation list checked against client certificates.', { supported: true }),
-  tls('client-cert-allowed-hostname', null, 'string', 'Hostname a client certificate must be valid for.'),
+  tls('client-cert-allowed-hostname', null, 'string', 'Hostname a client certificate must be valid for.', { supported: true }),
   tls('trusted-ca-file', CTS + 'trusted-ca-file', 'string', 'CA bundle that client certificates are verified against.', { supported: true }),
   tls('auto-tls', CTS + 'auto-tls', 'bool', 'Serve clients over TLS with a generated self-signed certificate.', { supported: true }),
   tls('peer-cert-file', PTS + 'cert-file', 'string', 'Certificate used on peer connections.', { supported: true }),
@@ -130,7 +130,7 @@ const EXPERIMENTAL: FlagSpec[] = [
   experimental('experimental-corrupt-check-time', 'duration', 0, 'Interval between cluster-wide corruption checks (0 disables).', { supported: true }),
   experimental('experimental-compact-hash-check-enabled', 'bool', false, 'Let the leader compare compaction hashes with followers.', { since: '3.5' }),
   experimental('experimental-compact-hash-check-time', 'duration', 60 * S, 'Interval between compaction hash checks.', { since: '3.5' }),
-  experimental('experimental-enable-v2v3', 'string', '', 'Serve the v2 API from the v3 store under this prefix.'),
+  experimental('experimental-enable-v2v3', 'string', '', 'Serve the v2 API from the v3 store under this prefix.', { supported: true, inert: 'tsetcd serves no v2 API (see --enable-v2)' }),
   experimental('experimental-backend-bbolt-freelist-type', 'string', '', 'Free-list layout of the backend database (array or map).', { defaultText: 'array', supported: true, inert: 'the backend is LMDB, whose free pages have a single layout' }),
   experimental('experimental-enable-lease-checkpoint', 'bool', false, 'Let the leader checkpoint remaining lease TTLs to the other members.'),
   experimental('experimental-enable-lease-checkpoint-persist', 'bool', false, 'Also persist checkpointed lease TTLs; needs --experimental-enable-lease-checkpoint.', { hidden: true }),

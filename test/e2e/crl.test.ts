@@ -1,4 +1,4 @@
-// --client-crl-file as etcd applies it: a client whose certificate serial the CRL lists is
+// --client-crl-file and --client-cert-allowed-hostname as etcd applies them: a client whose certificate serial the CRL lists is
 // refused (etcdctl times out, nothing is written), another client of the same CA is
 // served; the CRL is judged by its serials only, so a CRL past its nextUpdate date (as
 // etcd's own e2e fixture is) still works, DER and PEM alike, and a CRL changed on disk
@@ -76,6 +76,47 @@ test('--client-crl-file refuses revoked client certificates and serves the other
     fs.writeFileSync(crlFile, both.toString('pem'));
     const later = await etcdctl(ep, [...good, 'put', 'k', 'w']);
     assert.notEqual(later.code, 0);
+  } finally {
+    await m.kill();
+    cleanup();
+  }
+});
+
+test('--client-cert-allowed-hostname serves only client certificates valid for that name', async () => {
+  const { dir, cleanup } = tempDir();
+  const p = makePki(path.join(dir, 'pki'));
+  const ports = await freePorts();
+  const ep = `https://127.0.0.1:${ports.client}`;
+  const m = await startMember({
+    bin: TSETCD_BIN,
+    dataDir: path.join(dir, 'd'),
+    ports,
+    args: [
+      `--data-dir=${path.join(dir, 'd')}`,
+      `--listen-client-urls=${ep}`,
+      `--advertise-client-urls=${ep}`,
+      `--listen-peer-urls=http://127.0.0.1:${ports.peer}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${ports.peer}`,
+      `--initial-cluster=default=http://127.0.0.1:${ports.peer}`,
+      `--cert-file=${p.server.cert}`,
+      `--key-file=${p.server.key}`,
+      `--trusted-ca-file=${p.ca}`,
+      '--client-cert-auth',
+      '--client-cert-allowed-hostname=localhost',
+    ],
+    waitHealthy: false,
+  });
+  // the member certificate is valid for localhost (and may act as a client); the client one is not
+  const named = [`--cacert=${p.ca}`, `--cert=${p.server.cert}`, `--key=${p.server.key}`];
+  const unnamed = [`--cacert=${p.ca}`, `--cert=${p.client.cert}`, `--key=${p.client.key}`];
+  try {
+    let served = await etcdctl(ep, [...named, 'put', 'k', 'v']);
+    for (let i = 0; i < 100 && served.code !== 0; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      served = await etcdctl(ep, [...named, 'put', 'k', 'v']);
+    }
+    assert.equal(served.stdout, 'OK\n', served.stderr);
+    assert.notEqual((await etcdctl(ep, [...unnamed, 'put', 'k', 'w'])).code, 0);
   } finally {
     await m.kill();
     cleanup();
