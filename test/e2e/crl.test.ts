@@ -1,8 +1,10 @@
-// --client-crl-file and --client-cert-allowed-hostname as etcd applies them: a client whose certificate serial the CRL lists is
-// refused (etcdctl times out, nothing is written), another client of the same CA is
+// --client-crl-file and --client-cert-allowed-hostname as etcd applies them: a client
+// whose certificate serial the CRL lists is refused (etcdctl times out, nothing is
+// written), another client of the same CA is
 // served; the CRL is judged by its serials only, so a CRL past its nextUpdate date (as
 // etcd's own e2e fixture is) still works, DER and PEM alike, and a CRL changed on disk
-// applies to new connections.
+// applies to new connections. With --client-cert-allowed-hostname, only certificates
+// valid for that name are served.
 import assert from 'node:assert/strict';
 import { createPrivateKey, webcrypto, X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
