@@ -16,7 +16,7 @@ import { toGrpcError } from '../server/errors.js';
 import { RevocationList } from './crl.js';
 import { isSecureUrl, unixSocketPath } from '../peer/dialer.js';
 import { serveHttp2 } from './h2/index.js';
-import { HTTP2_SETTINGS, routeHttp2Stream, type ClientListenerHandlers } from './listener.js';
+import { HTTP2_SETTINGS, routeHttp2Stream, type ClientListenerHandlers, type HttpHandler } from './listener.js';
 import { PEER_HASHKV_PATH, decodeHashRequest, encodeHashAnswer } from '../server/corrupt.js';
 
 export interface PeerApi {
@@ -170,7 +170,10 @@ function peerCertAllowed(socket: tls.TLSSocket, t: PeerListenTls): string | unde
 }
 
 export async function servePeerApi(server: EtcdServer, urls: URL[], logger: Logger, peerTls?: PeerListenTls): Promise<PeerApi> {
-  const h1 = http.createServer({ keepAlive: true }, handler(server));
+  const peerHttp = handler(server);
+  const h1 = http.createServer({ keepAlive: true }, peerHttp);
+  // HTTP/2 (ALPN h2, e.g. curl): gRPC goes to the client API, anything else to the members' endpoints
+  const peerOverH2: HttpHandler = (req, res) => peerHttp(req as unknown as http.IncomingMessage, res as unknown as http.ServerResponse);
   let clientHandlers: ClientListenerHandlers | undefined;
   const servers: net.Server[] = [];
   const stopWatching: Array<() => void> = [];
@@ -196,7 +199,8 @@ export async function servePeerApi(server: EtcdServer, urls: URL[], logger: Logg
       if (h2 && clientHandlers) {
         // etcd serves its client gRPC API on the peer port too
         socket.setNoDelay(true);
-        const conn = serveHttp2(socket, head, (st) => routeHttp2Stream(st, clientHandlers!), clientHandlers.http2Settings ?? HTTP2_SETTINGS);
+        const h = { ...clientHandlers, onHttpRequest: peerOverH2 };
+        const conn = serveHttp2(socket, head, (st) => routeHttp2Stream(st, h), clientHandlers.http2Settings ?? HTTP2_SETTINGS);
         conn.onError = () => {};
         return;
       }

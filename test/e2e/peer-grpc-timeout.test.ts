@@ -5,6 +5,7 @@
 //    quorum) is answered DeadlineExceeded "context deadline exceeded" when the client's
 //    deadline passes, not with etcd's own request timeout seconds later.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import http2 from 'node:http2';
 import { after, before, describe, it } from 'node:test';
 import { frameMessage } from '../../src/api/grpc/framing.js';
@@ -50,6 +51,11 @@ describe('a three-member cluster', () => {
     assert.equal((await etcdctl(m.peerUrl, ['put', 'via-peer-port', 'yes'])).stdout, 'OK\n');
     const other = c.members[2]!;
     assert.equal((await etcdctl(other.clientUrl, ['get', 'via-peer-port', '--print-value-only'])).stdout, 'yes\n');
+    // the members' own endpoints stay where they were, over HTTP/2 as over HTTP/1.1
+    for (const proto of ['--http1.1', '--http2-prior-knowledge']) {
+      const members = spawnSync('curl', ['-sS', proto, `${m.peerUrl}/members`], { encoding: 'utf8' });
+      assert.equal((JSON.parse(members.stdout) as unknown[]).length, 3, `${proto}: ${members.stdout}${members.stderr}`);
+    }
   });
 
   it('answers a write that cannot commit with DeadlineExceeded at the client deadline', async () => {
