@@ -20,7 +20,7 @@ function exitWith(code: number, text: string): never {
 
 function loggerFor(config: Config): Logger {
   const level: LogLevel = config.logLevel === 'dpanic' ? 'panic' : config.logLevel;
-  return createLogger({ level, outputs: [...config.logOutputs] });
+  return createLogger({ level, outputs: [...config.logOutputs], ...(config.logRotation ? { rotation: config.logRotation } : {}) });
 }
 
 function urlTexts(config: Config, flag: string): string[] {

@@ -4,6 +4,7 @@
 
 import { join } from 'node:path';
 import { FLAGS, mustFlag } from './flags.js';
+import { parseRotationConfig, type LogRotationConfig } from '../pkg/log-rotation.js';
 import { goQuote, parseGoDuration } from './goparse.js';
 import { isIpHost, parseUrlsMap, toWhatwgUrl, urlsMapText } from './urls.js';
 import type { AutoCompaction, Config, ConfigSource, FlagState, FlagValue, LogLevel, TlsConfig } from './types.js';
@@ -82,6 +83,13 @@ function tlsFrom(state: FlagState, side: 'client' | 'peer'): TlsConfig {
     allowedHostname: str(state, side === 'peer' ? 'peer-cert-allowed-hostname' : 'client-cert-allowed-hostname'),
     allowedCn: side === 'peer' ? str(state, 'peer-cert-allowed-cn') : '',
   };
+}
+
+/** The rotation settings when --enable-log-rotation is on (validateState checked the JSON). */
+function rotationOf(state: FlagState): LogRotationConfig | undefined {
+  if (!bool(state, 'enable-log-rotation')) return undefined;
+  const parsed = parseRotationConfig(str(state, 'log-rotation-config-json'));
+  return typeof parsed === 'string' ? undefined : parsed;
 }
 
 export type BuildResult =
@@ -167,6 +175,7 @@ export function buildConfig(state: FlagState, source: ConfigSource, configFile: 
     logLevel: debug ? 'debug' : (str(state, 'log-level') as LogLevel),
     debug,
     metrics: str(state, 'metrics') as 'basic' | 'extensive',
+    logRotation: rotationOf(state),
     enableV2: bool(state, 'enable-v2'),
     initialCorruptCheck: bool(state, 'experimental-initial-corrupt-check'),
     corruptCheckTimeMs: num(state, 'experimental-corrupt-check-time') / NS_PER_MS,

@@ -104,8 +104,8 @@ const LOGGING: FlagSpec[] = [
   { name: 'logger', kind: 'string', default: 'zap', section: 'Logging', supported: true, help: "Log format: 'zap' (structured JSON). 'capnslog' is accepted and deprecated." },
   { name: 'log-outputs', kind: 'unique-strings', default: ['default'], yamlType: '[]string', section: 'Logging', supported: true, help: "Where logs go: 'default', 'stderr', 'stdout', 'systemd/journal' or file paths, comma-separated." },
   { name: 'log-level', kind: 'string', default: 'info', section: 'Logging', supported: true, help: 'Lowest level logged: debug, info, warn, error, panic or fatal.' },
-  { name: 'enable-log-rotation', since: '3.5', kind: 'bool', default: false, section: 'Logging', supported: false, help: 'Rotate the log file named by a single --log-outputs path.' },
-  { name: 'log-rotation-config-json', since: '3.5', kind: 'string', default: '{"maxsize": 100, "maxage": 0, "maxbackups": 0, "localtime": false, "compress": false}', section: 'Logging', supported: false, help: 'Log rotation settings as JSON.' },
+  { name: 'enable-log-rotation', since: '3.5', kind: 'bool', default: false, section: 'Logging', supported: true, help: 'Rotate the log file named by a single --log-outputs path.' },
+  { name: 'log-rotation-config-json', since: '3.5', kind: 'string', default: '{"maxsize": 100, "maxage": 0, "maxbackups": 0, "localtime": false, "compress": false}', section: 'Logging', supported: true, help: 'Log rotation settings as JSON.' },
 ];
 
 function proxyUint(name: string, def: number, help: string): FlagSpec {

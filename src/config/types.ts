@@ -1,6 +1,8 @@
 // Shapes shared by the config modules: how a flag is declared, the values the
 // parsers produce, and the validated Config handed to the server.
 
+import type { LogRotationConfig } from '../pkg/log-rotation.js';
+
 /**
  * How a flag's text becomes a value. The names follow the Go types etcd
  * declares, because range limits and error messages depend on them.
@@ -174,6 +176,8 @@ export interface Config {
   readonly debug: boolean;
 
   readonly metrics: 'basic' | 'extensive';
+  /** --enable-log-rotation with --log-rotation-config-json, decoded; undefined when off */
+  readonly logRotation: LogRotationConfig | undefined;
   /** --enable-v2 as given; the v2 API is not served either way (a warning says so) */
   readonly enableV2: boolean;
 
