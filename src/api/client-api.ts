@@ -12,6 +12,8 @@ import { HTTP2_SETTINGS, listenCleartext, listenTls, type ClientListener, type C
 import { listenAddress } from './peer-api.js';
 import { StreamSlots } from './stream-slots.js';
 import { withAccessControl, type AccessRules } from './access-control.js';
+import { registerHealthService, ServingStatus } from './health-service.js';
+import { HealthCheckResponse_ServingStatus as HealthStatusCode } from '../proto/grpc_health_v1.js';
 import { secureContextOptions, watchTlsFiles, type TlsFiles } from './tls-context.js';
 import type { H2ServerStream } from './h2/index.js';
 import { registerUnary, type AnyUnaryMethod, type Codec } from './method.js';
@@ -53,6 +55,8 @@ export interface ClientApiOptions {
   listenClientHttpUrls?: URL[];
   /** --client-cert-allowed-hostname */
   allowedHostname?: string;
+  /** --experimental-stop-grpc-service-on-defrag: gRPC health says NOT_SERVING while defragmenting */
+  stopGrpcServiceOnDefrag?: boolean;
   /** --cors / --host-whitelist (absent: allow all, etcd's defaults) */
   access?: AccessRules;
   /** --grpc-keepalive-min-time / -interval / -timeout in ms (absent: not enforced, no server pings) */
@@ -84,6 +88,11 @@ export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Lo
     }),
   ];
   registerUnary(router, methods);
+  const serving = new ServingStatus();
+  registerHealthService(router, serving);
+  if (options.stopGrpcServiceOnDefrag) {
+    server.defragListeners.add((active) => serving.set(active ? HealthStatusCode.NOT_SERVING : HealthStatusCode.SERVING, logger, active ? 'defrag is active' : undefined));
+  }
   registerLeaseStreams(router, server);
   registerMaintenanceStreams(router, server);
   registerCoordinationStreams(router, server);

@@ -189,6 +189,7 @@ async function main(): Promise<void> {
       enablePprof: config.enablePprof,
       maxConcurrentStreams: config.maxConcurrentStreams,
       enableGrpcGateway: config.enableGrpcGateway,
+      stopGrpcServiceOnDefrag: config.stopGrpcServiceOnDefrag,
       allowedHostname: config.clientTls.allowedHostname,
       listenClientHttpUrls: [...config.listenClientHttpUrls],
       access: { cors: config.cors, hostWhitelist: config.hostWhitelist },

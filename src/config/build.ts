@@ -186,6 +186,7 @@ export function buildConfig(state: FlagState, source: ConfigSource, configFile: 
     backendBatchLimit: num(state, 'backend-batch-limit'),
     unsafeNoFsync: bool(state, 'unsafe-no-fsync'),
     maxLearners: num(state, 'experimental-max-learners'),
+    stopGrpcServiceOnDefrag: bool(state, 'experimental-stop-grpc-service-on-defrag'),
     compactionBatchLimit: num(state, 'experimental-compaction-batch-limit'),
     snapshotCatchUpEntries: num(state, 'experimental-snapshot-catchup-entries'),
     warningApplyDurationMs: num(state, 'experimental-warning-apply-duration') / NS_PER_MS,

@@ -141,7 +141,7 @@ const EXPERIMENTAL: FlagSpec[] = [
   experimental('experimental-downgrade-check-time', 'duration', 5 * S, 'Interval between downgrade status checks.', { since: '3.5', supported: true, inert: 'tsetcd has no downgrade process to watch' }),
   experimental('experimental-memory-mlock', 'bool', false, 'Lock the backend pages in RAM. Node.js has no mlockall and no maintained npm module binds it, so tsetcd refuses to start with it rather than run unlocked; disable swap instead.', { since: '3.5', supported: true }),
   experimental('experimental-txn-mode-write-with-shared-buffer', 'bool', true, 'Let write transactions read through a shared buffer.', { since: '3.5', supported: true, inert: "write transactions always read through the backend's one write buffer" }),
-  experimental('experimental-stop-grpc-service-on-defrag', 'bool', false, 'Stop serving gRPC clients while defragmenting.', { since: '3.5' }),
+  experimental('experimental-stop-grpc-service-on-defrag', 'bool', false, 'Report NOT_SERVING on grpc.health.v1 while defragmenting, so balancing clients go to other members.', { since: '3.5', supported: true }),
   experimental('experimental-bootstrap-defrag-threshold-megabytes', 'uint', 0, 'Defragment at start when that frees at least this many MB (0 disables).', { since: '3.5', supported: true }),
   experimental('experimental-max-learners', 'int', 1, 'Most learners the cluster may hold.', { since: '3.5', supported: true }),
   experimental('experimental-snapshot-catchup-entries', 'uint64', 5000, 'Entries kept after a snapshot so slow followers can catch up.', { since: '3.5', supported: true }),

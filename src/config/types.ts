@@ -196,6 +196,7 @@ export interface Config {
   readonly backendBatchLimit: number;
   readonly unsafeNoFsync: boolean;
   readonly maxLearners: number;
+  readonly stopGrpcServiceOnDefrag: boolean;
   readonly compactionBatchLimit: number;
   readonly snapshotCatchUpEntries: number;
   readonly warningApplyDurationMs: number;

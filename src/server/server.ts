@@ -183,6 +183,8 @@ export class EtcdServer implements RaftHost {
   private defragging: Promise<void> | undefined;
   private readonly startedAtMs = Date.now();
   private corruptCheckTimer: NodeJS.Timeout | undefined;
+  /** told when a defragmentation starts (true) and ends (false) */
+  readonly defragListeners = new Set<(active: boolean) => void>();
   private corruptCheckRunning = false;
   /** etcd's request timeout: 5 s plus two election timeouts */
   readonly requestTimeoutMs: number;
@@ -750,11 +752,13 @@ export class EtcdServer implements RaftHost {
     if (this.defragging) return this.defragging;
     this.defragging = (async () => {
       const before = this.backend.sizeBytes();
+      for (const l of this.defragListeners) l(true);
       try {
         await this.backend.defragment();
         this.opts.logger.info('finished defragmenting the backend', { 'db-size-before': before, 'db-size-after': this.backend.sizeBytes() });
       } finally {
         this.defragging = undefined;
+        for (const l of this.defragListeners) l(false);
       }
     })();
     return this.defragging;

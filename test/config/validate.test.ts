@@ -82,6 +82,7 @@ describe('unsupported flags', () => {
       'experimental-memory-mlock',
       'experimental-peer-skip-client-san-verification',
       'experimental-snapshot-catchup-entries',
+      'experimental-stop-grpc-service-on-defrag',
       'experimental-txn-mode-write-with-shared-buffer',
       'experimental-warning-apply-duration',
       'experimental-watch-progress-notify-interval',
