@@ -1,6 +1,6 @@
 // Serves the client API of one member on every --listen-client-urls address: the gRPC
 // services and, on the same port, the HTTP endpoints.
-import { LeaseKeepAliveRequest, LeaseKeepAliveResponse, RangeRequest, WatchRequest, WatchResponse } from '../proto/etcdserverpb.js';
+import { AlarmType, LeaseKeepAliveRequest, LeaseKeepAliveResponse, RangeRequest, WatchRequest, WatchResponse } from '../proto/etcdserverpb.js';
 import { LeaderRequest, LeaderResponse } from '../proto/v3electionpb.js';
 import type { GatewayStream } from './gateway-stream.js';
 import { CLUSTER_VERSION, SERVER_VERSION, type EtcdServer } from '../server/server.js';
@@ -8,7 +8,12 @@ import type { Logger } from '../pkg/logger.js';
 import { GrpcRouter } from './grpc/server.js';
 import { createHttpHandler, type HealthStatus } from './http.js';
 import http from 'node:http';
-import { listenCleartext, listenTls, type ClientListener, type HttpHandler } from './listener.js';
+import { HTTP2_SETTINGS, listenCleartext, listenTls, type ClientListener, type ClientListenerHandlers, type HttpHandler, type ListenHost } from './listener.js';
+import { listenAddress } from './peer-api.js';
+import { StreamSlots } from './stream-slots.js';
+import { withAccessControl, type AccessRules } from './access-control.js';
+import { registerHealthService, ServingStatus } from './health-service.js';
+import { HealthCheckResponse_ServingStatus as HealthStatusCode } from '../proto/grpc_health_v1.js';
 import { secureContextOptions, watchTlsFiles, type TlsFiles } from './tls-context.js';
 import type { H2ServerStream } from './h2/index.js';
 import { registerUnary, type AnyUnaryMethod, type Codec } from './method.js';
@@ -20,6 +25,7 @@ import { coordinationMethods, registerCoordinationStreams } from './coordination
 import { registerWatchService } from './watch-service.js';
 import { authMethods } from './auth-service.js';
 import { callerOf } from './identity.js';
+import { createPprofHandler, PPROF_PREFIX } from './pprof.js';
 
 /** gRPC accepts this much more than --max-request-bytes, so the server can answer "request is too large" itself. */
 const GRPC_OVERHEAD_BYTES = 512 * 1024;
@@ -27,9 +33,40 @@ const HEALTH_TIMEOUT_MS = 5000;
 
 export interface ClientApi {
   close(): Promise<void>;
+  /** what the client listeners serve, for the peer listener to serve too */
+  readonly handlers: ClientListenerHandlers;
 }
 
-export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Logger, tlsFiles?: TlsFiles): Promise<ClientApi> {
+/** etcd's floor for --experimental-watch-progress-notify-interval */
+const MIN_PROGRESS_NOTIFY_INTERVAL_MS = 100;
+
+export interface ClientApiOptions {
+  /** --experimental-watch-progress-notify-interval; 0 or absent: etcd's 10 minutes */
+  progressNotifyIntervalMs?: number;
+  /** --enable-pprof: serve /debug/pprof/* */
+  enablePprof?: boolean;
+  /** --max-concurrent-streams; absent or etcd's default (2^32-1): the listener's own bound */
+  maxConcurrentStreams?: number;
+  /** --enable-grpc-gateway=false: no JSON gateway under /v3/ */
+  enableGrpcGateway?: boolean;
+  /** --socket-reuse-port (the caller checked the runtime can) */
+  reusePort?: boolean;
+  /** --listen-client-http-urls: serve HTTP (gateway, /health, /metrics...) only there */
+  listenClientHttpUrls?: URL[];
+  /** --client-cert-allowed-hostname */
+  allowedHostname?: string;
+  /** --experimental-stop-grpc-service-on-defrag: gRPC health says NOT_SERVING while defragmenting */
+  stopGrpcServiceOnDefrag?: boolean;
+  /** --cors / --host-whitelist (absent: allow all, etcd's defaults) */
+  access?: AccessRules;
+  /** --grpc-keepalive-min-time / -interval / -timeout in ms (absent: not enforced, no server pings) */
+  keepalive?: { minTimeMs: number; intervalMs: number; timeoutMs: number };
+}
+
+/** etcd's default --max-concurrent-streams: no limit */
+const UNLIMITED_STREAMS = 0xffffffff;
+
+export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Logger, tlsFiles?: TlsFiles, options: ClientApiOptions = {}): Promise<ClientApi> {
   const router = new GrpcRouter({
     maxReceiveMessageBytes: server.maxRequestBytes + GRPC_OVERHEAD_BYTES,
     onCallDone: (path, code, kind) => server.metrics.grpcDone(path, code, kind),
@@ -51,37 +88,83 @@ export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Lo
     }),
   ];
   registerUnary(router, methods);
+  const serving = new ServingStatus();
+  registerHealthService(router, serving);
+  if (options.stopGrpcServiceOnDefrag) {
+    server.defragListeners.add((active) => serving.set(active ? HealthStatusCode.NOT_SERVING : HealthStatusCode.SERVING, logger, active ? 'defrag is active' : undefined));
+  }
   registerLeaseStreams(router, server);
   registerMaintenanceStreams(router, server);
   registerCoordinationStreams(router, server);
+  let progressNotifyIntervalMs = options.progressNotifyIntervalMs ?? 0;
+  if (progressNotifyIntervalMs > 0 && progressNotifyIntervalMs < MIN_PROGRESS_NOTIFY_INTERVAL_MS) {
+    logger.warn('adjusting watch progress notify interval to minimum period', { 'min-watch-progress-notify-interval': `${MIN_PROGRESS_NOTIFY_INTERVAL_MS}ms` });
+    progressNotifyIntervalMs = MIN_PROGRESS_NOTIFY_INTERVAL_MS;
+  }
   registerWatchService(router, server, server.watchable, {
+    ...(progressNotifyIntervalMs > 0 ? { progressNotifyIntervalMs } : {}),
     authorize: (ctx, key, rangeEnd) => {
       if (server.auth.enabled) server.auth.checkWatch(callerOf(server, ctx), key, rangeEnd);
     },
   });
+  const maxStreams = options.maxConcurrentStreams ?? UNLIMITED_STREAMS;
+  const limited = maxStreams !== UNLIMITED_STREAMS;
   const httpHandler = createHttpHandler({
     version: () => ({ etcdserver: SERVER_VERSION, etcdcluster: CLUSTER_VERSION }),
-    health: () => checkHealth(server),
+    health: (query) => checkHealth(server, query),
     extraRoutes: new Map([['/metrics', metricsRoute(server)]]),
-    gatewayMethods: methods,
-    gatewayStreams: gatewayStreams(router),
+    gatewayMethods: options.enableGrpcGateway === false ? [] : methods,
+    gatewayStreams: options.enableGrpcGateway === false ? [] : gatewayStreams(router),
     maxRequestBytes: server.maxRequestBytes,
+    ...(limited ? { gatewaySlots: new StreamSlots(maxStreams) } : {}),
   });
+  const pprof = options.enablePprof ? await createPprofHandler() : undefined;
+  if (pprof) logger.info('pprof is enabled', { path: PPROF_PREFIX });
+  const onHttpRequest: HttpHandler = pprof
+    ? (req, res) => ((req.url ?? '/').startsWith(PPROF_PREFIX) ? pprof(req, res) : httpHandler(req, res))
+    : httpHandler;
   const listeners: ClientListener[] = [];
   const stopWatching: Array<() => void> = [];
-  const handlers = { onGrpcStream: (stream: H2ServerStream) => router.handle(stream), onHttpRequest: httpHandler };
+  const handlers: ClientListenerHandlers = {
+    onGrpcStream: (stream: H2ServerStream) => router.handle(stream),
+    onHttpRequest,
+    http2Settings: {
+      ...HTTP2_SETTINGS,
+      ...(limited ? { maxConcurrentStreams: maxStreams } : {}),
+      ...(options.keepalive
+        ? { keepaliveMinTimeMs: options.keepalive.minTimeMs, keepaliveIntervalMs: options.keepalive.intervalMs, keepaliveTimeoutMs: options.keepalive.timeoutMs }
+        : {}),
+    },
+    ...(options.reusePort ? { reusePort: true } : {}),
+  };
+  // --listen-client-http-urls: HTTP moves there, and the client URLs keep only gRPC
+  const httpUrls = options.listenClientHttpUrls ?? [];
+  const grpcOnly: ClientListenerHandlers = { ...handlers, onHttpRequest: refuseHttp };
+  const httpOnly: ClientListenerHandlers = { ...handlers, onGrpcStream: refuseGrpc };
+  const served = [
+    ...urls.map((url) => ({ url, base: httpUrls.length > 0 ? grpcOnly : handlers })),
+    ...httpUrls.map((url) => ({ url, base: httpOnly })),
+  ];
   try {
-    for (const url of urls) {
-      const host = url.hostname.replace(/^\[|\]$/g, '');
-      const port = Number(url.port || 2379);
-      if (url.protocol === 'https:') {
+    for (const { url, base } of served) {
+      const where = listenAddress(url, 2379);
+      const host: ListenHost = 'path' in where ? { path: where.path } : where.host;
+      const port = 'path' in where ? 0 : where.port;
+      const address = 'path' in where ? where.path : `${where.host}:${where.port}`;
+      const secure = url.protocol === 'https:' || url.protocol === 'unixs:';
+      const listenerHandlers: ClientListenerHandlers = options.access
+        ? { ...base, onHttpRequest: withAccessControl(base.onHttpRequest, options.access, secure, logger) }
+        : base;
+      if (secure) {
         if (!tlsFiles || !tlsFiles.certFile || !tlsFiles.keyFile) {
           throw new Error(`TLS key/cert (--cert-file, --key-file) must be provided for client url ${url.href.replace(/\/$/, '')} with HTTPS scheme`);
         }
         const files = tlsFiles;
-        const listener = await listenTls(host, port, handlers, {
+        const listener = await listenTls(host, port, listenerHandlers, {
           secureContext: secureContextOptions(files, ''),
           requestClientCert: files.clientCertAuth,
+          ...(files.crlFile ? { crlFile: files.crlFile } : {}),
+          ...(options.allowedHostname ? { allowedHostname: options.allowedHostname } : {}),
         });
         stopWatching.push(
           watchTlsFiles(
@@ -89,33 +172,49 @@ export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Lo
             '',
             (ctx) => {
               listener.reload(ctx);
-              logger.info('reloaded client TLS certificates', { address: `${host}:${port}` });
+              logger.info('reloaded client TLS certificates', { address });
             },
             (err) => logger.warn('kept the previous client TLS certificates', { error: err.message }),
           ),
         );
         listeners.push(listener);
-        logger.info('serving client traffic securely', { address: `${host}:${port}`, 'client-cert-auth': files.clientCertAuth });
-      } else if (url.protocol === 'http:') {
-        listeners.push(await listenCleartext(host, port, handlers));
-        logger.info('serving client traffic insecurely; this is strongly discouraged!', { address: `${host}:${port}` });
+        logger.info('serving client traffic securely', { address, 'client-cert-auth': files.clientCertAuth });
+      } else if (url.protocol === 'http:' || url.protocol === 'unix:') {
+        listeners.push(await listenCleartext(host, port, listenerHandlers));
+        logger.info('serving client traffic insecurely; this is strongly discouraged!', { address });
       } else {
-        throw new Error(`client URL ${url.href}: unix sockets are not served by this build`);
+        throw new Error(`client URL ${url.href}: unsupported scheme`);
       }
     }
   } catch (err) {
     for (const stop of stopWatching) stop();
     await Promise.all(listeners.map((l) => l.close()));
+    await pprof?.close();
     throw err;
   }
   return {
+    handlers,
     close: async () => {
       for (const stop of stopWatching) stop();
       await Promise.all(listeners.map((l) => l.close()));
+      await pprof?.close();
     },
   };
 }
 
+
+/** HTTP on a client URL that serves only gRPC (--listen-client-http-urls is set). */
+const refuseHttp: HttpHandler = (_req, res) => {
+  const body = 'this client URL serves gRPC only; HTTP is served on --listen-client-http-urls\n';
+  res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
+};
+
+/** gRPC on a --listen-client-http-urls URL: a plain HTTP 404, as etcd's HTTP-only server gives. */
+function refuseGrpc(stream: H2ServerStream): void {
+  stream.onData = () => {};
+  stream.respond({ ':status': 404, 'content-type': 'text/plain; charset=utf-8' }, true);
+}
 
 /** The streaming calls etcd's gateway serves, bridged to the same gRPC handlers. */
 function gatewayStreams(router: GrpcRouter): GatewayStream[] {
@@ -151,13 +250,13 @@ function metricsRoute(server: EtcdServer): HttpHandler {
  * --listen-metrics-urls: a plain HTTP port with /metrics, /health, /livez and /readyz only,
  * so monitoring and Kubernetes probes need no client credentials.
  */
-export async function serveMetricsApi(server: EtcdServer, urls: URL[], logger: Logger): Promise<ClientApi> {
+export async function serveMetricsApi(server: EtcdServer, urls: URL[], logger: Logger): Promise<Pick<ClientApi, 'close'>> {
   const metrics = metricsRoute(server);
   const handler: HttpHandler = (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/metrics') return metrics(req, res);
     if (path === '/health' || path === '/livez' || path === '/readyz') {
-      void checkHealth(server).then((h) => {
+      void checkHealth(server, new URLSearchParams((req.url ?? '').split('?')[1] ?? '')).then((h) => {
         const body = path === '/health' ? JSON.stringify({ health: String(h.health), reason: h.reason }) : h.health ? 'ok\n' : `not ok: ${h.reason}\n`;
         res.writeHead(h.health ? 200 : 503, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
         res.end(body);
@@ -201,13 +300,24 @@ export async function serveMetricsApi(server: EtcdServer, urls: URL[], logger: L
 
 const AUTH_REFUSAL = /user name is empty|permission denied/;
 
-async function checkHealth(server: EtcdServer): Promise<HealthStatus> {
+/**
+ * etcd 3.5's /health: false with "ALARM <NAME>" while an alarm not named by ?exclude= is
+ * raised, "RAFT NO LEADER" without a leader, "RANGE ERROR" when a read fails (a
+ * linearizable read unless ?serializable=true).
+ */
+async function checkHealth(server: EtcdServer, query: URLSearchParams): Promise<HealthStatus> {
+  const excluded = new Set(query.getAll('exclude'));
+  for (const a of server.alarms.get(AlarmType.NONE)) {
+    const name = AlarmType[a.alarm] ?? 'UNKNOWN';
+    if (!excluded.has(name)) return { health: false, reason: `ALARM ${name}` };
+  }
   if (server.leaderId === 0n) return { health: false, reason: 'RAFT NO LEADER' };
+  const serializable = query.get('serializable') === 'true';
   const timeout = new Promise<HealthStatus>((resolve) =>
     setTimeout(() => resolve({ health: false, reason: 'RANGE ERROR' }), HEALTH_TIMEOUT_MS).unref(),
   );
   const read = server
-    .range(RangeRequest.create({ key: Buffer.from('health'), keys_only: true, limit: 1 }))
+    .range(RangeRequest.create({ key: Buffer.from('health'), keys_only: true, limit: 1, serializable }))
     .then(
       () => ({ health: true, reason: '' }),
       // with auth on, the anonymous read is refused, which still proves the member serves

@@ -68,8 +68,12 @@ export class JsonValueSplitter {
   }
 }
 
-/** Runs one gateway streaming call on an HTTP request/response pair. */
-export function serveGatewayStream(route: GatewayStream, req: HttpRequestLike, res: HttpResponseLike): void {
+/**
+ * Runs one gateway streaming call on an HTTP request/response pair. With `admitted`, the
+ * call starts only once it resolves (a --max-concurrent-streams slot); request data that
+ * arrives before is kept and delivered in order.
+ */
+export function serveGatewayStream(route: GatewayStream, req: HttpRequestLike, res: HttpResponseLike, admitted?: Promise<unknown>): void {
   let ended = false;
   const controller = new AbortController();
   const writeLine = (obj: unknown): void => {
@@ -99,14 +103,14 @@ export function serveGatewayStream(route: GatewayStream, req: HttpRequestLike, r
     onClose: () => {},
     onDrain: () => {},
   };
-  route.handler(call);
-  const splitter = new JsonValueSplitter();
-  req.on('data', (chunk: Buffer) => {
+  let started = admitted === undefined;
+  const early: Array<Buffer | null> = [];
+  const onData = (chunk: Buffer): void => {
     if (ended) return;
     for (const text of splitter.push(chunk.toString('utf8'))) {
       let bytes: Uint8Array;
       try {
-        bytes = route.request.encode(route.request.fromJSON(JSON.parse(text)));
+        bytes = route.request.encode(route.request.fromJSON(parseJsonLossless(text)));
       } catch (err) {
         // etcd's gateway reports a bad request object in the stream, with code Unknown
         const message = err instanceof SyntaxError ? goJsonSyntaxError(text) : asGrpcError(err).message;
@@ -115,10 +119,22 @@ export function serveGatewayStream(route: GatewayStream, req: HttpRequestLike, r
       }
       call.onMessage(bytes);
     }
-  });
-  req.on('end', () => {
+  };
+  const onEnd = (): void => {
     if (!ended) call.onHalfClose();
-  });
+  };
+  const splitter = new JsonValueSplitter();
+  if (started) route.handler(call);
+  else {
+    void admitted!.then(() => {
+      started = true;
+      if (ended) return;
+      route.handler(call);
+      for (const chunk of early) chunk === null ? onEnd() : onData(chunk);
+    });
+  }
+  req.on('data', (chunk: Buffer) => (started ? onData(chunk) : void early.push(chunk)));
+  req.on('end', () => (started ? onEnd() : void early.push(null)));
   res.on('close', () => {
     controller.abort();
     if (!ended) {
@@ -138,4 +154,38 @@ export function goJsonSyntaxError(text: string): string {
   if (ch !== undefined && !'{["-0123456789tfn'.includes(ch)) return `invalid character '${ch}' looking for beginning of value`;
   if (trimmed.length === 0) return 'unexpected end of JSON input';
   return 'invalid character in JSON input';
+}
+
+/**
+ * JSON.parse, except that integer literals beyond 2^53 are kept exactly, as strings: the
+ * gateway's int64 fields (lease IDs, revisions) arrive as JSON numbers from Go and curl
+ * users, and a double would round them (etcd's gateway decodes them exactly). The
+ * protobuf JSON readers take int64 fields as strings too.
+ */
+export function parseJsonLossless(text: string): unknown {
+  let out = '';
+  let from = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+      continue;
+    }
+    if (c === 0x22) {
+      inString = true;
+      continue;
+    }
+    if (c !== 0x2d && (c < 0x30 || c > 0x39)) continue;
+    let j = i + 1;
+    while (j < text.length && /[0-9eE.+-]/.test(text[j]!)) j++;
+    const literal = text.slice(i, j);
+    if (/^-?[0-9]+$/.test(literal) && !Number.isSafeInteger(Number(literal))) {
+      out += text.slice(from, i) + `"${literal}"`;
+      from = j;
+    }
+    i = j - 1;
+  }
+  return JSON.parse(from === 0 ? text : out + text.slice(from));
 }

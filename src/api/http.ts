@@ -5,7 +5,8 @@ import { GrpcCode, GrpcError } from './grpc/status.js';
 import type { CallContext } from './grpc/server.js';
 import { asGrpcError } from './grpc/server.js';
 import type { AnyUnaryMethod } from './method.js';
-import { goJsonSyntaxError, serveGatewayStream, type GatewayStream } from './gateway-stream.js';
+import { goJsonSyntaxError, parseJsonLossless, serveGatewayStream, type GatewayStream } from './gateway-stream.js';
+import type { StreamSlots } from './stream-slots.js';
 
 type Req = HttpRequestLike;
 type Res = HttpResponseLike;
@@ -18,7 +19,7 @@ export interface HealthStatus {
 export interface HttpApiOptions {
   version: () => { etcdserver: string; etcdcluster: string };
   /** checks the member can serve a linearizable read within a timeout */
-  health: () => Promise<HealthStatus>;
+  health: (query: URLSearchParams) => Promise<HealthStatus>;
   /** extra routes (metrics) by exact path */
   extraRoutes?: Map<string, (req: Req, res: Res) => void>;
   gatewayMethods: AnyUnaryMethod[];
@@ -26,6 +27,8 @@ export interface HttpApiOptions {
   gatewayStreams?: GatewayStream[];
   /** largest request body accepted by the gateway */
   maxRequestBytes: number;
+  /** --max-concurrent-streams: calls the gateway may have open at once (absent: no limit) */
+  gatewaySlots?: StreamSlots;
 }
 
 const CORS_HEADERS = {
@@ -84,28 +87,32 @@ export function createHttpHandler(opts: HttpApiOptions): (req: Req, res: Res) =>
       case '/health':
       case '/livez':
       case '/readyz':
-        return void serveHealth(pathname, opts, res);
+        return void serveHealth(pathname, opts, res, new URLSearchParams(url.slice(pathname.length + 1)));
       case '/version':
         return send(res, 200, 'application/json', JSON.stringify(opts.version()));
     }
     const stream = streams.get(pathname);
     if (stream) {
       if (req.method !== 'POST' && req.method !== 'PUT') return send(res, 405, 'text/plain; charset=utf-8', 'Method Not Allowed\n');
-      return serveGatewayStream(stream, req, res);
+      if (!opts.gatewaySlots) return serveGatewayStream(stream, req, res);
+      // the slot is held for the stream's whole life, as its gRPC stream would be
+      const slot = opts.gatewaySlots.acquire();
+      res.on('close', () => void slot.then((release) => release()));
+      return serveGatewayStream(stream, req, res, slot);
     }
     const method = gateway.get(pathname);
     if (method) {
       if (req.method !== 'POST' && req.method !== 'PUT') return send(res, 405, 'text/plain; charset=utf-8', 'Method Not Allowed\n');
-      return void serveGateway(method, req, res, opts.maxRequestBytes);
+      return void serveGateway(method, req, res, opts.maxRequestBytes, opts.gatewaySlots);
     }
     send(res, 404, 'text/plain; charset=utf-8', '404 page not found\n');
   };
 }
 
-async function serveHealth(path: string, opts: HttpApiOptions, res: Res): Promise<void> {
+async function serveHealth(path: string, opts: HttpApiOptions, res: Res, query: URLSearchParams): Promise<void> {
   let status: HealthStatus;
   try {
-    status = await opts.health();
+    status = await opts.health(query);
   } catch (err) {
     status = { health: false, reason: (err as Error).message };
   }
@@ -133,13 +140,15 @@ function readBody(req: Req, maxBytes: number): Promise<Buffer> {
   });
 }
 
-async function serveGateway(method: AnyUnaryMethod, req: Req, res: Res, maxRequestBytes: number): Promise<void> {
+async function serveGateway(method: AnyUnaryMethod, req: Req, res: Res, maxRequestBytes: number, slots?: StreamSlots): Promise<void> {
+  let release: (() => void) | undefined;
   try {
     const body = await readBody(req, maxRequestBytes + 512 * 1024);
+    release = await slots?.acquire();
     let json: unknown;
     const text = body.toString('utf8');
     try {
-      json = body.length === 0 ? {} : JSON.parse(text);
+      json = body.length === 0 ? {} : parseJsonLossless(text);
     } catch {
       throw new GrpcError(GrpcCode.InvalidArgument, goJsonSyntaxError(text));
     }
@@ -157,5 +166,7 @@ async function serveGateway(method: AnyUnaryMethod, req: Req, res: Res, maxReque
     const g = asGrpcError(err);
     const payload = JSON.stringify({ error: g.message, message: g.message, code: g.code });
     send(res, HTTP_STATUS_BY_CODE[g.code] ?? 500, 'application/json', payload);
+  } finally {
+    release?.();
   }
 }

@@ -8,6 +8,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { serveHttp2, type H2ServerStream, type H2Settings } from './h2/index.js';
 import { askForClientCertificate, refuseConnection, refuseUnverified } from './tls-context.js';
+import { RevocationList } from './crl.js';
 
 /** The subset of an HTTP request the HTTP handlers read, over HTTP/1.1 or HTTP/2. */
 export interface HttpRequestLike {
@@ -33,6 +34,10 @@ export type HttpHandler = (req: HttpRequestLike, res: HttpResponseLike) => void;
 export interface ClientListenerHandlers {
   onGrpcStream: (stream: H2ServerStream) => void;
   onHttpRequest: HttpHandler;
+  /** HTTP/2 settings for this listener's connections (default HTTP2_SETTINGS) */
+  http2Settings?: H2Settings;
+  /** --socket-reuse-port: listen with SO_REUSEPORT (Node.js 22.12 or later) */
+  reusePort?: boolean;
 }
 
 export const HTTP2_SETTINGS: H2Settings = {
@@ -44,6 +49,9 @@ export const HTTP2_SETTINGS: H2Settings = {
 };
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0');
+
+/** a host name or address to listen on with a port, or a unix socket path (the port is then unused) */
+export type ListenHost = string | { path: string };
 
 export interface ClientListener {
   readonly server: net.Server;
@@ -62,20 +70,24 @@ export function routeHttp2Stream(stream: H2ServerStream, handlers: ClientListene
 }
 
 /** Listens on host:port and sends each connection to HTTP/2 or HTTP/1.1 by its preface. */
-export async function listenCleartext(host: string, port: number, handlers: ClientListenerHandlers): Promise<ClientListener> {
+export async function listenCleartext(host: ListenHost, port: number, handlers: ClientListenerHandlers): Promise<ClientListener> {
   const route = connectionRouter(handlers);
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
     track(sockets, socket);
     route(socket, undefined);
   });
-  return { server, close: await listenOn(server, host, port, sockets) };
+  return { server, close: await listenOn(server, host, port, sockets, handlers.reusePort) };
 }
 
 export interface TlsListenerOptions {
   secureContext: tls.SecureContextOptions;
   /** require a client certificate verified against the trusted CA */
   requestClientCert: boolean;
+  /** --client-crl-file: refuse clients whose certificate serial it lists */
+  crlFile?: string;
+  /** --client-cert-allowed-hostname: refuse client certificates not valid for this name */
+  allowedHostname?: string;
 }
 
 /**
@@ -84,13 +96,14 @@ export interface TlsListenerOptions {
  * certificates and CA bundles for connections made from then on.
  */
 export async function listenTls(
-  host: string,
+  host: ListenHost,
   port: number,
   handlers: ClientListenerHandlers,
   opts: TlsListenerOptions,
 ): Promise<ClientListener & { reload(ctx: tls.SecureContextOptions): void }> {
   const route = connectionRouter(handlers);
   const sockets = new Set<net.Socket>();
+  const crl = opts.crlFile ? new RevocationList(opts.crlFile) : undefined;
   const serverOptions = (ctx: tls.SecureContextOptions): tls.TlsOptions => ({
     ...ctx,
     ALPNProtocols: ['h2', 'http/1.1'],
@@ -98,12 +111,14 @@ export async function listenTls(
   });
   const server = tls.createServer(serverOptions(opts.secureContext), (socket) => {
     if (refuseUnverified(socket, opts.requestClientCert) !== null) return;
+    if (crl && crl.check(socket) !== null) return refuseConnection(socket);
+    if (opts.allowedHostname && tls.checkServerIdentity(opts.allowedHostname, socket.getPeerCertificate()) !== undefined) return refuseConnection(socket);
     track(sockets, socket);
     route(socket, socket.alpnProtocol || undefined);
   });
   // a failed handshake (no certificate, a certificate from another CA) just ends that connection
   server.on('tlsClientError', (_err, socket) => socket.destroy());
-  return { server, reload: (ctx) => server.setSecureContext(serverOptions(ctx)), close: await listenOn(server, host, port, sockets) };
+  return { server, reload: (ctx) => server.setSecureContext(serverOptions(ctx)), close: await listenOn(server, host, port, sockets, handlers.reusePort) };
 }
 
 /**
@@ -113,7 +128,7 @@ export async function listenTls(
 function connectionRouter(handlers: ClientListenerHandlers): (socket: net.Socket, alpn: string | undefined) => void {
   const h1 = http.createServer({ keepAlive: true }, (req, res) => handlers.onHttpRequest(req, res));
   const startH2 = (socket: net.Socket, head: Buffer): void => {
-    const conn = serveHttp2(socket, head, (s) => routeHttp2Stream(s, handlers), HTTP2_SETTINGS);
+    const conn = serveHttp2(socket, head, (s) => routeHttp2Stream(s, handlers), handlers.http2Settings ?? HTTP2_SETTINGS);
     conn.onError = () => {};
   };
   return (socket, alpn) => {
@@ -138,10 +153,12 @@ function track(sockets: Set<net.Socket>, socket: net.Socket): void {
 }
 
 /** Starts listening; resolves to a close() that stops accepting and ends open connections. */
-async function listenOn(server: net.Server, host: string, port: number, sockets: Set<net.Socket>): Promise<() => Promise<void>> {
+async function listenOn(server: net.Server, host: ListenHost, port: number, sockets: Set<net.Socket>, reusePort = false): Promise<() => Promise<void>> {
+  // reusePort is a listen option from Node.js 22.12 on; older ones are refused at start
+  const where = typeof host === 'string' ? { host, port, backlog: 1024, ...(reusePort ? { reusePort } : {}) } : { path: host.path, backlog: 1024 };
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ host, port, backlog: 1024 }, () => {
+    server.listen(where as net.ListenOptions, () => {
       server.off('error', reject);
       resolve();
     });
@@ -166,6 +183,8 @@ function sniff(socket: net.Socket, route: (isHttp2: boolean, head: Buffer) => vo
   socket.on('data', onData);
 }
 
+const HTTP1_ONLY_FIELDS = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+
 /** Wraps one HTTP/2 stream as a request/response pair for the plain HTTP handlers. */
 function adaptHttp2Stream(stream: H2ServerStream): { req: HttpRequestLike; res: HttpResponseLike } {
   const dataListeners: Array<(chunk: Buffer) => void> = [];
@@ -188,7 +207,11 @@ function adaptHttp2Stream(stream: H2ServerStream): { req: HttpRequestLike; res: 
   const res: HttpResponseLike = {
     writeHead(status, hdrs) {
       const out: Record<string, string | number> = { ':status': status };
-      for (const [k, v] of Object.entries(hdrs)) out[k.toLowerCase()] = v;
+      for (const [k, v] of Object.entries(hdrs)) {
+        const name = k.toLowerCase();
+        // HTTP/2 forbids connection-specific fields (RFC 9113 8.2.2); a client treats them as a protocol error
+        if (!HTTP1_ONLY_FIELDS.has(name)) out[name] = v;
+      }
       if (!stream.closed && !stream.headersSent) stream.respond(out);
       return res;
     },

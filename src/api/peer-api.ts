@@ -1,21 +1,32 @@
 // The peer port: raft message and snapshot streams (recognised by their preface) and
 // the HTTP endpoints members use among themselves — /members (who is in the cluster,
 // asked by joining members), /version, lease forwarding and learner promotion.
+import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
-import { askForClientCertificate, refuseConnection, refuseUnverified, secureContextOptions, watchTlsFiles, type TlsFiles } from './tls-context.js';
+import { askForClientCertificate, secureContextOptions, watchTlsFiles, type TlsFiles } from './tls-context.js';
 import { CLUSTER_VERSION, SERVER_VERSION, type EtcdServer } from '../server/server.js';
 import type { Logger } from '../pkg/logger.js';
 import { LeaseKeepAliveRequest, LeaseKeepAliveResponse, LeaseTimeToLiveRequest, LeaseTimeToLiveResponse } from '../proto/etcdserverpb.js';
 import { LEASE_RENEW_PATH, LEASE_TTL_PATH, MEMBER_PROMOTE_PATH } from '../peer/lease-forward.js';
-import { PREFACE_BYTES, RAFT_PREFACE, SNAP_PREFACE } from '../peer/protocol.js';
+import { PREFACE_BYTES, RAFT_PREFACE, REJECT_BAD_CERT, SNAP_PREFACE } from '../peer/protocol.js';
 import { asGrpcError } from './grpc/server.js';
 import { toGrpcError } from '../server/errors.js';
+import { RevocationList } from './crl.js';
+import { isSecureUrl, unixSocketPath } from '../peer/dialer.js';
+import { serveHttp2 } from './h2/index.js';
+import { HTTP2_SETTINGS, routeHttp2Stream, type ClientListenerHandlers, type HttpHandler } from './listener.js';
+import { PEER_HASHKV_PATH, decodeHashRequest, encodeHashAnswer } from '../server/corrupt.js';
 
 export interface PeerApi {
   close(): Promise<void>;
+  /** serves the client API (gRPC over HTTP/2) on the peer URLs from now on, as etcd does */
+  serveClientApi(handlers: ClientListenerHandlers): void;
 }
+
+/** the first bytes of an HTTP/2 connection (as many as the raft prefaces) */
+const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n').subarray(0, PREFACE_BYTES);
 
 function readBody(req: http.IncomingMessage, maxBytes: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -64,6 +75,7 @@ function handler(server: EtcdServer): http.RequestListener {
       }, () => reply(400, 'text/plain', 'bad request'));
       return;
     }
+    if (path === PEER_HASHKV_PATH) return serveHashKV(server, req, res);
     if (req.method === 'POST' && path.startsWith(MEMBER_PROMOTE_PATH)) {
       const id = BigInt('0x' + path.slice(MEMBER_PROMOTE_PATH.length));
       void server.promoteMember(id).then(
@@ -76,6 +88,66 @@ function handler(server: EtcdServer): http.RequestListener {
   };
 }
 
+/** Go's http.Error: the text and a newline, as plain text. */
+function httpError(res: http.ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { ...headers, 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' });
+  res.end(text + '\n');
+}
+
+/** etcd's peer hash handler, which the corruption checks of other members call. */
+function serveHashKV(server: EtcdServer, req: http.IncomingMessage, res: http.ServerResponse): void {
+  if (req.method !== 'GET') return httpError(res, 405, 'Method Not Allowed', { Allow: 'GET' });
+  void readBody(req, 4096).then(
+    (body) => {
+      let revision: number;
+      try {
+        revision = decodeHashRequest(body.toString('utf8'));
+      } catch {
+        return httpError(res, 400, 'error unmarshalling request');
+      }
+      let h;
+      try {
+        h = server.hashKV(revision);
+      } catch (err) {
+        return httpError(res, 400, (err as Error).message);
+      }
+      const text = encodeHashAnswer({ revision: h.header!.revision, hash: h.hash, compactRevision: h.compact_revision });
+      res.writeHead(200, { 'Content-Type': 'application/json', 'X-Etcd-Cluster-ID': server.clusterId.toString(16) });
+      res.end(text);
+    },
+    () => httpError(res, 400, 'error reading body'),
+  );
+}
+
+/** Why a peer connection's certificate is refused, or null: chain, then CRL, then CN/hostname. */
+function peerRefusal(socket: tls.TLSSocket, t: PeerListenTls, crl: RevocationList | undefined): string | null {
+  if (t.files.clientCertAuth && !socket.authorized) return socket.authorizationError ? String(socket.authorizationError) : 'no client certificate';
+  return crl?.check(socket) ?? peerCertAllowed(socket, t) ?? null;
+}
+
+/** Ends a refused peer connection with the bad-certificate byte the dialer reports. */
+function refusePeer(socket: tls.TLSSocket): void {
+  socket.on('error', () => socket.destroy());
+  socket.setTimeout(REFUSAL_LINGER_MS, () => socket.destroy());
+  socket.end(Buffer.from([REJECT_BAD_CERT]));
+}
+
+/** how long a refused connection may take to read the refusal before it is cut */
+const REFUSAL_LINGER_MS = 5000;
+
+/**
+ * Where to listen for a URL: a unix socket path (unix://, unixs://: the URL's host, a
+ * stale socket file removed first, as etcd does) or a host and port.
+ */
+export function listenAddress(url: URL, defaultPort: number): { path: string } | { host: string; port: number } {
+  const socketPath = unixSocketPath(url);
+  if (socketPath !== undefined) {
+    fs.rmSync(socketPath, { force: true });
+    return { path: socketPath };
+  }
+  return { host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || defaultPort) };
+}
+
 export interface PeerListenTls {
   files: TlsFiles;
   /** --peer-cert-allowed-cn: the CN a connecting member's certificate must carry */
@@ -84,23 +156,25 @@ export interface PeerListenTls {
   allowedHostname: string;
 }
 
-/** etcd's extra peer certificate rules, checked once the handshake verified the chain. */
+/** etcd's extra peer certificate rules, checked once the handshake verified the chain; etcd's message. */
 function peerCertAllowed(socket: tls.TLSSocket, t: PeerListenTls): string | undefined {
   if (!t.allowedCn && !t.allowedHostname) return undefined;
   const cert = socket.getPeerCertificate();
-  if (!cert || Object.keys(cert).length === 0) return 'no client certificate';
+  const failed = 'client certificate authentication failed';
+  if (!cert || Object.keys(cert).length === 0) return failed;
   if (t.allowedCn) {
     const cn = Array.isArray(cert.subject?.CN) ? cert.subject.CN[0] : cert.subject?.CN;
-    if (cn !== t.allowedCn) return `CommonName authentication failed (got ${JSON.stringify(cn)}, want ${JSON.stringify(t.allowedCn)})`;
+    return cn === t.allowedCn ? undefined : failed;
   }
-  if (t.allowedHostname && tls.checkServerIdentity(t.allowedHostname, cert) !== undefined) {
-    return `hostname authentication failed (certificate is not valid for ${t.allowedHostname})`;
-  }
-  return undefined;
+  return tls.checkServerIdentity(t.allowedHostname, cert) === undefined ? undefined : failed;
 }
 
 export async function servePeerApi(server: EtcdServer, urls: URL[], logger: Logger, peerTls?: PeerListenTls): Promise<PeerApi> {
-  const h1 = http.createServer({ keepAlive: true }, handler(server));
+  const peerHttp = handler(server);
+  const h1 = http.createServer({ keepAlive: true }, peerHttp);
+  // HTTP/2 (ALPN h2, e.g. curl): gRPC goes to the client API, anything else to the members' endpoints
+  const peerOverH2: HttpHandler = (req, res) => peerHttp(req as unknown as http.IncomingMessage, res as unknown as http.ServerResponse);
+  let clientHandlers: ClientListenerHandlers | undefined;
   const servers: net.Server[] = [];
   const stopWatching: Array<() => void> = [];
   const sockets = new Set<net.Socket>();
@@ -112,12 +186,22 @@ export async function servePeerApi(server: EtcdServer, urls: URL[], logger: Logg
     const onData = (chunk: Buffer): void => {
       head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
       const n = Math.min(head.length, PREFACE_BYTES);
-      const raft = head.subarray(0, n).equals(RAFT_PREFACE.subarray(0, n)) || head.subarray(0, n).equals(SNAP_PREFACE.subarray(0, n));
-      if (raft && head.length < PREFACE_BYTES) return;
+      const starts = (p: Buffer) => head.subarray(0, n).equals(p.subarray(0, n));
+      const raft = starts(RAFT_PREFACE) || starts(SNAP_PREFACE);
+      const h2 = starts(H2_PREFACE);
+      if ((raft || h2) && head.length < PREFACE_BYTES) return;
       socket.off('data', onData);
       if (raft) {
         socket.setNoDelay(true);
         server.transport.accept(socket, head);
+        return;
+      }
+      if (h2 && clientHandlers) {
+        // etcd serves its client gRPC API on the peer port too
+        socket.setNoDelay(true);
+        const h = { ...clientHandlers, onHttpRequest: peerOverH2 };
+        const conn = serveHttp2(socket, head, (st) => routeHttp2Stream(st, h), clientHandlers.http2Settings ?? HTTP2_SETTINGS);
+        conn.onError = () => {};
         return;
       }
       socket.pause();
@@ -130,25 +214,23 @@ export async function servePeerApi(server: EtcdServer, urls: URL[], logger: Logg
   try {
     for (const url of urls) {
       let s: net.Server;
-      if (url.protocol === 'https:') {
+      if (isSecureUrl(url)) {
         if (!peerTls || !peerTls.files.certFile || !peerTls.files.keyFile) {
           throw new Error(`TLS key/cert (--peer-cert-file, --peer-key-file) must be provided for peer url ${url.href.replace(/\/$/, '')} with HTTPS scheme`);
         }
         const t = peerTls;
+        const crl = t.files.crlFile ? new RevocationList(t.files.crlFile) : undefined;
         const options = (ctx: tls.SecureContextOptions): tls.TlsOptions => ({
           ...ctx,
+          // gRPC clients (etcdctl against a peer URL) ask for h2; members offer nothing
+          ALPNProtocols: ['h2', 'http/1.1'],
           ...askForClientCertificate(t.files.clientCertAuth),
         });
         const ts = tls.createServer(options(secureContextOptions(t.files, 'peer-')), (socket) => {
-          const unverified = refuseUnverified(socket, t.files.clientCertAuth);
-          if (unverified !== null) {
-            logger.warn('rejected a peer TLS handshake', { 'remote-addr': socket.remoteAddress, error: unverified });
-            return;
-          }
-          const problem = peerCertAllowed(socket, t);
-          if (problem) {
-            logger.warn('rejected a peer connection', { 'remote-addr': socket.remoteAddress, reason: problem });
-            refuseConnection(socket);
+          const problem = peerRefusal(socket, t, crl);
+          if (problem !== null) {
+            logger.warn('rejected connection', { 'remote-addr': socket.remoteAddress, error: problem });
+            refusePeer(socket);
             return;
           }
           onConnection(socket);
@@ -169,18 +251,18 @@ export async function servePeerApi(server: EtcdServer, urls: URL[], logger: Logg
           ),
         );
         s = ts;
-      } else if (url.protocol === 'http:') {
+      } else if (url.protocol === 'http:' || url.protocol === 'unix:') {
         s = net.createServer(onConnection);
       } else {
         throw new Error(`peer URL ${url.href}: unsupported scheme`);
       }
-      const host = url.hostname.replace(/^\[|\]$/g, '');
+      const where = listenAddress(url, 2380);
       await new Promise<void>((resolve, reject) => {
         s.once('error', reject);
-        s.listen({ host, port: Number(url.port || 2380) }, () => resolve());
+        s.listen(where, () => resolve());
       });
       servers.push(s);
-      logger.info('serving peer traffic', { address: `${host}:${url.port}` });
+      logger.info('serving peer traffic', { address: 'path' in where ? where.path : `${where.host}:${where.port}` });
     }
   } catch (err) {
     for (const stop of stopWatching) stop();
@@ -188,6 +270,7 @@ export async function servePeerApi(server: EtcdServer, urls: URL[], logger: Logg
     throw err;
   }
   return {
+    serveClientApi: (h) => void (clientHandlers = h),
     close: async () => {
       for (const stop of stopWatching) stop();
       for (const s of sockets) s.destroy();

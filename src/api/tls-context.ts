@@ -75,7 +75,8 @@ export function secureContextOptions(f: TlsFiles, prefix: '' | 'peer-'): tls.Sec
   const max = tlsVersion(f.maxVersion, 'tls-max-version');
   if (max) opts.maxVersion = max;
   if (f.trustedCaFile) opts.ca = read(f.trustedCaFile, 'trusted-ca-file');
-  if (f.crlFile) opts.crl = read(f.crlFile, prefix === 'peer-' ? 'crl-file' : 'client-crl-file');
+  // the CRL is checked after the handshake (crl.ts), as etcd checks it: by serial only
+  if (f.crlFile) read(f.crlFile, prefix === 'peer-' ? 'crl-file' : 'client-crl-file');
   if (f.cipherSuites.length > 0) opts.ciphers = openSslCiphers(f.cipherSuites);
   return opts;
 }

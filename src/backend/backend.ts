@@ -46,6 +46,10 @@ function overlayPut(o: Overlay, bucket: BucketName, key: string, value: Buffer |
 export interface BackendOptions {
   /** upper bound of the memory map; the file grows on demand up to it */
   mapSizeBytes?: number;
+  /** --backend-batch-interval: longest a batch waits before it is committed (default 100 ms) */
+  batchIntervalMs?: number;
+  /** --backend-batch-limit: operations that make a batch commit at once (default 10,000) */
+  batchLimit?: number;
 }
 
 /**
@@ -154,7 +158,7 @@ export class Backend {
     this.group = null;
     for (const [bucket, m] of group) for (const [k, v] of m) overlayPut(this.pending, bucket, k, v);
     this.pendingOps += this.groupOps;
-    if (this.pendingOps >= BATCH_LIMIT) this.commit();
+    if (this.pendingOps >= (this.opts.batchLimit || BATCH_LIMIT)) this.commit();
     else this.scheduleCommit();
     return result;
   }
@@ -192,7 +196,7 @@ export class Backend {
     this.commitTimer = setTimeout(() => {
       this.commitTimer = undefined;
       this.commit();
-    }, BATCH_INTERVAL_MS);
+    }, this.opts.batchIntervalMs || BATCH_INTERVAL_MS);
     this.commitTimer.unref();
   }
 

@@ -20,7 +20,7 @@ function exitWith(code: number, text: string): never {
 
 function loggerFor(config: Config): Logger {
   const level: LogLevel = config.logLevel === 'dpanic' ? 'panic' : config.logLevel;
-  return createLogger({ level, outputs: [...config.logOutputs] });
+  return createLogger({ level, outputs: [...config.logOutputs], ...(config.logRotation ? { rotation: config.logRotation } : {}) });
 }
 
 function urlTexts(config: Config, flag: string): string[] {
@@ -49,7 +49,7 @@ function serverOptions(config: Config, logger: Logger, tlsSetup: StartupTls): Se
       tokenTtlSec: Number(config.values.get('auth-token-ttl') ?? 300),
       clientCertAuth: config.clientTls.clientCertAuth,
     },
-    peerTls: peerDialTls(tlsSetup, logger),
+    peerTls: peerDialTls(tlsSetup, config, logger),
     preVote: Boolean(config.values.get('pre-vote') ?? true),
     strictReconfigCheck: Boolean(config.values.get('strict-reconfig-check') ?? true),
     forceNewCluster: Boolean(config.values.get('force-new-cluster') ?? false),
@@ -69,6 +69,16 @@ function serverOptions(config: Config, logger: Logger, tlsSetup: StartupTls): Se
         ? { mode: 'periodic', retentionMs: config.autoCompaction.retentionMs }
         : { mode: 'revision', retentionRevisions: config.autoCompaction.retentionRevisions },
     logger,
+    initialCorruptCheck: config.initialCorruptCheck,
+    corruptCheckTimeMs: config.corruptCheckTimeMs,
+    backendBatchIntervalMs: config.backendBatchIntervalMs,
+    backendBatchLimit: config.backendBatchLimit,
+    unsafeNoFsync: config.unsafeNoFsync,
+    maxLearners: config.maxLearners,
+    compactionBatchLimit: config.compactionBatchLimit,
+    snapshotCatchUpEntries: config.snapshotCatchUpEntries,
+    warningApplyDurationMs: config.warningApplyDurationMs,
+    bootstrapDefragThresholdMb: config.bootstrapDefragThresholdMb,
   };
 }
 
@@ -76,8 +86,12 @@ function serverOptions(config: Config, logger: Logger, tlsSetup: StartupTls): Se
  * What this member presents and trusts when it dials peers. The object is updated in
  * place when the files change, so new connections use the new certificates.
  */
-function peerDialTls(tlsSetup: StartupTls, logger: Logger): PeerTlsOptions | undefined {
-  const files = tlsSetup.peer;
+function peerDialTls(tlsSetup: StartupTls, config: Config, logger: Logger): PeerTlsOptions | undefined {
+  // --peer-client-cert-file/--peer-client-key-file: what this member presents when it dials
+  const files =
+    config.peerClientCertFile && config.peerClientKeyFile
+      ? { ...tlsSetup.peer, certFile: config.peerClientCertFile, keyFile: config.peerClientKeyFile }
+      : tlsSetup.peer;
   if (!files.certFile || !files.keyFile) return undefined;
   const load = (): PeerTlsOptions => {
     const ctx = secureContextOptions(files, 'peer-');
@@ -92,6 +106,23 @@ function peerDialTls(tlsSetup: StartupTls, logger: Logger): PeerTlsOptions | und
     (err) => logger.warn('kept the previous peer TLS certificates', { error: err.message }),
   );
   return opts;
+}
+
+/** Node.js 22.12 added SO_REUSEPORT to net.Server#listen. */
+function nodeHasReusePort(): boolean {
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  return major > 22 || (major === 22 && minor >= 12);
+}
+
+/** Flags whose promise this Node.js cannot keep: refused before anything is touched. */
+function runtimeRefusal(config: Config): string | undefined {
+  if (config.memoryMlock) {
+    return '--experimental-memory-mlock: Node.js cannot lock the process in RAM (it has no mlockall, and no maintained npm module binds it); disable swap for the member instead';
+  }
+  if (config.socketReusePort && !nodeHasReusePort()) {
+    return `--socket-reuse-port: Node.js ${process.version} cannot set SO_REUSEPORT on a listener (Node.js 22.12 or later can)`;
+  }
+  return undefined;
 }
 
 async function main(): Promise<void> {
@@ -114,6 +145,11 @@ async function main(): Promise<void> {
   const logger = loggerFor(config);
   for (const n of result.notices) logger.info(n);
   for (const w of result.warnings) logger.warn(w);
+  const runtimeProblem = runtimeRefusal(config);
+  if (runtimeProblem !== undefined) {
+    logger.fatal('cannot honour a flag on this runtime', { error: runtimeProblem });
+    exitWith(1, `tsetcd: ${runtimeProblem}`);
+  }
 
   if (!Wal.exists(config.walDir)) {
     const check = checkBootstrap(config);
@@ -148,7 +184,19 @@ async function main(): Promise<void> {
       allowedCn: config.peerTls.allowedCn,
       allowedHostname: config.peerTls.allowedHostname,
     });
-    clientApi = await serveClientApi(server, [...config.listenClientUrls], logger, tlsSetup.client);
+    clientApi = await serveClientApi(server, [...config.listenClientUrls], logger, tlsSetup.client, {
+      progressNotifyIntervalMs: config.watchProgressNotifyIntervalMs,
+      enablePprof: config.enablePprof,
+      maxConcurrentStreams: config.maxConcurrentStreams,
+      enableGrpcGateway: config.enableGrpcGateway,
+      stopGrpcServiceOnDefrag: config.stopGrpcServiceOnDefrag,
+      allowedHostname: config.clientTls.allowedHostname,
+      listenClientHttpUrls: [...config.listenClientHttpUrls],
+      access: { cors: config.cors, hostWhitelist: config.hostWhitelist },
+      keepalive: { minTimeMs: config.grpcKeepaliveMinTimeMs, intervalMs: config.grpcKeepaliveIntervalMs, timeoutMs: config.grpcKeepaliveTimeoutMs },
+      reusePort: config.socketReusePort,
+    });
+    peerApi.serveClientApi(clientApi.handlers);
     metricsApi = await serveMetricsApi(server, [...config.listenMetricsUrls], logger);
   } catch (err) {
     logger.fatal('failed to serve', { error: (err as Error).message });

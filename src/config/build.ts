@@ -3,10 +3,11 @@
 // compaction retention), and holds the bootstrap-only cluster checks.
 
 import { join } from 'node:path';
-import { mustFlag } from './flags.js';
+import { FLAGS, mustFlag } from './flags.js';
+import { parseRotationConfig, type LogRotationConfig } from '../pkg/log-rotation.js';
 import { goQuote, parseGoDuration } from './goparse.js';
 import { isIpHost, parseUrlsMap, toWhatwgUrl, urlsMapText } from './urls.js';
-import type { AutoCompaction, Config, ConfigSource, FlagState, LogLevel, TlsConfig } from './types.js';
+import type { AutoCompaction, Config, ConfigSource, FlagState, FlagValue, LogLevel, TlsConfig } from './types.js';
 
 const DEFAULT_NAME = 'default';
 const DEFAULT_SNAPSHOT_COUNT = 100000;
@@ -17,6 +18,11 @@ const str = (s: FlagState, n: string) => s.values.get(n) as string;
 const num = (s: FlagState, n: string) => s.values.get(n) as number;
 const bool = (s: FlagState, n: string) => s.values.get(n) as boolean;
 const list = (s: FlagState, n: string) => s.values.get(n) as readonly string[];
+
+function sameValue(a: FlagValue | undefined, b: FlagValue | undefined): boolean {
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => x === b[i]);
+  return a === b;
+}
 
 /**
  * What etcd does after reading flags and ETCD_* (not for config files): a
@@ -79,6 +85,13 @@ function tlsFrom(state: FlagState, side: 'client' | 'peer'): TlsConfig {
   };
 }
 
+/** The rotation settings when --enable-log-rotation is on (validateState checked the JSON). */
+function rotationOf(state: FlagState): LogRotationConfig | undefined {
+  if (!bool(state, 'enable-log-rotation')) return undefined;
+  const parsed = parseRotationConfig(str(state, 'log-rotation-config-json'));
+  return typeof parsed === 'string' ? undefined : parsed;
+}
+
 export type BuildResult =
   | { readonly ok: true; readonly config: Config; readonly warnings: string[]; readonly notices: string[] }
   | { readonly ok: false; readonly message: string };
@@ -114,7 +127,18 @@ export function buildConfig(state: FlagState, source: ConfigSource, configFile: 
     snapshotCount = DEFAULT_SNAPSHOT_COUNT;
     notices.push(`updated snapshot-count from 0 to default ${DEFAULT_SNAPSHOT_COUNT}`);
   }
-  const outputs = list(state, 'log-outputs');
+  if (bool(state, 'enable-v2')) {
+    warnings.push('--enable-v2 is set, but tsetcd serves only the v3 API (as etcd 3.6 does): v2 requests are answered 404; use the v3 API (ETCDCTL_API=3)');
+  }
+  for (const f of FLAGS) {
+    if (f.inert === undefined || f.kind === 'ignored' || sameValue(state.values.get(f.name), f.default)) continue;
+    warnings.push(`--${f.name} has no effect in tsetcd: ${f.inert}`);
+  }
+  let outputs = list(state, 'log-outputs');
+  if (state.explicit.has('log-output') && !state.explicit.has('log-outputs')) {
+    warnings.push(`'--log-output' flag is deprecated; use '--log-outputs' instead`);
+    outputs = list(state, 'log-output');
+  }
   const debug = bool(state, 'debug');
   const urls = (n: string) => list(state, n).map(toWhatwgUrl);
 
@@ -130,6 +154,7 @@ export function buildConfig(state: FlagState, source: ConfigSource, configFile: 
     listenPeerUrls: urls('listen-peer-urls'),
     initialAdvertisePeerUrls: urls('initial-advertise-peer-urls'),
     listenMetricsUrls: urls('listen-metrics-urls'),
+    listenClientHttpUrls: urls('listen-client-http-urls'),
     initialClusterRaw,
     initialCluster: new Map([...members.members].map(([n, us]) => [n, us.map((u) => toWhatwgUrl(u.text))])),
     initialClusterState: str(state, 'initial-cluster-state') as 'new' | 'existing',
@@ -150,7 +175,32 @@ export function buildConfig(state: FlagState, source: ConfigSource, configFile: 
     logLevel: debug ? 'debug' : (str(state, 'log-level') as LogLevel),
     debug,
     metrics: str(state, 'metrics') as 'basic' | 'extensive',
-    enableV2: false,
+    logRotation: rotationOf(state),
+    enableV2: bool(state, 'enable-v2'),
+    initialCorruptCheck: bool(state, 'experimental-initial-corrupt-check'),
+    corruptCheckTimeMs: num(state, 'experimental-corrupt-check-time') / NS_PER_MS,
+    watchProgressNotifyIntervalMs: num(state, 'experimental-watch-progress-notify-interval') / NS_PER_MS,
+    enablePprof: bool(state, 'enable-pprof'),
+    maxConcurrentStreams: num(state, 'max-concurrent-streams'),
+    backendBatchIntervalMs: num(state, 'backend-batch-interval') / NS_PER_MS,
+    backendBatchLimit: num(state, 'backend-batch-limit'),
+    unsafeNoFsync: bool(state, 'unsafe-no-fsync'),
+    maxLearners: num(state, 'experimental-max-learners'),
+    stopGrpcServiceOnDefrag: bool(state, 'experimental-stop-grpc-service-on-defrag'),
+    compactionBatchLimit: num(state, 'experimental-compaction-batch-limit'),
+    snapshotCatchUpEntries: num(state, 'experimental-snapshot-catchup-entries'),
+    warningApplyDurationMs: num(state, 'experimental-warning-apply-duration') / NS_PER_MS,
+    bootstrapDefragThresholdMb: num(state, 'experimental-bootstrap-defrag-threshold-megabytes'),
+    enableGrpcGateway: bool(state, 'enable-grpc-gateway'),
+    cors: list(state, 'cors'),
+    hostWhitelist: list(state, 'host-whitelist'),
+    grpcKeepaliveMinTimeMs: num(state, 'grpc-keepalive-min-time') / NS_PER_MS,
+    grpcKeepaliveIntervalMs: num(state, 'grpc-keepalive-interval') / NS_PER_MS,
+    grpcKeepaliveTimeoutMs: num(state, 'grpc-keepalive-timeout') / NS_PER_MS,
+    socketReusePort: bool(state, 'socket-reuse-port'),
+    memoryMlock: bool(state, 'experimental-memory-mlock'),
+    peerClientCertFile: str(state, 'peer-client-cert-file'),
+    peerClientKeyFile: str(state, 'peer-client-key-file'),
     clientTls: tlsFrom(state, 'client'),
     peerTls: tlsFrom(state, 'peer'),
     values: new Map(state.values),

@@ -1,6 +1,8 @@
 // Shapes shared by the config modules: how a flag is declared, the values the
 // parsers produce, and the validated Config handed to the server.
 
+import type { LogRotationConfig } from '../pkg/log-rotation.js';
+
 /**
  * How a flag's text becomes a value. The names follow the Go types etcd
  * declares, because range limits and error messages depend on them.
@@ -84,6 +86,11 @@ export interface FlagSpec {
   readonly yamlType?: YamlGoType;
   /** left out of `--help`, as etcd leaves it out */
   readonly hidden?: boolean;
+  /**
+   * Set for a flag that has nothing to act on in tsetcd: why. `--help` shows it, and a
+   * start with the flag set to anything but its default logs it.
+   */
+  readonly inert?: string;
 }
 
 /** Where the effective values came from. */
@@ -136,6 +143,8 @@ export interface Config {
   readonly listenPeerUrls: readonly URL[];
   readonly initialAdvertisePeerUrls: readonly URL[];
   readonly listenMetricsUrls: readonly URL[];
+  /** --listen-client-http-urls (etcd 3.5): HTTP only there, gRPC only on listenClientUrls */
+  readonly listenClientHttpUrls: readonly URL[];
 
   /** `--initial-cluster` as given (after etcd's defaulting from `--name`) */
   readonly initialClusterRaw: string;
@@ -167,8 +176,45 @@ export interface Config {
   readonly debug: boolean;
 
   readonly metrics: 'basic' | 'extensive';
-  /** always false: the v2 API is not implemented */
-  readonly enableV2: false;
+  /** --enable-log-rotation with --log-rotation-config-json, decoded; undefined when off */
+  readonly logRotation: LogRotationConfig | undefined;
+  /** --enable-v2 as given; the v2 API is not served either way (a warning says so) */
+  readonly enableV2: boolean;
+
+  /** --experimental-initial-corrupt-check */
+  readonly initialCorruptCheck: boolean;
+  /** --experimental-corrupt-check-time (0: no periodic check) */
+  readonly corruptCheckTimeMs: number;
+  /** --experimental-watch-progress-notify-interval (0: etcd's default, 10 minutes) */
+  readonly watchProgressNotifyIntervalMs: number;
+  /** --max-concurrent-streams (4294967295, etcd's default, means no limit of its own) */
+  readonly maxConcurrentStreams: number;
+  /** --enable-pprof */
+  readonly enablePprof: boolean;
+  /** --backend-batch-interval in ms, --backend-batch-limit (0: etcd's defaults) */
+  readonly backendBatchIntervalMs: number;
+  readonly backendBatchLimit: number;
+  readonly unsafeNoFsync: boolean;
+  readonly maxLearners: number;
+  readonly stopGrpcServiceOnDefrag: boolean;
+  readonly compactionBatchLimit: number;
+  readonly snapshotCatchUpEntries: number;
+  readonly warningApplyDurationMs: number;
+  readonly bootstrapDefragThresholdMb: number;
+  /** --grpc-keepalive-min-time, --grpc-keepalive-interval, --grpc-keepalive-timeout, in ms */
+  readonly grpcKeepaliveMinTimeMs: number;
+  readonly grpcKeepaliveIntervalMs: number;
+  readonly grpcKeepaliveTimeoutMs: number;
+  /** --cors and --host-whitelist as given ('*' allows all) */
+  readonly cors: readonly string[];
+  readonly hostWhitelist: readonly string[];
+  /** --enable-grpc-gateway (default true) */
+  readonly enableGrpcGateway: boolean;
+  readonly socketReusePort: boolean;
+  readonly memoryMlock: boolean;
+  /** --peer-client-cert-file / --peer-client-key-file ('' : the peer certificate) */
+  readonly peerClientCertFile: string;
+  readonly peerClientKeyFile: string;
 
   readonly clientTls: Readonly<TlsConfig>;
   readonly peerTls: Readonly<TlsConfig>;

@@ -5,6 +5,7 @@
 import { FLAGS } from './flags.js';
 import { goQuote } from './goparse.js';
 import { bindUrlProblem, hostUrlProblem } from './urls.js';
+import { parseRotationConfig } from '../pkg/log-rotation.js';
 import type { ConfigSource, FlagState, FlagValue } from './types.js';
 
 export interface ValidateResult {
@@ -81,11 +82,22 @@ function loggingProblem(state: FlagState, warnings: string[]): string | undefine
     return `unknown logger option ${goQuote(logger)}`;
   }
   if (!(LOG_LEVELS as readonly string[]).includes(level)) return `unknown level ${goQuote(level)}`;
+  if (state.values.get('enable-log-rotation') === true) return rotationProblem(outputs, str(state, 'log-rotation-config-json'));
   return undefined;
 }
 
+/** etcd's setupLogRotation: exactly one file output, and a config that decodes. */
+function rotationProblem(outputs: readonly string[], json: string): string | undefined {
+  const files = outputs.filter((o) => !['default', 'stderr', 'stdout'].includes(o)).length;
+  if ((outputs.length === 1 && files === 0) || files > 1) {
+    return '--log-outputs requires a single file path when --log-rotate-config-json is defined';
+  }
+  const parsed = parseRotationConfig(json);
+  return typeof parsed === 'string' ? parsed : undefined;
+}
+
 function urlProblem(state: FlagState): string | undefined {
-  for (const name of ['listen-peer-urls', 'listen-client-urls', 'listen-metrics-urls']) {
+  for (const name of ['listen-peer-urls', 'listen-client-urls', 'listen-client-http-urls', 'listen-metrics-urls']) {
     const p = bindUrlProblem(list(state, name));
     if (p !== undefined) return p;
   }
@@ -156,6 +168,13 @@ export function validateState(
     () => {
       const mode = str(state, 'auto-compaction-mode');
       return ['', 'periodic', 'revision'].includes(mode) ? undefined : `unknown auto-compaction-mode ${goQuote(mode)}`;
+    },
+    () => {
+      const cn = str(state, 'peer-cert-allowed-cn');
+      const hostname = str(state, 'peer-cert-allowed-hostname');
+      return cn !== '' && hostname !== ''
+        ? `AllowedCN and AllowedHostname are mutually exclusive (cn=${goQuote(cn)}, hostname=${goQuote(hostname)})`
+        : undefined;
     },
     () => {
       const metrics = str(state, 'metrics');

@@ -46,7 +46,22 @@ const META_FINISHED_COMPACT = Buffer.from('finishedCompactRev');
 /** deletions per backend transaction during a physical compaction */
 const COMPACTION_BATCH = 1000;
 
+/**
+ * Operation counts since start, as etcd's metrics count them (etcd_mvcc_*_total): each
+ * Range, Put and DeleteRange call once; a transaction when it made more than one call.
+ */
+export interface MvccOpStats {
+  ranges: number;
+  puts: number;
+  deletes: number;
+  txns: number;
+  putBytes: number;
+}
+
 export class MvccStore {
+  readonly stats: MvccOpStats = { ranges: 0, puts: 0, deletes: 0, txns: 0, putBytes: 0 };
+  /** revisions scanned per physical compaction batch (--experimental-compaction-batch-limit) */
+  compactionBatchLimit = COMPACTION_BATCH;
   private index = new TreeIndex();
   /** key (latin1) -> lease currently attached to its live generation */
   private keyLeases = new Map<string, bigint>();
@@ -119,6 +134,7 @@ export class MvccStore {
   }
 
   range(range: KeyRange, opts: RangeOptions = {}): RangeResult {
+    this.stats.ranges++;
     return this.rangeAt(range, this.currentRev, opts);
   }
 
@@ -192,9 +208,9 @@ export class MvccStore {
         scanned++;
         last = key;
         if (!keep.has(revKey(bytesToRev(key)))) doomed.push(Buffer.from(key));
-        if (scanned >= COMPACTION_BATCH) break;
+        if (scanned >= this.compactionBatchLimit) break;
       }
-      const done = scanned < COMPACTION_BATCH;
+      const done = scanned < this.compactionBatchLimit;
       this.backend.write(() => {
         for (const k of doomed) this.backend.delete('key', k);
         if (done) this.backend.put('meta', META_FINISHED_COMPACT, revToBytes(rev, 0));
@@ -240,6 +256,8 @@ export class MvccStore {
 export class WriteTxn {
   private readonly beginRev: number;
   readonly changes: Change[] = [];
+  /** Range, Put and DeleteRange calls made in this transaction */
+  private calls = 0;
 
   constructor(
     private readonly store: MvccStore,
@@ -252,6 +270,8 @@ export class WriteTxn {
 
   /** Reads see this transaction's own earlier writes. */
   range(range: KeyRange, opts: RangeOptions = {}): RangeResult {
+    this.calls++;
+    this.store.stats.ranges++;
     const rev = this.changes.length > 0 ? this.beginRev + 1 : this.beginRev;
     return this.store.rangeInTxn(range, rev, opts);
   }
@@ -262,6 +282,9 @@ export class WriteTxn {
   }
 
   put(key: Uint8Array, value: Uint8Array, lease: bigint): void {
+    this.calls++;
+    this.store.stats.puts++;
+    this.store.stats.putBytes += key.length + value.length;
     const main = this.beginRev + 1;
     const k = keyString(key);
     const prev = this.index.get(k, main);
@@ -290,6 +313,8 @@ export class WriteTxn {
 
   /** Deletes every live key in the range; returns how many. */
   deleteRange(range: KeyRange): number {
+    this.calls++;
+    this.store.stats.deletes++;
     const rev = this.changes.length > 0 ? this.beginRev + 1 : this.beginRev;
     const { keys } = this.index.revisions(range, rev);
     for (const { key } of keys) this.deleteKey(key);
@@ -313,6 +338,7 @@ export class WriteTxn {
 
   /** Finishes the transaction: the store revision moves on only if something changed. */
   end(): Change[] {
+    if (this.calls > 1) this.store.stats.txns++;
     if (this.changes.length > 0) this.store.commitRev();
     return this.changes;
   }

@@ -1,43 +1,26 @@
 // Lease keep-alives and time-to-live queries need the leader's lease clocks; a follower
 // forwards them over the peer port (etcd's /leases and /leases/internal endpoints),
 // with protobuf bodies.
-import http from 'node:http';
-import https from 'node:https';
 import { LeaseKeepAliveRequest, LeaseKeepAliveResponse, LeaseTimeToLiveRequest, LeaseTimeToLiveResponse } from '../proto/etcdserverpb.js';
-import type { PeerTlsOptions } from './dialer.js';
+import { peerRequest, type PeerTlsOptions } from './dialer.js';
 
 export const LEASE_RENEW_PATH = '/leases';
 export const LEASE_TTL_PATH = '/leases/internal';
 export const MEMBER_PROMOTE_PATH = '/members/promote/';
 
-const agents = { http: new http.Agent({ keepAlive: true, maxSockets: 16 }), https: new https.Agent({ keepAlive: true, maxSockets: 16 }) };
-
 function post(url: string, path: string, body: Uint8Array, tls: PeerTlsOptions | undefined, timeoutMs: number): Promise<Buffer> {
-  const u = new URL(path, url);
-  const secure = u.protocol === 'https:';
-  const lib = secure ? https : http;
   return new Promise((resolve, reject) => {
-    const req = lib.request(
-      u,
-      {
-        method: 'POST',
-        agent: secure ? agents.https : agents.http,
-        timeout: timeoutMs,
-        headers: { 'Content-Type': 'application/protobuf', 'Content-Length': body.length },
-        ...(secure && tls ? { cert: tls.cert, key: tls.key, ca: tls.ca, rejectUnauthorized: tls.verify } : {}),
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const buf = Buffer.concat(chunks);
-          if (res.statusCode === 200) resolve(buf);
-          else if (res.statusCode === 404) reject(new LeaseNotFoundError());
-          else reject(new Error(`${u.href}: HTTP ${res.statusCode} ${buf.toString('utf8').trim()}`));
-        });
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`${u.href}: timed out`)));
+    const init = { method: 'POST', timeoutMs, headers: { 'Content-Type': 'application/protobuf', 'Content-Length': body.length } };
+    const req = peerRequest(url, path, init, tls, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const buf = Buffer.concat(chunks);
+        if (res.statusCode === 200) resolve(buf);
+        else if (res.statusCode === 404) reject(new LeaseNotFoundError());
+        else reject(new Error(`${url}${path}: HTTP ${res.statusCode} ${buf.toString('utf8').trim()}`));
+      });
+    });
     req.on('error', reject);
     req.end(body);
   });

@@ -6,7 +6,7 @@
 // dropped and the peer is reported unreachable (raft then probes it gently).
 import type net from 'node:net';
 import { dial, type PeerTlsOptions } from './dialer.js';
-import { encodeHello, frameAll, RAFT_PREFACE, REJECT_REMOVED, type Hello } from './protocol.js';
+import { BAD_CERT_TEXT, encodeHello, frameAll, RAFT_PREFACE, REJECT_BAD_CERT, REJECT_REMOVED, type Hello } from './protocol.js';
 
 /** queued messages per peer before new ones are dropped (etcd buffers 4096 per stream) */
 export const MAX_QUEUED_MESSAGES = 4096;
@@ -20,6 +20,30 @@ export interface PeerStreamEvents {
   /** the peer says this member was removed from the cluster */
   onRemoved(): void;
   log(msg: string, fields: Record<string, unknown>): void;
+  warn(msg: string, fields: Record<string, unknown>): void;
+}
+
+/** Go's words for the TLS failures Node reports by code, so logs read as etcd's do. */
+function goDialError(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  switch (e?.code) {
+    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
+    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
+    case 'SELF_SIGNED_CERT_IN_CHAIN':
+    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
+      return 'x509: certificate signed by unknown authority';
+    case 'CERT_HAS_EXPIRED':
+    case 'CERT_NOT_YET_VALID':
+      return 'x509: certificate has expired or is not yet valid';
+    case 'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE':
+      return BAD_CERT_TEXT;
+    case 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA':
+      return 'remote error: tls: unknown certificate authority';
+    case 'ECONNREFUSED':
+      return `dial tcp ${e.message.replace(/^connect ECONNREFUSED /, '')}: connect: connection refused`;
+    default:
+      return e?.message ?? String(err);
+  }
 }
 
 export class PeerStream {
@@ -28,6 +52,8 @@ export class PeerStream {
   private queue: Uint8Array[] = [];
   private queuedBytes = 0;
   private flushScheduled = false;
+  /** a dial failure was logged and no stream has worked since */
+  private failureLogged = false;
   private backoffMs = 50;
   private nextDialAtMs = 0;
   private closed = false;
@@ -121,24 +147,38 @@ export class PeerStream {
         socket.write(Buffer.concat([RAFT_PREFACE, encodeHello(this.hello)]));
         socket.on('error', () => {});
         socket.on('close', () => this.onClose(socket));
-        // the receiver writes only to say this member was removed from the cluster
+        // the receiver writes only to say this member was removed, or that it refuses our certificate
         socket.on('data', (b: Buffer) => {
           if (b[0] === REJECT_REMOVED) this.events.onRemoved();
+          else if (b[0] === REJECT_BAD_CERT) this.dialFailed(BAD_CERT_TEXT);
         });
         this.socket = socket;
         if (!this.wasConnected) this.events.log('established a stream to the remote peer', { 'remote-peer-id': this.hello.to.toString(16) });
+        this.failureLogged = false;
         this.wasConnected = true;
         this.events.onActive();
         this.flush();
       },
-      () => {
+      (err) => {
         this.connecting = false;
+        this.dialFailed(goDialError(err));
         this.nextDialAtMs = Date.now() + this.backoffMs;
         this.backoffMs = Math.min(this.backoffMs * 2, MAX_BACKOFF_MS);
         this.dropQueue();
         this.scheduleRedial();
       },
     );
+  }
+
+  /**
+   * etcd's peer status: the first failure after the peer was reachable (or ever) is
+   * logged as etcd logs it; repeats are not, until a stream works again.
+   */
+  private dialFailed(reason: string): void {
+    if (this.failureLogged) return;
+    this.failureLogged = true;
+    const id = this.hello.to.toString(16);
+    this.events.warn('peer became inactive (message send to peer failed)', { 'peer-id': id, error: `failed to dial ${id} on stream Message (${reason})` });
   }
 
   private dropQueue(): void {

@@ -23,6 +23,16 @@ export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 /** written by the receiver to a member removed from the cluster, just before it closes the stream */
 export const REJECT_REMOVED = 0x52;
 
+/**
+ * Written by the peer listener, in place of anything else, to a connection whose client
+ * certificate it refuses (chain, CRL, --peer-cert-allowed-cn/-hostname), before it closes
+ * it: etcd refuses these in the TLS handshake with a bad_certificate alert, which Node
+ * cannot send once the handshake is done, so the dialer learns it from this byte (the
+ * alert's number) and reports what Go reports: "remote error: tls: bad certificate".
+ */
+export const REJECT_BAD_CERT = 0x2a;
+export const BAD_CERT_TEXT = 'remote error: tls: bad certificate';
+
 export interface Hello {
   clusterId: bigint;
   from: bigint;

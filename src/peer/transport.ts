@@ -94,6 +94,7 @@ export class PeerTransport {
       onActive: () => this.active.set(id, Date.now()),
       onRemoved: () => this.opts.onRemovedFromCluster(),
       log: (msg, fields) => this.opts.logger.info(msg, fields),
+      warn: (msg, fields) => this.opts.logger.warn(msg, fields),
     });
     this.streams.set(id, stream);
     if (!this.partition.blocks(id)) stream.start();

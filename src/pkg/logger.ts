@@ -1,6 +1,7 @@
 // A small structured logger that prints zap-shaped JSON lines, as etcd's --logger=zap
 // does, so log pipelines built for etcd keep parsing our output.
 import { writeSync, openSync } from 'node:fs';
+import { RotatingFile, type LogRotationConfig } from './log-rotation.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'panic' | 'fatal';
 const levelRank: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3, panic: 4, fatal: 5 };
@@ -21,7 +22,12 @@ export interface LoggerOptions {
   level?: LogLevel;
   /** 'stderr', 'stdout', 'default' (stderr) or file paths, as --log-outputs takes them */
   outputs?: string[];
+  /** --enable-log-rotation: the file output is rotated with these settings */
+  rotation?: LogRotationConfig;
 }
+
+/** Where log lines go: a file descriptor, or a rotating file. */
+type Sink = number | RotatingFile;
 
 function jsonValue(v: unknown): unknown {
   if (typeof v === 'bigint') return v.toString();
@@ -33,7 +39,7 @@ function jsonValue(v: unknown): unknown {
 class JsonLogger implements Logger {
   constructor(
     private readonly minRank: number,
-    private readonly fds: number[],
+    private readonly fds: Sink[],
     private readonly base: LogFields,
   ) {}
 
@@ -46,7 +52,8 @@ class JsonLogger implements Logger {
     // Synchronous on purpose: a log line written just before a crash must not be lost.
     for (const fd of this.fds) {
       try {
-        writeSync(fd, line);
+        if (typeof fd === 'number') writeSync(fd, line);
+        else fd.write(line);
       } catch {
         /* a closed output must not take the member down */
       }
@@ -65,10 +72,10 @@ class JsonLogger implements Logger {
 
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const outputs = opts.outputs && opts.outputs.length > 0 ? opts.outputs : ['default'];
-  const fds = outputs.map((o) => {
+  const fds = outputs.map((o): Sink => {
     if (o === 'stderr' || o === 'default') return 2;
     if (o === 'stdout') return 1;
-    return openSync(o, 'a', 0o600);
+    return opts.rotation ? new RotatingFile(o, opts.rotation) : openSync(o, 'a', 0o600);
   });
   return new JsonLogger(levelRank[opts.level ?? 'info'], fds, {});
 }

@@ -20,6 +20,8 @@ export interface MetricsSource {
   memberIdHex(): string;
   serverVersion(): string;
   clusterVersion(): string;
+  /** mvcc operation counts since start */
+  mvccOps(): { ranges: number; puts: number; deletes: number; txns: number; putBytes: number };
 }
 
 // etcd's buckets for disk latencies: 1 ms doubling 14 times (up to ~8 s)
@@ -52,6 +54,19 @@ export class Metrics {
     gauge('etcd_debugging_mvcc_current_revision', 'The store revision.', () => source.currentRevision());
     gauge('etcd_debugging_mvcc_compact_revision', 'The revision of the last compaction.', () => source.compactRevision());
     gauge('etcd_server_quota_backend_bytes', 'The backend quota in bytes.', () => source.quotaBackendBytes());
+    // counters kept by the store; etcd 3.4 also exports each under etcd_debugging_mvcc_
+    const counted = (name: string, help: string, read: () => number): void => {
+      new Counter({ name, help, registers: [r], collect() { this.reset(); this.inc(read()); } });
+    };
+    const ops = () => source.mvccOps();
+    for (const prefix of ['etcd_mvcc', 'etcd_debugging_mvcc']) {
+      counted(`${prefix}_range_total`, 'Total number of ranges seen by this member.', () => ops().ranges);
+      counted(`${prefix}_put_total`, 'Total number of puts seen by this member.', () => ops().puts);
+      counted(`${prefix}_delete_total`, 'Total number of deletes seen by this member.', () => ops().deletes);
+      counted(`${prefix}_txn_total`, 'Total number of txns seen by this member.', () => ops().txns);
+    }
+    gauge('etcd_debugging_mvcc_total_put_size_in_bytes', 'The total size of put kv pairs seen by this member.', () => ops().putBytes);
+    gauge('etcd_debugging_mvcc_db_total_size_in_bytes', 'Size of the backend database file in bytes (debugging name).', () => source.dbSizeBytes());
     new Gauge({
       name: 'etcd_server_id',
       help: 'The member ID, as a label; always 1.',

@@ -74,30 +74,37 @@ export function applyEntry(entry: Entry, ctx: ApplyContext, decoded?: unknown): 
       case RaftRequestField.alarm:
         return { id, response: applyAlarm(ctx, (decoded as AlarmRequest) ?? AlarmRequest.decode(req.body)) };
       case RaftRequestField.put: {
+        corrupted(ctx);
         capped(ctx);
         const p = (decoded as PutRequest) ?? PutRequest.decode(req.body);
         if (ctx.auth.enabled) ctx.auth.checkPut(caller, p.key, p.prev_kv, p.lease !== 0n ? ctx.lessor.lookup(p.lease)?.keys : undefined);
         return { id, response: writeOnce(ctx, (txn) => applyPut(txn, p, ctx.leases)) };
       }
       case RaftRequestField.deleteRange: {
+        corrupted(ctx);
         const d = (decoded as DeleteRangeRequest) ?? DeleteRangeRequest.decode(req.body);
         if (ctx.auth.enabled) ctx.auth.checkDeleteRange(caller, d.key, d.range_end, d.prev_kv);
         return { id, response: writeOnce(ctx, (txn) => applyDeleteRange(txn, d)) };
       }
       case RaftRequestField.txn: {
+        corrupted(ctx);
         const t = (decoded as TxnRequest) ?? TxnRequest.decode(req.body);
         if (ctx.alarms.has(AlarmType.NOSPACE) && !isTxnReadOnly(t)) throw Errors.noSpace();
         if (ctx.auth.enabled) ctx.auth.checkTxn(caller, t, (lease) => ctx.lessor.lookup(lease)?.keys);
         return { id, response: applyTxnEntry(ctx, t) };
       }
       case RaftRequestField.range:
+        corrupted(ctx);
         return { id, response: applyRange(storeView(ctx.store), (decoded as RangeRequest) ?? RangeRequest.decode(req.body)) };
       case RaftRequestField.compaction:
+        corrupted(ctx);
         return applyCompaction(id, ctx, (decoded as CompactionRequest) ?? CompactionRequest.decode(req.body));
       case RaftRequestField.leaseGrant:
+        corrupted(ctx);
         capped(ctx);
         return { id, response: applyLeaseGrant(ctx, (decoded as LeaseGrantRequest) ?? LeaseGrantRequest.decode(req.body)) };
       case RaftRequestField.leaseRevoke: {
+        corrupted(ctx);
         const r = (decoded as LeaseRevokeRequest) ?? LeaseRevokeRequest.decode(req.body);
         const lease = ctx.lessor.lookup(r.ID);
         // a revoke without a caller is the member's own (lease expiry): the API layer
@@ -135,6 +142,11 @@ function applyTxnEntry(ctx: ApplyContext, t: TxnRequest) {
   const view = storeView(ctx.store);
   if (isTxnReadOnly(t)) return applyTxn(t, { view, leases: ctx.leases });
   return writeOnce(ctx, (write) => applyTxn(t, { view, write, leases: ctx.leases }));
+}
+
+/** With a CORRUPT alarm raised, the log's requests fail as etcd's corrupt applier fails them. */
+function corrupted(ctx: ApplyContext): void {
+  if (ctx.alarms.has(AlarmType.CORRUPT)) throw Errors.corrupt();
 }
 
 /** With a NOSPACE alarm raised, writes that grow the database are refused (etcd's capped applier). */

@@ -3,15 +3,13 @@
 // peer), or a restart from its WAL and snapshot (the initial-cluster flags are then
 // ignored, as etcd ignores them).
 import fs from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
 import path from 'node:path';
 import { Backend } from '../backend/backend.js';
 import { assertTsetcdBackendFile, etcdDataDirAdvice, fileKind, ForeignFileError } from '../backend/file-kind.js';
 import { ConfChangeType, decodeConfChange, encodeConfChange, EntryType, MemoryStorage, RawNode, type BootstrapPeer, type Entry, type HardState, type Snapshot } from '../raft/index.js';
 import { Snapshotter, Wal } from '../wal/index.js';
 import type { ServerOptions } from './server.js';
-import type { PeerTlsOptions } from '../peer/dialer.js';
+import { peerRequest, type PeerTlsOptions } from '../peer/dialer.js';
 import { clusterIdFor, memberIdFor } from './ids.js';
 import { decodeWalMetadata, encodeMemberContext, encodeWalMetadata } from './internal-records.js';
 import type { Member } from './membership.js';
@@ -57,7 +55,7 @@ export async function boot(opts: ServerOptions): Promise<Booted> {
   for (const name of fs.readdirSync(snapDir)) {
     if (name.startsWith('outgoing-') || name.startsWith('incoming-')) fs.rmSync(path.join(snapDir, name), { recursive: true, force: true });
   }
-  const backend = Backend.open(path.join(snapDir, 'db'));
+  const backend = Backend.open(path.join(snapDir, 'db'), { batchIntervalMs: opts.backendBatchIntervalMs, batchLimit: opts.backendBatchLimit });
   const snapshotter = new Snapshotter(snapDir);
   try {
     if (restarting) return await restart(opts, backend, snapshotter, walDir);
@@ -111,7 +109,7 @@ async function bootstrapNew(opts: ServerOptions, backend: Backend, snapshotter: 
   if (!self) throw new Error(`couldn't find local name "${opts.name}" in the initial cluster configuration`);
   const clusterId = clusterIdFor(members.map((m) => m.id));
   fs.mkdirSync(path.dirname(walDir), { recursive: true, mode: 0o700 });
-  const wal = await Wal.create(walDir, encodeWalMetadata(self.id, clusterId));
+  const wal = await Wal.create(walDir, encodeWalMetadata(self.id, clusterId), { unsafeNoFsync: opts.unsafeNoFsync });
   const storage = new MemoryStorage();
   // The log of a new cluster starts with one configuration change per initial member;
   // their records (names, peer URLs) travel in the entries' context.
@@ -135,11 +133,8 @@ interface RemoteMember {
 
 /** GET <peer>/members: the cluster's current member list, as an existing member sees it. */
 async function fetchMembers(url: string, timeoutMs: number, tls: PeerTlsOptions | undefined): Promise<{ clusterId: bigint; members: RemoteMember[] }> {
-  const u = new URL('/members', url);
-  const lib = u.protocol === 'https:' ? https : http;
-  const tlsOpts = tls ? { cert: tls.cert, key: tls.key, ca: tls.ca, rejectUnauthorized: tls.verify } : {};
   return new Promise((resolve, reject) => {
-    const req = lib.get(u, { timeout: timeoutMs, ...tlsOpts }, (res) => {
+    const req = peerRequest(url, '/members', { method: 'GET', timeoutMs }, tls, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
@@ -154,8 +149,8 @@ async function fetchMembers(url: string, timeoutMs: number, tls: PeerTlsOptions 
         }
       });
     });
-    req.on('timeout', () => req.destroy(new Error('timed out')));
     req.on('error', reject);
+    req.end();
   });
 }
 
@@ -185,7 +180,7 @@ async function join(opts: ServerOptions, backend: Backend, snapshotter: Snapshot
   }
   const memberId = BigInt('0x' + self.id);
   fs.mkdirSync(path.dirname(walDir), { recursive: true, mode: 0o700 });
-  const wal = await Wal.create(walDir, encodeWalMetadata(memberId, fetched.clusterId));
+  const wal = await Wal.create(walDir, encodeWalMetadata(memberId, fetched.clusterId), { unsafeNoFsync: opts.unsafeNoFsync });
   const storage = new MemoryStorage();
   const node = new RawNode(raftConfig(memberId, storage, raftOptions(opts, 0)));
   const knownMembers: Member[] = fetched.members.map((m) => ({
@@ -203,7 +198,7 @@ async function restart(opts: ServerOptions, backend: Backend, snapshotter: Snaps
   const markers = await Wal.readSnapshotMarkers(walDir);
   const snapshot = await snapshotter.loadNewest(markers);
   const snapMeta = snapshot ? { index: snapshot.metadata.index, term: snapshot.metadata.term } : undefined;
-  const opened = await Wal.open(walDir, snapMeta);
+  const opened = await Wal.open(walDir, snapMeta, { unsafeNoFsync: opts.unsafeNoFsync });
   if (opened.repairedBytes > 0) {
     opts.logger.warn('repaired the torn tail of the WAL', { 'wal-dir': walDir, 'truncated-bytes': opened.repairedBytes });
   }

@@ -10,8 +10,6 @@ import { encodeMemberContext } from './internal-records.js';
 import type { Member, Membership } from './membership.js';
 import type { RaftDriver } from './raft-driver.js';
 
-/** etcd allows one learner at a time */
-const MAX_LEARNERS = 1;
 /** a learner is ready once its log has 90% of the leader's */
 const LEARNER_READY_FRACTION = 0.9;
 
@@ -30,6 +28,8 @@ export interface ClusterOpsOptions {
   token: string;
   strictReconfigCheck: boolean;
   requestTimeoutMs: number;
+  /** --experimental-max-learners */
+  maxLearners: number;
 }
 
 export const errLeaderTransferTimeout = (): GrpcError =>
@@ -49,7 +49,7 @@ export class ClusterOps {
     const taken = new Set(this.membership.list().flatMap((m) => m.peerURLs));
     if (urls.some((u) => taken.has(u))) throw Errors.peerURLExist();
     const members = this.membership.list();
-    if (isLearner && members.filter((m) => m.isLearner).length >= MAX_LEARNERS) throw Errors.tooManyLearners();
+    if (isLearner && members.filter((m) => m.isLearner).length >= this.opts.maxLearners) throw Errors.tooManyLearners();
     if (!isLearner && this.opts.strictReconfigCheck && !this.readyToAddVoter()) throw Errors.memberNotEnoughStarted();
     const member: Member = {
       id: memberIdFor(urls, this.opts.token, Math.floor(Date.now() / 1000)),

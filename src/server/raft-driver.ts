@@ -70,6 +70,8 @@ export interface RaftDriverOptions {
   onFatal: (err: Error) => void;
   /** told how long each durable WAL write took (etcd_disk_wal_fsync_duration_seconds) */
   onWalSync?: (seconds: number) => void;
+  /** --experimental-snapshot-catchup-entries: log entries kept after a snapshot for slow followers */
+  snapshotCatchUpEntries?: number;
 }
 
 export function raftConfig(
@@ -400,7 +402,7 @@ export class RaftDriver {
     await this.opts.snapshotter.save(snap);
     await this.opts.wal.saveSnapshotMarker({ index: applied, term: snap.metadata.term });
     this.snapshotIndex = applied;
-    const compactTo = applied - SNAPSHOT_CATCH_UP_ENTRIES;
+    const compactTo = applied - (this.opts.snapshotCatchUpEntries ?? SNAPSHOT_CATCH_UP_ENTRIES);
     if (compactTo > this.storage.firstIndex()) this.storage.compact(compactTo);
     const released = await this.opts.wal.releaseTo(Math.max(0, compactTo), this.opts.maxWals);
     await this.opts.snapshotter.purge(this.opts.maxSnapshots);

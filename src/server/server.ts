@@ -60,6 +60,7 @@ import { forwardPromote, forwardRenew, forwardTimeToLive, PromoteRefusedError } 
 import { ClusterOps } from './cluster-ops.js';
 import { etcdBackendHash } from '../snapshot/etcd-hash.js';
 import { bucketRecords, type EtcdExportContext } from '../snapshot/etcd-schema.js';
+import { fetchPeerHashes, initialVerdict, periodicVerdict, requestPeerHash, type HashAt, type PeerHash, type PeerRef } from './corrupt.js';
 
 export interface AutoCompactionOptions {
   mode: 'periodic' | 'revision';
@@ -102,6 +103,25 @@ export interface ServerOptions {
   onFatal?: (err: Error) => void;
   /** called when this member's own removal from the cluster is applied */
   onRemoved?: () => void;
+  /** --experimental-initial-corrupt-check: a restarting member compares its hash with its peers' before it runs */
+  initialCorruptCheck?: boolean;
+  /** --experimental-corrupt-check-time: the leader compares hashes with every member this often (0: never) */
+  corruptCheckTimeMs?: number;
+  /** --backend-batch-interval / --backend-batch-limit (0 or absent: etcd's 100 ms / 10,000) */
+  backendBatchIntervalMs?: number;
+  backendBatchLimit?: number;
+  /** --unsafe-no-fsync: the WAL is never synced */
+  unsafeNoFsync?: boolean;
+  /** --experimental-compaction-batch-limit (0 or absent: 1000) */
+  compactionBatchLimit?: number;
+  /** --experimental-max-learners (default 1) */
+  maxLearners?: number;
+  /** --experimental-snapshot-catchup-entries (default 5000) */
+  snapshotCatchUpEntries?: number;
+  /** --experimental-warning-apply-duration: applying one entry longer than this is logged (default 100 ms) */
+  warningApplyDurationMs?: number;
+  /** --experimental-bootstrap-defrag-threshold-megabytes: defragment at start when that much would be freed (0: never) */
+  bootstrapDefragThresholdMb?: number;
 }
 
 /** etcd refuses proposals when this many are queued and not yet applied */
@@ -164,12 +184,26 @@ export class EtcdServer implements RaftHost {
   private retryTimer: NodeJS.Timeout;
   private defragging: Promise<void> | undefined;
   private readonly startedAtMs = Date.now();
+  private corruptCheckTimer: NodeJS.Timeout | undefined;
+  /** told when a defragmentation starts (true) and ends (false) */
+  readonly defragListeners = new Set<(active: boolean) => void>();
+  private corruptCheckRunning = false;
   /** etcd's request timeout: 5 s plus two election timeouts */
   readonly requestTimeoutMs: number;
 
   static async start(opts: ServerOptions): Promise<EtcdServer> {
     const booted = await boot(opts);
     const server = new EtcdServer(opts, booted);
+    await server.maybeDefragAtStart();
+    // like etcd, only a member that has data already is checked (a new one has nothing to compare)
+    if (opts.initialCorruptCheck && booted.kind === 'restart') {
+      try {
+        await server.checkInitialHashKV(booted.knownMembers);
+      } catch (err) {
+        await server.stop();
+        throw err;
+      }
+    }
     server.begin(booted);
     return server;
   }
@@ -188,6 +222,7 @@ export class EtcdServer implements RaftHost {
     this.membership.load();
     if (this.membership.clusterId === 0n) b.backend.write(() => this.membership.setClusterId(b.clusterId));
     this.store = new MvccStore(b.backend);
+    if ((opts.compactionBatchLimit ?? 0) > 0) this.store.compactionBatchLimit = opts.compactionBatchLimit!;
     this.store.restore();
     this.confState = b.storage.initialState().confState;
     this.idGen = new RequestIdGenerator(b.memberId, Date.now());
@@ -247,11 +282,13 @@ export class EtcdServer implements RaftHost {
       host: this,
       onFatal: (err) => this.fatal(err),
       onWalSync: (sec) => this.metrics.walFsyncSeconds.observe(sec),
+      snapshotCatchUpEntries: opts.snapshotCatchUpEntries,
     });
     this.cluster = new ClusterOps(this, this.membership, this.driver, {
       token: opts.initialClusterToken,
       strictReconfigCheck: opts.strictReconfigCheck ?? true,
       requestTimeoutMs: this.requestTimeoutMs,
+      maxLearners: opts.maxLearners ?? 1,
     });
     // proposals dropped while leadership moves are retried; the member publishes itself
     this.retryTimer = setInterval(() => {
@@ -269,6 +306,7 @@ export class EtcdServer implements RaftHost {
     this.campaignWhenCaughtUp = true;
     this.maybeCampaign();
     this.driver.schedule();
+    this.startCorruptionMonitor();
     this.opts.logger.info('member is running', { 'local-member-id': this.memberId.toString(16), 'applied-index': this.appliedIndex, revision: this.store.rev });
   }
 
@@ -276,6 +314,7 @@ export class EtcdServer implements RaftHost {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.retryTimer);
+    if (this.corruptCheckTimer) clearInterval(this.corruptCheckTimer);
     this.compactor?.stop();
     this.lessor.stop();
     this.watchable.close();
@@ -292,6 +331,7 @@ export class EtcdServer implements RaftHost {
 
   private metricsSource(): MetricsSource {
     return {
+      mvccOps: () => this.store.stats,
       hasLeader: () => this.driver.leader !== NONE,
       isLeader: () => this.isLeader,
       isLearner: () => this.isLearner,
@@ -662,16 +702,86 @@ export class EtcdServer implements RaftHost {
     return { header: this.header(h.currentRev), hash: h.hash, compact_revision: h.compactRev, hash_revision: h.hashRev };
   }
 
+  /** --experimental-bootstrap-defrag-threshold-megabytes: defragment before serving when that much would be freed. */
+  private async maybeDefragAtStart(): Promise<void> {
+    const thresholdMb = this.opts.bootstrapDefragThresholdMb ?? 0;
+    if (thresholdMb <= 0) return;
+    const size = this.backend.sizeBytes();
+    const inUse = this.backend.sizeInUseBytes();
+    const thresholdBytes = thresholdMb * 1024 * 1024;
+    const fields = { 'current-db-size-bytes': size, 'current-db-size-in-use-bytes': inUse, 'experimental-bootstrap-defrag-threshold-bytes': thresholdBytes };
+    if (size - inUse < thresholdBytes) {
+      this.opts.logger.info('Skipping defragmentation', fields);
+      return;
+    }
+    await this.defragment();
+  }
+
+  // ---------------------------------------------------------------- corruption checks
+
+  private hashAt(revision: number): HashAt {
+    const h = this.hashKV(revision);
+    return { revision: h.header!.revision, hash: h.hash, compactRevision: h.compact_revision };
+  }
+
+  /** The other members' hashes at `revision`, over the peer port. */
+  private peerHashes(revision: number, known: readonly Member[] = []): Promise<PeerHash[]> {
+    const byId = new Map<bigint, PeerRef>();
+    for (const m of [...known, ...this.membership.list()]) if (m.id !== this.memberId) byId.set(m.id, { id: m.id, peerUrls: m.peerURLs });
+    const ask = (url: string, rev: number) => requestPeerHash(url, rev, this.opts.peerTls, this.requestTimeoutMs);
+    return fetchPeerHashes([...byId.values()], revision, ask, this.opts.logger, this.memberId.toString(16));
+  }
+
+  /** etcd's CheckInitialHashKV: throws when a peer has other data at the same revision. */
+  private async checkInitialHashKV(known: readonly Member[]): Promise<void> {
+    const idHex = this.memberId.toString(16);
+    this.opts.logger.info('starting initial corruption check', { 'local-member-id': idHex, timeout: `${this.requestTimeoutMs / 1000}s` });
+    const local = this.hashAt(0);
+    const problem = initialVerdict(local, await this.peerHashes(local.revision, known), this.opts.logger, idHex);
+    if (problem !== undefined) throw new Error(problem);
+  }
+
+  private startCorruptionMonitor(): void {
+    const intervalMs = this.opts.corruptCheckTimeMs ?? 0;
+    if (intervalMs <= 0) return;
+    this.opts.logger.info('enabled corruption checking', { 'local-member-id': this.memberId.toString(16), interval: `${intervalMs / 1000}s` });
+    this.corruptCheckTimer = setInterval(() => {
+      if (!this.isLeader || this.corruptCheckRunning) return;
+      this.corruptCheckRunning = true;
+      this.checkHashKV()
+        .catch((err) => this.opts.logger.warn('failed to check hash KV', { error: (err as Error).message }))
+        .finally(() => (this.corruptCheckRunning = false));
+    }, intervalMs);
+    this.corruptCheckTimer.unref();
+  }
+
+  /** etcd's checkHashKV (the leader's periodic check); raises CORRUPT on any mismatch. */
+  async checkHashKV(): Promise<boolean> {
+    const before = this.hashAt(0);
+    const peers = await this.peerHashes(before.revision);
+    await this.linearizableReadBarrier();
+    const after = this.hashAt(0);
+    const verdict = periodicVerdict(before, after, peers, this.opts.logger);
+    if (verdict.corrupt && !this.alarms.has(AlarmType.CORRUPT)) {
+      // member 0: which member is wrong is not known, as etcd says
+      const req = AlarmRequest.create({ action: AlarmRequest_AlarmAction.ACTIVATE, memberID: 0n, alarm: AlarmType.CORRUPT });
+      await this.proposeOutcome(RaftRequestField.alarm, AlarmRequest.encode(req), req);
+    }
+    return verdict.corrupt;
+  }
+
   /** Rewrites the backend without free pages; commits wait while the copy is made. */
   async defragment(): Promise<void> {
     if (this.defragging) return this.defragging;
     this.defragging = (async () => {
       const before = this.backend.sizeBytes();
+      for (const l of this.defragListeners) l(true);
       try {
         await this.backend.defragment();
         this.opts.logger.info('finished defragmenting the backend', { 'db-size-before': before, 'db-size-after': this.backend.sizeBytes() });
       } finally {
         this.defragging = undefined;
+        for (const l of this.defragListeners) l(false);
       }
     })();
     return this.defragging;
@@ -846,7 +956,9 @@ export class EtcdServer implements RaftHost {
         if (e.type === EntryType.ConfChange) outcomes.push(this.applyConfChangeEntry(e));
         else {
           const waiter = this.waiters.get(decodeIdFast(e));
+          const startMs = performance.now();
           outcomes.push(applyEntry(e, this.applyCtx, waiter?.decoded));
+          this.warnSlowApply(e, performance.now() - startMs);
         }
         last = e.index;
       }
@@ -867,6 +979,13 @@ export class EtcdServer implements RaftHost {
       this.appliedWaiters = this.appliedWaiters.filter((w) => w.index > this.appliedIndex);
       for (const w of ready) w.resolve();
     }
+  }
+
+  /** etcd's warning for an entry whose apply took longer than --experimental-warning-apply-duration. */
+  private warnSlowApply(e: Entry, tookMs: number): void {
+    const expectedMs = this.opts.warningApplyDurationMs ?? 100;
+    if (tookMs <= expectedMs) return;
+    this.opts.logger.warn('apply request took too long', { took: `${tookMs.toFixed(3)}ms`, 'expected-duration': `${expectedMs}ms`, index: e.index });
   }
 
   /** A configuration change the backend already reflects: only raft and the transport learn it. */
@@ -928,6 +1047,11 @@ export class EtcdServer implements RaftHost {
   }
 
   onSoftState(lead: bigint, isLeader: boolean): void {
+    if (lead !== NONE && this.lastLeader === NONE) {
+      // etcd logs this once the cluster version is known; ours is fixed, and known as soon
+      // as the member is part of a working cluster (log-based tooling waits for the line)
+      this.opts.logger.info('enabled capabilities for version', { 'cluster-version': CLUSTER_VERSION.split('.').slice(0, 2).join('.') });
+    }
     if (lead !== NONE && lead !== this.lastLeader) this.metrics.leaderChanges.inc();
     if (lead !== NONE) this.lastLeader = lead;
     if (isLeader && !this.wasLeader) {

@@ -90,7 +90,7 @@ describe('ETCD_* environment', () => {
   });
 
   it('refuses unsupported flags given through the environment', () => {
-    assert.equal(fails([], { ETCD_ENABLE_PPROF: 'true' }).message, 'tsetcd: --enable-pprof is not supported yet');
+    assert.equal(fails([], { ETCD_PROXY: 'on' }).message, 'tsetcd: --proxy is not supported yet');
   });
 
   it('ignores ETCD_VERSION with a warning instead of printing the version', () => {

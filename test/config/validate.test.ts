@@ -19,23 +19,25 @@ describe('unsupported flags', () => {
 
   it('names every one that is set', () => {
     assert.equal(
-      fails(['--host-whitelist=a.example', '--enable-pprof', '--discovery=https://d.example/x', '--grpc-keepalive-timeout=1s']).message,
+      fails(['--experimental-enable-lease-checkpoint', '--proxy=on', '--discovery=https://d.example/x', '--raft-read-timeout=1s']).message,
       // listed in table (help) order
-      'tsetcd: --grpc-keepalive-timeout, --discovery, --host-whitelist, --enable-pprof are not supported yet',
+      'tsetcd: --raft-read-timeout, --discovery, --proxy, --experimental-enable-lease-checkpoint are not supported yet',
     );
   });
 
   it('accepts them at their default value', () => {
-    ok(['--client-cert-auth=false', '--strict-reconfig-check=true', '--grpc-keepalive-timeout=20s', '--cors=*', '--auth-token=simple']);
+    ok(['--client-cert-auth=false', '--strict-reconfig-check=true', '--discovery-fallback=proxy', '--proxy=off', '--auth-token=simple']);
   });
 
-  it('allows --enable-v2 only as false', () => {
+  it('accepts --enable-v2 with a warning that v2 is not served', () => {
     ok(['--enable-v2=false']);
-    assert.equal(fails(['--enable-v2']).message, 'tsetcd: --enable-v2 is not supported yet');
+    const r = run(['--enable-v2'], {}, { bootstrapChecks: false });
+    assert.equal(r.error, undefined);
+    assert.ok(r.warnings.some((w) => w.includes('serves only the v3 API')), r.warnings.join('\n'));
   });
 
-  it('leaves --enable-pprof unsupported', () => {
-    assert.equal(fails(['--enable-pprof']).message, 'tsetcd: --enable-pprof is not supported yet');
+  it('accepts the flags kubeadm and etcd.conf.yml.sample set', () => {
+    ok(['--enable-pprof', '--experimental-initial-corrupt-check=true', '--experimental-watch-progress-notify-interval=5s', '--experimental-corrupt-check-time=3m']);
   });
 
   it('declares exactly the supported set we implement', () => {
@@ -47,29 +49,66 @@ describe('unsupported flags', () => {
       'auto-compaction-mode',
       'auto-compaction-retention',
       'auto-tls',
+      'backend-batch-interval',
+      'backend-batch-limit',
+      'backend-bbolt-freelist-type',
       'bcrypt-cost',
       'cert-file',
       'cipher-suites',
+      'client-cert-allowed-hostname',
       'client-cert-auth',
+      'client-cert-file',
       'client-crl-file',
+      'client-key-file',
       'config-file',
+      'cors',
       'data-dir',
       'debug',
+      'discovery-fallback',
+      'discovery-proxy',
       'election-timeout',
+      'enable-grpc-gateway',
+      'enable-log-rotation',
+      'enable-pprof',
+      'enable-v2',
+      'experimental-backend-bbolt-freelist-type',
+      'experimental-bootstrap-defrag-threshold-megabytes',
+      'experimental-compaction-batch-limit',
+      'experimental-corrupt-check-time',
+      'experimental-downgrade-check-time',
+      'experimental-enable-v2v3',
+      'experimental-initial-corrupt-check',
+      'experimental-max-learners',
+      'experimental-memory-mlock',
+      'experimental-peer-skip-client-san-verification',
+      'experimental-snapshot-catchup-entries',
+      'experimental-stop-grpc-service-on-defrag',
+      'experimental-txn-mode-write-with-shared-buffer',
+      'experimental-warning-apply-duration',
+      'experimental-watch-progress-notify-interval',
       'force-new-cluster',
+      'grpc-keepalive-interval',
+      'grpc-keepalive-min-time',
+      'grpc-keepalive-timeout',
       'heartbeat-interval',
+      'host-whitelist',
       'initial-advertise-peer-urls',
       'initial-cluster',
       'initial-cluster-state',
       'initial-cluster-token',
       'initial-election-tick-advance',
       'key-file',
+      'listen-client-http-urls',
       'listen-client-urls',
       'listen-metrics-urls',
       'listen-peer-urls',
       'log-level',
+      'log-output',
       'log-outputs',
+      'log-package-levels',
+      'log-rotation-config-json',
       'logger',
+      'max-concurrent-streams',
       'max-request-bytes',
       'max-snapshots',
       'max-txn-ops',
@@ -81,6 +120,8 @@ describe('unsupported flags', () => {
       'peer-cert-allowed-hostname',
       'peer-cert-file',
       'peer-client-cert-auth',
+      'peer-client-cert-file',
+      'peer-client-key-file',
       'peer-crl-file',
       'peer-key-file',
       'peer-trusted-ca-file',
@@ -88,10 +129,14 @@ describe('unsupported flags', () => {
       'quota-backend-bytes',
       'self-signed-cert-validity',
       'snapshot-count',
+      'socket-reuse-address',
+      'socket-reuse-port',
       'strict-reconfig-check',
       'tls-max-version',
       'tls-min-version',
       'trusted-ca-file',
+      'unsafe-no-fsync',
+      'v2-deprecation',
       'version',
       'wal-dir',
     ]);
@@ -264,5 +309,28 @@ describe('warnings etcd logs', () => {
     assert.ok(r.warnings.includes(`Deprecated '--debug' flag is set to true with inconsistent '--log-level=info' flag`));
     assert.ok(r.warnings.includes(`Deprecated '--logger=capnslog' flag is set; use '--logger=zap' flag instead`));
     assert.equal(r.config?.logLevel, 'debug');
+  });
+});
+
+describe('flags with nothing to act on in Node.js', () => {
+  it('warn at start only when set to something other than their default', () => {
+    const quiet = run(['--socket-reuse-address=false'], {}, { bootstrapChecks: false });
+    assert.ok(!quiet.warnings.some((w) => w.includes('no effect')), quiet.warnings.join('\n'));
+    const set = run(['--socket-reuse-address', '--log-package-levels=etcdserver=DEBUG'], {}, { bootstrapChecks: false });
+    assert.ok(set.warnings.includes('--socket-reuse-address has no effect in tsetcd: Node.js always sets SO_REUSEADDR on listening sockets'), set.warnings.join('\n'));
+    assert.ok(set.warnings.some((w) => w.startsWith('--log-package-levels has no effect in tsetcd')));
+  });
+
+  it("take 3.4's --log-output as --log-outputs, with a deprecation warning", () => {
+    const r = run(['--log-output=stdout'], {}, { bootstrapChecks: false });
+    assert.deepEqual(r.config?.logOutputs, ['stdout']);
+    assert.ok(r.warnings.some((w) => w.includes("'--log-output' flag is deprecated")));
+  });
+
+  it('refuse --peer-cert-allowed-cn with --peer-cert-allowed-hostname, as etcd', () => {
+    assert.equal(
+      fails(['--peer-cert-allowed-cn=a', '--peer-cert-allowed-hostname=b.example']).message,
+      'AllowedCN and AllowedHostname are mutually exclusive (cn="a", hostname="b.example")',
+    );
   });
 });

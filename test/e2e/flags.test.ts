@@ -17,9 +17,9 @@ test('an unsupported etcd flag is refused by name and no data dir is created', (
   const { dir, cleanup } = tempDir();
   try {
     const dataDir = path.join(dir, 'd');
-    const r = run([`--data-dir=${dataDir}`, '--enable-pprof', '--discovery-srv=example.com']);
+    const r = run([`--data-dir=${dataDir}`, '--proxy=on', '--discovery-srv=example.com']);
     assert.notEqual(r.code, 0);
-    assert.match(r.err, /--enable-pprof/);
+    assert.match(r.err, /--proxy/);
     assert.match(r.err, /--discovery-srv/);
     assert.match(r.err, /not supported/);
     assert.equal(fs.existsSync(dataDir), false);

@@ -24,6 +24,7 @@ describe('protogen', () => {
       assert.deepEqual(written.sort(), [
         'src/proto/authpb.ts',
         'src/proto/etcdserverpb.ts',
+        'src/proto/grpc_health_v1.ts',
         'src/proto/mvccpb.ts',
         'src/proto/v3electionpb.ts',
         'src/proto/v3lockpb.ts',

@@ -125,12 +125,35 @@ export class GrpcRouter {
         return;
       }
       if (result instanceof Uint8Array || result instanceof Framed) this.respondOk(stream, ctx.path, result);
-      else
-        result.then(
-          (bytes) => this.respondOk(stream, ctx.path, bytes),
-          (err) => this.respondError(stream, ctx.path, asGrpcError(err), 'unary'),
-        );
+      else this.awaitUnary(stream, ctx, result);
     };
+  }
+
+  /**
+   * Answers when the handler settles, or with DeadlineExceeded when the client's
+   * grpc-timeout passes first (grpc-go servers end the call's context then, and etcd's
+   * handlers return "context deadline exceeded"); whatever comes later is dropped.
+   */
+  private awaitUnary(stream: H2ServerStream, ctx: CallContext, result: Promise<Uint8Array | Framed>): void {
+    let settled = false;
+    let timer: NodeJS.Timeout | undefined;
+    if (ctx.deadlineMs !== undefined) {
+      timer = setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        this.respondError(stream, ctx.path, DEADLINE_EXCEEDED, 'unary');
+      }, Math.max(0, ctx.deadlineMs - Date.now()));
+    }
+    const finish = (answer: () => void): void => {
+      if (timer) clearTimeout(timer);
+      if (settled) return;
+      settled = true;
+      answer();
+    };
+    result.then(
+      (bytes) => finish(() => this.respondOk(stream, ctx.path, bytes)),
+      (err) => finish(() => this.respondError(stream, ctx.path, asGrpcError(err), 'unary')),
+    );
   }
 
   private respondOk(stream: H2ServerStream, path: string, response: Uint8Array | Framed): void {

@@ -40,7 +40,15 @@ const DEFAULTS: Required<H2Settings> = {
   maxFrameSize: DEFAULT_MAX_FRAME_SIZE,
   maxHeaderListSize: 1 << 20,
   connectionWindowSize: 8 << 20,
+  keepaliveMinTimeMs: 0,
+  keepaliveIntervalMs: 0,
+  keepaliveTimeoutMs: 20_000,
 };
+
+/** gRPC servers allow this many pings too early; the next one closes the connection */
+const MAX_PING_STRIKES = 2;
+/** without open streams a client may ping once per this (gRPC's defaultPingTimeout) */
+const IDLE_PING_INTERVAL_MS = 2 * 3600 * 1000;
 
 /** DATA bytes moved to the output per flush before yielding to the event loop. */
 const FLUSH_DATA_BUDGET = 256 * 1024;
@@ -144,6 +152,13 @@ export class Connection implements H2Connection {
   private flushQueued = false;
   private inFlush = false;
   private lingerTimer: NodeJS.Timeout | undefined = undefined;
+  private readonly keepaliveMinTimeMs: number;
+  private pingStrikes = 0;
+  private lastPingAtMs = -Infinity;
+  /** set when we send HEADERS or DATA: the next ping is forgiven, as gRPC servers do */
+  private forgivePing = false;
+  private lastReadMs = performance.now();
+  private keepaliveTimer: NodeJS.Timeout | undefined = undefined;
 
   constructor(
     readonly socket: Socket,
@@ -166,6 +181,9 @@ export class Connection implements H2Connection {
     this.maxFrameSize = s.maxFrameSize;
     this.maxHeaderListSize = s.maxHeaderListSize;
     this.connectionWindowSize = s.connectionWindowSize;
+    this.keepaliveMinTimeMs = s.keepaliveMinTimeMs;
+    // as etcd: server pings only when both the interval and the timeout are set
+    if (s.keepaliveIntervalMs > 0 && s.keepaliveTimeoutMs > 0) this.startKeepalive(s.keepaliveIntervalMs, s.keepaliveTimeoutMs);
     // Room for any block whose decoded list fits, even one of badly-compressing literals.
     this.maxHeaderBlockBytes = s.maxHeaderListSize * 2 + 64 * 1024;
 
@@ -230,6 +248,7 @@ export class Connection implements H2Connection {
 
   private onSocketData(chunk: Buffer): void {
     if (this.dead) return;
+    this.lastReadMs = performance.now();
     try {
       this.receive(chunk);
     } catch (err) {
@@ -630,10 +649,53 @@ export class Connection implements H2Connection {
     if (id !== 0) throw new H2Error(ErrorCode.PROTOCOL_ERROR, 'PING on a stream');
     if (end - start !== 8) throw new H2Error(ErrorCode.FRAME_SIZE_ERROR, 'PING length must be 8');
     if (flags & Flags.ACK) return;
+    if (this.keepaliveMinTimeMs > 0) this.checkPingRate();
     const o = this.out.reserve(FRAME_HEADER_LENGTH + 8);
     const out = this.out.buf;
     writeFrameHeader(out, o, 8, FrameType.PING, Flags.ACK, 0);
     buf.copy(out, o + FRAME_HEADER_LENGTH, start, end);
+  }
+
+  /** gRPC's keepalive enforcement policy (PermitWithoutStream false, as etcd sets it). */
+  private checkPingRate(): void {
+    const now = performance.now();
+    const last = this.lastPingAtMs;
+    this.lastPingAtMs = now;
+    if (this.forgivePing) {
+      this.forgivePing = false;
+      this.pingStrikes = 0;
+      return;
+    }
+    const allowedMs = this.streams.size === 0 ? IDLE_PING_INTERVAL_MS : this.keepaliveMinTimeMs;
+    if (now - last < allowedMs) this.pingStrikes++;
+    // grpc-go clients compare the debug data with exactly this, and slow their pings down
+    if (this.pingStrikes > MAX_PING_STRIKES) throw new H2Error(ErrorCode.ENHANCE_YOUR_CALM, 'client pings too often', 'too_many_pings');
+  }
+
+  /** Pings a client that has been silent for intervalMs; closes it if it stays silent timeoutMs more. */
+  private startKeepalive(intervalMs: number, timeoutMs: number): void {
+    let pingSentAtMs: number | undefined;
+    const check = (): void => {
+      if (this.dead) return;
+      const now = performance.now();
+      if (pingSentAtMs !== undefined && this.lastReadMs < pingSentAtMs && now - pingSentAtMs >= timeoutMs) {
+        this.socket.destroy();
+        return;
+      }
+      if (this.lastReadMs > (pingSentAtMs ?? -Infinity)) pingSentAtMs = undefined;
+      if (pingSentAtMs === undefined && now - this.lastReadMs >= intervalMs) {
+        const o = this.out.reserve(FRAME_HEADER_LENGTH + 8);
+        writeFrameHeader(this.out.buf, o, 8, FrameType.PING, 0, 0);
+        this.out.buf.fill(0, o + FRAME_HEADER_LENGTH, o + FRAME_HEADER_LENGTH + 8);
+        this.requestFlush();
+        pingSentAtMs = now;
+      }
+      const waitMs = pingSentAtMs !== undefined ? Math.min(timeoutMs, intervalMs) : Math.max(1, intervalMs - (now - this.lastReadMs));
+      this.keepaliveTimer = setTimeout(check, waitMs);
+      this.keepaliveTimer.unref();
+    };
+    this.keepaliveTimer = setTimeout(check, intervalMs);
+    this.keepaliveTimer.unref();
   }
 
   private onGoaway(id: number, start: number, end: number): void {
@@ -782,6 +844,7 @@ export class Connection implements H2Connection {
   // ---- output ------------------------------------------------------------------
 
   private writeHeaders(id: number, block: Buffer, endStream: boolean): void {
+    this.forgivePing = true;
     const max = this.peerMaxFrameSize;
     let first = Math.min(block.length, max);
     let flags = (endStream ? Flags.END_STREAM : 0) | (first === block.length ? Flags.END_HEADERS : 0);
@@ -836,6 +899,7 @@ export class Connection implements H2Connection {
   /** Moves one DATA frame from the stream's queue to the output; returns its payload length. */
   private sendData(stream: ServerStream): number {
     const n = Math.min(stream.queuedBytes, stream.sendWindow, this.connSendWindow, this.peerMaxFrameSize);
+    this.forgivePing = true;
     const last = n === stream.queuedBytes && stream.endRequested && stream.pendingTrailers === undefined;
     const flags = last ? Flags.END_STREAM : 0;
     const first = stream.queue[stream.queueHead]!;
@@ -964,7 +1028,7 @@ export class Connection implements H2Connection {
   private fail(err: H2Error, report = true): void {
     if (this.dead) return;
     if (report) this.report(err);
-    this.writeGoaway(this.lastStreamId, err.code, err.message);
+    this.writeGoaway(this.lastStreamId, err.code, err.debugData ?? err.message);
     this.dead = true;
     this.writeOut();
     this.endSocket();
@@ -980,6 +1044,7 @@ export class Connection implements H2Connection {
 
   private onSocketClose(): void {
     if (this.lingerTimer !== undefined) clearTimeout(this.lingerTimer);
+    if (this.keepaliveTimer !== undefined) clearTimeout(this.keepaliveTimer);
     this.dead = true;
     this.closeAllStreams();
   }

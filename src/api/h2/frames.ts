@@ -81,6 +81,8 @@ export class H2Error extends Error {
   constructor(
     readonly code: number,
     message: string,
+    /** GOAWAY debug data when a peer matches on it (gRPC's "too_many_pings"); default: the message */
+    readonly debugData?: string,
   ) {
     super(`${errorCodeName(code)}: ${message}`);
     this.name = 'H2Error';

@@ -14,6 +14,17 @@ export interface H2Settings {
   maxHeaderListSize?: number;
   /** The connection's receive window, raised from 65535 right after our SETTINGS. Default 8 MiB. */
   connectionWindowSize?: number;
+  /**
+   * gRPC's keepalive enforcement (etcd's --grpc-keepalive-min-time): a client that pings
+   * more often than this while it has streams open (or at all, without streams: every two
+   * hours at most) gets strikes; the third is answered with GOAWAY ENHANCE_YOUR_CALM
+   * "too_many_pings". Any HEADERS or DATA we send forgives. 0 (default) enforces nothing.
+   */
+  keepaliveMinTimeMs?: number;
+  /** etcd's --grpc-keepalive-interval: after this long without reading anything, ping the client. 0 (default): never. */
+  keepaliveIntervalMs?: number;
+  /** etcd's --grpc-keepalive-timeout: close a connection whose client stays silent this long after our ping. Default 20 s. */
+  keepaliveTimeoutMs?: number;
 }
 
 export type OutgoingHeaders = Readonly<Record<string, string | number>>;
