@@ -29,7 +29,14 @@ export interface ClientApi {
   close(): Promise<void>;
 }
 
-export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Logger, tlsFiles?: TlsFiles): Promise<ClientApi> {
+/** The client API's handlers: the gRPC router and the unary methods the JSON gateway also serves. */
+export interface ClientServices {
+  router: GrpcRouter;
+  methods: AnyUnaryMethod[];
+}
+
+/** Builds the client services once per listener set; the dashboard builds its own over the same member. */
+export function clientServices(server: EtcdServer): ClientServices {
   const router = new GrpcRouter({
     maxReceiveMessageBytes: server.maxRequestBytes + GRPC_OVERHEAD_BYTES,
     onCallDone: (path, code, kind) => server.metrics.grpcDone(path, code, kind),
@@ -59,6 +66,11 @@ export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Lo
       if (server.auth.enabled) server.auth.checkWatch(callerOf(server, ctx), key, rangeEnd);
     },
   });
+  return { router, methods };
+}
+
+export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Logger, tlsFiles?: TlsFiles): Promise<ClientApi> {
+  const { router, methods } = clientServices(server);
   const httpHandler = createHttpHandler({
     version: () => ({ etcdserver: SERVER_VERSION, etcdcluster: CLUSTER_VERSION }),
     health: () => checkHealth(server),

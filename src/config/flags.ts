@@ -98,6 +98,8 @@ const MONITORING: FlagSpec[] = [
   { name: 'enable-pprof', kind: 'bool', default: false, section: 'Profiling and Monitoring', supported: false, help: 'Serve runtime profiles under /debug/pprof/ on the client URLs.' },
   { name: 'metrics', kind: 'string', default: 'basic', section: 'Profiling and Monitoring', supported: true, help: "Detail of exported metrics: 'basic', or 'extensive' to add histograms." },
   { name: 'listen-metrics-urls', kind: 'urls', default: [], urlExceptions: [''], yamlType: 'string', section: 'Profiling and Monitoring', supported: true, help: 'Extra URLs serving only /metrics and /health.' },
+  // tsetcd's own: etcd has no dashboard. Same TLS files and auth as the client URLs.
+  { name: 'listen-dashboard-urls', kind: 'urls', default: [], urlExceptions: [''], yamlType: 'string', section: 'Profiling and Monitoring', supported: true, help: 'URLs serving the web dashboard (tsetcd only; off when empty). https uses the client TLS settings.' },
 ];
 
 const LOGGING: FlagSpec[] = [

@@ -136,6 +136,8 @@ export interface Config {
   readonly listenPeerUrls: readonly URL[];
   readonly initialAdvertisePeerUrls: readonly URL[];
   readonly listenMetricsUrls: readonly URL[];
+  /** tsetcd's web dashboard; empty (the default) serves none */
+  readonly listenDashboardUrls: readonly URL[];
 
   /** `--initial-cluster` as given (after etcd's defaulting from `--name`) */
   readonly initialClusterRaw: string;

@@ -85,7 +85,7 @@ function loggingProblem(state: FlagState, warnings: string[]): string | undefine
 }
 
 function urlProblem(state: FlagState): string | undefined {
-  for (const name of ['listen-peer-urls', 'listen-client-urls', 'listen-metrics-urls']) {
+  for (const name of ['listen-peer-urls', 'listen-client-urls', 'listen-metrics-urls', 'listen-dashboard-urls']) {
     const p = bindUrlProblem(list(state, name));
     if (p !== undefined) return p;
   }
