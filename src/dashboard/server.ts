@@ -24,7 +24,8 @@ import { secureContextOptions, type TlsFiles } from '../api/tls-context.js';
 import { SnapshotResponse, WatchRequest, WatchResponse } from '../proto/etcdserverpb.js';
 import { openInProcessStream } from './stream.js';
 
-export const COOKIE_NAME = 'tsetcd-dashboard-token';
+/** one cookie per dashboard port: browsers share cookies across ports, tokens are per member */
+export const COOKIE_PREFIX = 'tsetcd-dashboard-token-';
 export const CSRF_HEADER = 'x-tsetcd-dashboard';
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
@@ -143,11 +144,11 @@ function dashboardHandler(server: EtcdServer, services: ClientServices, assets: 
     const pathname = (req.url ?? '/').split('?')[0]!;
     const peer = peerIdentity(req, certRequired);
     if (peer === 'refused') return sendJson(res, 403, { error: 'a verified client certificate is required (--client-cert-auth)' });
-    const caller: Caller = { token: cookie(req, COOKIE_NAME), commonName: peer };
+    const caller: Caller = { token: cookie(req, cookieName(req)), commonName: peer };
     if (!pathname.startsWith('/api/')) return serveAsset(assets, pathname, req, res);
     if (req.method === 'POST' && req.headers[CSRF_HEADER] === undefined) return sendJson(res, 403, { error: `missing ${CSRF_HEADER} header` });
-    if (pathname === '/api/login') return void login(server, authenticate, req, res, isTls(req));
-    if (pathname === '/api/logout') return logout(res, isTls(req));
+    if (pathname === '/api/login') return void login(server, authenticate, req, res);
+    if (pathname === '/api/logout') return logout(req, res);
     if (pathname === '/api/session') return session(server, caller, res);
     if (server.auth.enabled && !server.auth.authInfo(caller.token, caller.commonName)) {
       return sendJson(res, 401, { error: 'etcdserver: user name is empty', code: GrpcCode.Unauthenticated });
@@ -159,6 +160,10 @@ function dashboardHandler(server: EtcdServer, services: ClientServices, assets: 
     if (pathname === '/api/metrics' && req.method === 'GET') return void metrics(server, res);
     sendJson(res, 404, { error: '404 page not found' });
   };
+}
+
+function cookieName(req: Req): string {
+  return COOKIE_PREFIX + String(req.socket.localPort ?? '');
 }
 
 function isTls(req: Req): boolean {
@@ -255,11 +260,11 @@ async function callUnary(method: AnyUnaryMethod, caller: Caller, req: Req, res: 
   }
 }
 
-function cookieHeader(value: string, maxAgeSec: number, secure: boolean): string {
-  return `${COOKIE_NAME}=${encodeURIComponent(value)}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSec}${secure ? '; Secure' : ''}`;
+function cookieHeader(req: Req, value: string, maxAgeSec: number): string {
+  return `${cookieName(req)}=${encodeURIComponent(value)}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSec}${isTls(req) ? '; Secure' : ''}`;
 }
 
-async function login(server: EtcdServer, authenticate: AnyUnaryMethod, req: Req, res: Res, secure: boolean): Promise<void> {
+async function login(server: EtcdServer, authenticate: AnyUnaryMethod, req: Req, res: Res): Promise<void> {
   try {
     const body = (await readJson(req)) as { name?: unknown; password?: unknown };
     if (!server.auth.enabled) return sendJson(res, 200, { authEnabled: false });
@@ -267,15 +272,15 @@ async function login(server: EtcdServer, authenticate: AnyUnaryMethod, req: Req,
     const response = (await authenticate.handle(request, authenticate.request.encode(request), callContext(authenticate.path, {}, new AbortController().signal))) as {
       token: string;
     };
-    res.setHeader('Set-Cookie', cookieHeader(response.token, 24 * 3600, secure));
+    res.setHeader('Set-Cookie', cookieHeader(req, response.token, 24 * 3600));
     sendJson(res, 200, { authEnabled: true, user: String(body.name) });
   } catch (err) {
     sendError(res, err);
   }
 }
 
-function logout(res: Res, secure: boolean): void {
-  res.setHeader('Set-Cookie', cookieHeader('', 0, secure));
+function logout(req: Req, res: Res): void {
+  res.setHeader('Set-Cookie', cookieHeader(req, '', 0));
   sendJson(res, 200, {});
 }
 

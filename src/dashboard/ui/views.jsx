@@ -60,8 +60,8 @@ export function ClusterView() {
   const [leaders, setLeaders] = useState([]);
   const { data, error } = useAsync(
     async () => {
-      const [members, status, alarms] = await Promise.all([v3('/cluster/member/list'), v3('/maintenance/status'), v3('/maintenance/alarm', { action: 'GET' })]);
-      return { members: members.members || [], status, alarms: alarms.alarms || [] };
+      const [members, status, alarms] = await Promise.all([v3('/cluster/member/list'), v3('/maintenance/status'), v3('/maintenance/alarm', { action: 'GET' }).catch((err) => ({ alarmError: err.message }))]);
+      return { members: members.members || [], status, alarms: alarms.alarms || [], alarmError: alarms.alarmError };
     },
     [],
     2000,
@@ -104,7 +104,7 @@ export function ClusterView() {
         <dt>DB size</dt><dd>{bytesText(s.dbSize)}</dd>
         <dt>DB in use</dt><dd>{bytesText(s.dbSizeInUse)}</dd>
         <dt>Version</dt><dd>{s.version}</dd>
-        <dt>Alarms</dt><dd>{data.alarms.length ? data.alarms.map((a) => `${hexId(a.memberID)}:${a.alarm}`).join(', ') : 'none'}</dd>
+        <dt>Alarms</dt><dd>{data.alarmError ? `not shown: ${data.alarmError}` : data.alarms.length ? data.alarms.map((a) => `${hexId(a.memberID)}:${a.alarm}`).join(', ') : 'none'}</dd>
       </dl>
       <h2>Leader changes seen</h2>
       <ol aria-label="Leader timeline">
@@ -147,9 +147,8 @@ function showValue(bytes, mode) {
   return text;
 }
 
-function KeyDetail({ kv, onChanged }) {
+function KeyDetail({ kv, onChanged, run }) {
   const [mode, setMode] = useState('text');
-  const [run, progress] = useAction();
   const key = dec(kv.key);
   const del = () => run(`Delete key "${key}"?`, async () => {
     await v3('/kv/deleterange', { key: kv.key });
@@ -175,7 +174,6 @@ function KeyDetail({ kv, onChanged }) {
       </label>
       <pre class="value" aria-label="Value">{showValue(decBytes(kv.value), mode)}</pre>
       <button onClick={del}>Delete</button>
-      {progress}
     </section>
   );
 }
@@ -200,24 +198,27 @@ export function KeysView({ arg }) {
   );
   const [run, progress] = useAction();
   const refresh = () => setTick((t) => t + 1);
+  const current = selected && (data?.kvs || []).find((kv) => kv.key === selected);
   const put = (e) => {
     e.preventDefault();
-    const form = new FormData(e.target);
-    const key = String(form.get('key'));
+    const { key, value } = draft;
     run(`Put key "${key}"?`, async () => {
-      await v3('/kv/put', { key: enc(key), value: enc(String(form.get('value'))) });
+      await v3('/kv/put', { key: enc(key), value: enc(value) });
       refresh();
       return `Put ${key}.`;
     });
   };
+  const [draft, setDraft] = useState({ key: prefix, value: '' });
+  useEffect(() => setDraft(current ? { key: dec(current.key), value: dec(current.value) } : { key: prefix, value: '' }), [selected, prefix]);
+  const [prefixText, setPrefixText] = useState(prefix);
+  useEffect(() => setPrefixText(prefix), [prefix]);
   const level = data ? treeLevel(prefix, data.kvs || []) : { folders: [], leaves: [] };
   const parent = prefix.replace(/[^/]*\/?$/, '');
-  const current = selected && (data?.kvs || []).find((kv) => kv.key === selected);
   return (
     <section aria-labelledby="keys-h">
       <h1 id="keys-h">Keys {prefix && <small>under “{prefix}”</small>}</h1>
-      <form class="row" onSubmit={(e) => (e.preventDefault(), (location.hash = '#/keys/' + encodeURIComponent(new FormData(e.target).get('prefix'))))}>
-        <label>Prefix <input name="prefix" value={prefix} /></label>
+      <form class="row" onSubmit={(e) => (e.preventDefault(), (location.hash = '#/keys/' + encodeURIComponent(prefixText)))}>
+        <label>Prefix <input name="prefix" value={prefixText} onInput={(e) => setPrefixText(e.target.value)} /></label>
         <label>Limit <input type="number" min="0" value={opts.limit} onChange={(e) => setOpts({ ...opts, limit: Number(e.target.value) })} /></label>
         <label>Revision <input type="number" min="0" value={opts.revision} onChange={(e) => setOpts({ ...opts, revision: e.target.value })} /></label>
         <label class="inline"><input type="checkbox" checked={opts.serializable} onChange={(e) => setOpts({ ...opts, serializable: e.target.checked })} /> Serializable</label>
@@ -238,11 +239,11 @@ export function KeysView({ arg }) {
           {data && <p>{data.count || 0} keys{data.more ? ' (more not shown)' : ''} at revision {data.header?.revision}</p>}
         </nav>
         <div>
-          {current && <KeyDetail kv={current} onChanged={() => (setSelected(null), refresh())} />}
+          {current && <KeyDetail kv={current} run={run} onChanged={() => (setSelected(null), refresh())} />}
           <h2>Put a key</h2>
           <form class="stack" onSubmit={put} aria-label="Put a key">
-            <label>Key <input name="key" required value={current ? dec(current.key) : prefix} /></label>
-            <label>Value <textarea name="value" rows="3">{current ? dec(current.value) : ''}</textarea></label>
+            <label>Key <input name="key" required value={draft.key} onInput={(e) => setDraft({ ...draft, key: e.target.value })} /></label>
+            <label>Value <textarea name="value" rows="3" value={draft.value} onInput={(e) => setDraft({ ...draft, value: e.target.value })} /></label>
             <button type="submit">Put</button>
           </form>
           {progress}
@@ -256,18 +257,22 @@ export function KeysView({ arg }) {
 
 export function WatchView({ arg }) {
   const [prefix, setPrefix] = useState(arg);
+  const [prefixText, setPrefixText] = useState(arg);
   const [events, setEvents] = useState([]);
   const [paused, setPaused] = useState(false);
   const [filter, setFilter] = useState('');
   const [error, setError] = useState('');
+  const [since, setSince] = useState(null);
   const pausedRef = useRef(false);
   pausedRef.current = paused;
   useEffect(() => {
     setEvents([]);
     setError('');
+    setSince(null);
     return watch(
       { key: enc(prefix || '\0'), range_end: prefix ? prefixEnd(prefix) : enc('\0') },
       (resp) => {
+        if (resp.created) setSince(resp.header?.revision);
         if (pausedRef.current || !resp.events) return;
         const added = resp.events.map((e) => ({ type: e.type || 'PUT', key: dec(e.kv.key), value: dec(e.kv.value), rev: e.kv.mod_revision }));
         setEvents((list) => [...list, ...added].slice(-500));
@@ -279,14 +284,15 @@ export function WatchView({ arg }) {
   return (
     <section aria-labelledby="watch-h">
       <h1 id="watch-h">Watch</h1>
-      <form class="row" onSubmit={(e) => (e.preventDefault(), setPrefix(String(new FormData(e.target).get('prefix'))), (location.hash = '#/watch/' + encodeURIComponent(new FormData(e.target).get('prefix'))))}>
-        <label>Prefix <input name="prefix" value={prefix} /></label>
+      <form class="row" onSubmit={(e) => (e.preventDefault(), setPrefix(prefixText), (location.hash = '#/watch/' + encodeURIComponent(prefixText)))}>
+        <label>Prefix <input name="prefix" value={prefixText} onInput={(e) => setPrefixText(e.target.value)} /></label>
         <button type="submit">Watch</button>
         <button type="button" aria-pressed={paused} onClick={() => setPaused(!paused)}>{paused ? 'Resume' : 'Pause'}</button>
         <label>Filter <input value={filter} onInput={(e) => setFilter(e.target.value)} /></label>
         <button type="button" onClick={() => setEvents([])}>Clear</button>
       </form>
       <ErrorLine error={error} />
+      <p role="status">{since ? `Watching “${prefix}” from revision ${Number(since) + 1}${paused ? ' (paused)' : ''}` : 'Connecting…'}</p>
       <ol class="events" aria-label="Watch events" aria-live="polite">
         {shown.map((e) => (
           <li>{`${e.type} ${e.key}${e.type === 'PUT' ? ' = ' + e.value : ''} @${e.rev}`}</li>
