@@ -99,7 +99,7 @@ const MONITORING: FlagSpec[] = [
   { name: 'metrics', kind: 'string', default: 'basic', section: 'Profiling and Monitoring', supported: true, help: "Detail of exported metrics: 'basic', or 'extensive' to add histograms." },
   { name: 'listen-metrics-urls', kind: 'urls', default: [], urlExceptions: [''], yamlType: 'string', section: 'Profiling and Monitoring', supported: true, help: 'Extra URLs serving only /metrics and /health.' },
   // tsetcd's own: etcd has no dashboard. Same TLS files and auth as the client URLs.
-  { name: 'listen-dashboard-urls', kind: 'urls', default: [], urlExceptions: [''], yamlType: 'string', section: 'Profiling and Monitoring', supported: true, help: 'URLs serving the web dashboard (tsetcd only; off when empty). https uses the client TLS settings.' },
+  { name: 'listen-dashboard-urls', kind: 'urls', default: [], urlExceptions: [''], yamlType: 'string', section: 'Profiling and Monitoring', supported: true, since: 'tsetcd', help: 'URLs serving the web dashboard (off when empty). https uses the client TLS settings.' },
 ];
 
 const LOGGING: FlagSpec[] = [

@@ -68,8 +68,8 @@ export interface FlagSpec {
    * only with its default value; anything else fails validation by name.
    */
   readonly supported: boolean;
-  /** set for flags etcd 3.4 does not have but 3.5 does */
-  readonly since?: '3.5';
+  /** set for flags etcd 3.4 does not have: '3.5' when etcd 3.5 has it, 'tsetcd' when only tsetcd does */
+  readonly since?: '3.5' | 'tsetcd';
   /** allowed values of a `choice` flag */
   readonly choices?: readonly string[];
   /** values a `urls` flag accepts without parsing them as URLs (etcd's exceptions) */

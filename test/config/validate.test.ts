@@ -65,6 +65,7 @@ describe('unsupported flags', () => {
       'initial-election-tick-advance',
       'key-file',
       'listen-client-urls',
+      'listen-dashboard-urls',
       'listen-metrics-urls',
       'listen-peer-urls',
       'log-level',
