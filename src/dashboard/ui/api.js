@@ -12,6 +12,8 @@ export class ApiError extends Error {
 export async function post(path, body = {}) {
   const res = await fetch(path, { method: 'POST', headers: HEADERS, body: JSON.stringify(body), credentials: 'same-origin' });
   const json = await res.json().catch(() => ({}));
+  // an expired or revoked token: the app goes back to its login form
+  if (res.status === 401 && path !== '/api/login') dispatchEvent(new Event('tsetcd-unauthorized'));
   if (!res.ok) throw new ApiError(res.status, json.error || `HTTP ${res.status}`);
   return json;
 }

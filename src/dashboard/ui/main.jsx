@@ -70,7 +70,11 @@ function App() {
   const route = useRoute();
   const [who, setWho] = useState(null);
   const refresh = () => session().then(setWho, () => setWho({ status: 0, error: 'member unreachable' }));
-  useEffect(() => void refresh(), []);
+  useEffect(() => {
+    refresh();
+    addEventListener('tsetcd-unauthorized', refresh);
+    return () => removeEventListener('tsetcd-unauthorized', refresh);
+  }, []);
   if (!who) return <p aria-busy="true">Loading…</p>;
   if (who.status === 401) return <Login onDone={refresh} />;
   if (who.status !== 200) return <p role="alert" class="error">{who.error}</p>;

@@ -49,6 +49,11 @@ function hexId(decimal) {
   return decimal ? BigInt(decimal).toString(16) : '0';
 }
 
+/** Lease IDs as etcdctl prints them: 16 hex digits. */
+function leaseHex(decimal) {
+  return hexId(decimal).padStart(16, '0');
+}
+
 function bytesText(n) {
   n = Number(n || 0);
   return n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MB` : n >= 1024 ? `${(n / 1024).toFixed(1)} kB` : `${n} B`;
@@ -162,7 +167,7 @@ function KeyDetail({ kv, onChanged, run }) {
         <dt>Create revision</dt><dd>{kv.create_revision}</dd>
         <dt>Mod revision</dt><dd>{kv.mod_revision}</dd>
         <dt>Version</dt><dd>{kv.version}</dd>
-        <dt>Lease</dt><dd>{kv.lease ? hexId(kv.lease) : 'none'}</dd>
+        <dt>Lease</dt><dd>{kv.lease ? leaseHex(kv.lease) : 'none'}</dd>
       </dl>
       <label class="inline">
         Show as
@@ -273,6 +278,7 @@ export function WatchView({ arg }) {
       { key: enc(prefix || '\0'), range_end: prefix ? prefixEnd(prefix) : enc('\0') },
       (resp) => {
         if (resp.created) setSince(resp.header?.revision);
+        if (resp.canceled) setError(resp.cancel_reason || 'the member cancelled the watch');
         if (pausedRef.current || !resp.events) return;
         const added = resp.events.map((e) => ({ type: e.type || 'PUT', key: dec(e.kv.key), value: dec(e.kv.value), rev: e.kv.mod_revision }));
         setEvents((list) => [...list, ...added].slice(-500));
@@ -308,7 +314,7 @@ function LeaseDetail({ id }) {
   const { data, error } = useAsync(() => v3('/lease/timetolive', { ID: id, keys: true }), [id], 1000);
   if (!data) return <ErrorLine error={error} />;
   return (
-    <dl class="row" aria-label={`Lease ${hexId(id)}`}>
+    <dl class="row" aria-label={`Lease ${leaseHex(id)}`}>
       <dt>TTL</dt><dd>{data.TTL ?? 0} s of {data.grantedTTL} s</dd>
       <dt>Keys</dt><dd>{(data.keys || []).map(dec).join(', ') || 'none'}</dd>
     </dl>
@@ -325,7 +331,7 @@ export function LeasesView() {
       <ul>
         {(data?.leases || []).map((l) => (
           <li>
-            <button aria-expanded={open === l.ID} onClick={() => setOpen(open === l.ID ? null : l.ID)}>{hexId(l.ID)}</button>
+            <button aria-expanded={open === l.ID} onClick={() => setOpen(open === l.ID ? null : l.ID)}>{leaseHex(l.ID)}</button>
             {open === l.ID && <LeaseDetail id={l.ID} />}
           </li>
         ))}
