@@ -4,7 +4,9 @@
 // every 2 s, and a watch on every key (so each put is also streamed to the browser).
 // Rounds alternate without/with, to spread machine noise over both.
 //
-//   npm run build; node dist/bench/dashboard.js [seconds-per-round=5] [rounds=3]
+//   npm run build; node dist/bench/dashboard.js [seconds-per-round=5] [rounds=3] [watch|nowatch]
+//
+// `nowatch` leaves the watch out: the Cluster and Metrics views' polling alone.
 //
 // Printed, never asserted; not run by the tests.
 import { spawn } from 'node:child_process';
@@ -17,6 +19,7 @@ import { freePort, TSETCD_BIN, waitHealthy } from '../test/e2e/harness.js';
 
 const secondsPerRound = Number(process.argv[2] ?? 5);
 const rounds = Number(process.argv[3] ?? 3);
+const withWatch = (process.argv[4] ?? 'watch') !== 'nowatch';
 const CONCURRENCY = 32;
 const VIEW_POLL_MS = 2000;
 const H = { 'X-Tsetcd-Dashboard': '1' };
@@ -36,7 +39,7 @@ async function putsFor(client: UnaryClient, ms: number): Promise<number> {
 }
 
 /** The live views' traffic, until stop() is called. */
-function openDashboard(base: string): { stop(): void; watched: () => number } {
+function openDashboard(base: string, watchAll: boolean): { stop(): void; watched: () => number } {
   const controller = new AbortController();
   let events = 0;
   const poll = async (): Promise<void> => {
@@ -44,7 +47,7 @@ function openDashboard(base: string): { stop(): void; watched: () => number } {
     await Promise.all([post('/cluster/member/list', {}), post('/maintenance/status', {}), post('/maintenance/alarm', { action: 'GET' }), fetch(`${base}/api/metrics`, { signal: controller.signal }).then((r) => r.text())]);
   };
   const timer = setInterval(() => void poll().catch(() => {}), VIEW_POLL_MS);
-  void (async () => {
+  if (watchAll) void (async () => {
     const res = await fetch(`${base}/api/watch`, { method: 'POST', headers: H, body: JSON.stringify({ create_request: { key: 'AA==', range_end: 'AA==' } }), signal: controller.signal });
     for await (const chunk of res.body!) events += (chunk as Uint8Array).filter((b) => b === 10).length;
   })().catch(() => {});
@@ -73,12 +76,12 @@ async function main(): Promise<void> {
   try {
     await waitHealthy(clientUrl);
     const grpc = new UnaryClient(clientUrl);
-    await putsFor(grpc, 1000); // warm-up
+    await putsFor(grpc, 3000); // warm-up: the JIT and the backend settle
     const without: number[] = [];
     const withDash: number[] = [];
     for (let r = 0; r < rounds; r++) {
       without.push(await putsFor(grpc, secondsPerRound * 1000));
-      const d = openDashboard(`http://127.0.0.1:${dash}`);
+      const d = openDashboard(`http://127.0.0.1:${dash}`, withWatch);
       withDash.push(await putsFor(grpc, secondsPerRound * 1000));
       d.stop();
       console.log(`round ${r + 1}: ${without[r]!.toFixed(0)} puts/s alone, ${withDash[r]!.toFixed(0)} puts/s with the dashboard open (${d.watched()} watch lines streamed)`);
