@@ -66,7 +66,17 @@ export interface ClientApiOptions {
 /** etcd's default --max-concurrent-streams: no limit */
 const UNLIMITED_STREAMS = 0xffffffff;
 
-export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Logger, tlsFiles?: TlsFiles, options: ClientApiOptions = {}): Promise<ClientApi> {
+/** The client API's handlers: the gRPC router and the unary methods the JSON gateway also serves. */
+export interface ClientServices {
+  router: GrpcRouter;
+  methods: AnyUnaryMethod[];
+}
+
+/**
+ * Builds the client services once per listener set; the dashboard builds its own over the
+ * same member (without a logger or options: etcd's defaults, no defrag listener).
+ */
+export function clientServices(server: EtcdServer, logger?: Logger, options: ClientApiOptions = {}): ClientServices {
   const router = new GrpcRouter({
     maxReceiveMessageBytes: server.maxRequestBytes + GRPC_OVERHEAD_BYTES,
     onCallDone: (path, code, kind) => server.metrics.grpcDone(path, code, kind),
@@ -91,14 +101,14 @@ export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Lo
   const serving = new ServingStatus();
   registerHealthService(router, serving);
   if (options.stopGrpcServiceOnDefrag) {
-    server.defragListeners.add((active) => serving.set(active ? HealthStatusCode.NOT_SERVING : HealthStatusCode.SERVING, logger, active ? 'defrag is active' : undefined));
+    if (logger) server.defragListeners.add((active) => serving.set(active ? HealthStatusCode.NOT_SERVING : HealthStatusCode.SERVING, logger, active ? 'defrag is active' : undefined));
   }
   registerLeaseStreams(router, server);
   registerMaintenanceStreams(router, server);
   registerCoordinationStreams(router, server);
   let progressNotifyIntervalMs = options.progressNotifyIntervalMs ?? 0;
   if (progressNotifyIntervalMs > 0 && progressNotifyIntervalMs < MIN_PROGRESS_NOTIFY_INTERVAL_MS) {
-    logger.warn('adjusting watch progress notify interval to minimum period', { 'min-watch-progress-notify-interval': `${MIN_PROGRESS_NOTIFY_INTERVAL_MS}ms` });
+    logger?.warn('adjusting watch progress notify interval to minimum period', { 'min-watch-progress-notify-interval': `${MIN_PROGRESS_NOTIFY_INTERVAL_MS}ms` });
     progressNotifyIntervalMs = MIN_PROGRESS_NOTIFY_INTERVAL_MS;
   }
   registerWatchService(router, server, server.watchable, {
@@ -107,6 +117,11 @@ export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Lo
       if (server.auth.enabled) server.auth.checkWatch(callerOf(server, ctx), key, rangeEnd);
     },
   });
+  return { router, methods };
+}
+
+export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Logger, tlsFiles?: TlsFiles, options: ClientApiOptions = {}): Promise<ClientApi> {
+  const { router, methods } = clientServices(server, logger, options);
   const maxStreams = options.maxConcurrentStreams ?? UNLIMITED_STREAMS;
   const limited = maxStreams !== UNLIMITED_STREAMS;
   const httpHandler = createHttpHandler({

@@ -10,6 +10,7 @@ import { secureContextOptions, watchTlsFiles } from '../api/tls-context.js';
 import type { PeerTlsOptions } from '../peer/dialer.js';
 import { startupTls, type StartupTls } from './tls-startup.js';
 import { servePeerApi } from '../api/peer-api.js';
+import { serveDashboard } from '../dashboard/server.js';
 import { Wal } from '../wal/index.js';
 import { TSETCD_VERSION } from './version.js';
 
@@ -178,6 +179,7 @@ async function main(): Promise<void> {
   let clientApi;
   let peerApi;
   let metricsApi;
+  let dashboard;
   try {
     peerApi = await servePeerApi(server, [...config.listenPeerUrls], logger, {
       files: tlsSetup.peer,
@@ -198,6 +200,7 @@ async function main(): Promise<void> {
     });
     peerApi.serveClientApi(clientApi.handlers);
     metricsApi = await serveMetricsApi(server, [...config.listenMetricsUrls], logger);
+    dashboard = await serveDashboard(server, { urls: [...config.listenDashboardUrls], logger, tlsFiles: tlsSetup.client });
   } catch (err) {
     logger.fatal('failed to serve', { error: (err as Error).message });
     await server.stop().catch(() => {});
@@ -214,6 +217,7 @@ async function main(): Promise<void> {
     logger.info('received signal; shutting down', { signal });
     await clientApi.close();
     await metricsApi.close();
+    await dashboard.close();
     await peerApi.close();
     await server.stop();
     process.exit(0);

@@ -155,6 +155,7 @@ export function buildConfig(state: FlagState, source: ConfigSource, configFile: 
     initialAdvertisePeerUrls: urls('initial-advertise-peer-urls'),
     listenMetricsUrls: urls('listen-metrics-urls'),
     listenClientHttpUrls: urls('listen-client-http-urls'),
+    listenDashboardUrls: urls('listen-dashboard-urls'),
     initialClusterRaw,
     initialCluster: new Map([...members.members].map(([n, us]) => [n, us.map((u) => toWhatwgUrl(u.text))])),
     initialClusterState: str(state, 'initial-cluster-state') as 'new' | 'existing',

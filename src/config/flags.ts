@@ -98,6 +98,8 @@ const MONITORING: FlagSpec[] = [
   { name: 'enable-pprof', kind: 'bool', default: false, section: 'Profiling and Monitoring', supported: true, help: "Serve runtime profiles under /debug/pprof/ on the client URLs, in pprof's format from V8's profilers: profile (CPU) and heap/allocs (sampled live objects); Go-only profiles (goroutine, block, mutex, trace) answer 404." },
   { name: 'metrics', kind: 'string', default: 'basic', section: 'Profiling and Monitoring', supported: true, help: "Detail of exported metrics: 'basic', or 'extensive' to add histograms." },
   { name: 'listen-metrics-urls', kind: 'urls', default: [], urlExceptions: [''], yamlType: 'string', section: 'Profiling and Monitoring', supported: true, help: 'Extra URLs serving only /metrics and /health.' },
+  // tsetcd's own: etcd has no dashboard. Same TLS files and auth as the client URLs.
+  { name: 'listen-dashboard-urls', kind: 'urls', default: [], urlExceptions: [''], yamlType: 'string', section: 'Profiling and Monitoring', supported: true, since: 'tsetcd', help: 'URLs serving the web dashboard (off when empty). https uses the client TLS settings.' },
 ];
 
 const LOGGING: FlagSpec[] = [

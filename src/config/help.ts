@@ -51,7 +51,8 @@ function defaultShown(f: FlagSpec): string {
 
 function flagLines(f: FlagSpec): string {
   const notes: string[] = [];
-  if (f.since !== undefined) notes.push(`etcd ${f.since}`);
+  if (f.since === 'tsetcd') notes.push('tsetcd only');
+  else if (f.since !== undefined) notes.push(`etcd ${f.since}`);
   if (!f.supported) notes.push('not supported by tsetcd yet');
   if (f.inert !== undefined) notes.push(`no effect in tsetcd: ${f.inert}`);
   const suffix = notes.length > 0 ? ` [${notes.join('; ')}]` : '';

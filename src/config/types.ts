@@ -70,8 +70,8 @@ export interface FlagSpec {
    * only with its default value; anything else fails validation by name.
    */
   readonly supported: boolean;
-  /** set for flags etcd 3.4 does not have but 3.5 does */
-  readonly since?: '3.5';
+  /** set for flags etcd 3.4 does not have: '3.5' when etcd 3.5 has it, 'tsetcd' when only tsetcd does */
+  readonly since?: '3.5' | 'tsetcd';
   /** allowed values of a `choice` flag */
   readonly choices?: readonly string[];
   /** values a `urls` flag accepts without parsing them as URLs (etcd's exceptions) */
@@ -145,6 +145,8 @@ export interface Config {
   readonly listenMetricsUrls: readonly URL[];
   /** --listen-client-http-urls (etcd 3.5): HTTP only there, gRPC only on listenClientUrls */
   readonly listenClientHttpUrls: readonly URL[];
+  /** tsetcd's web dashboard; empty (the default) serves none */
+  readonly listenDashboardUrls: readonly URL[];
 
   /** `--initial-cluster` as given (after etcd's defaulting from `--name`) */
   readonly initialClusterRaw: string;

@@ -97,7 +97,7 @@ function rotationProblem(outputs: readonly string[], json: string): string | und
 }
 
 function urlProblem(state: FlagState): string | undefined {
-  for (const name of ['listen-peer-urls', 'listen-client-urls', 'listen-client-http-urls', 'listen-metrics-urls']) {
+  for (const name of ['listen-peer-urls', 'listen-client-urls', 'listen-client-http-urls', 'listen-metrics-urls', 'listen-dashboard-urls']) {
     const p = bindUrlProblem(list(state, name));
     if (p !== undefined) return p;
   }

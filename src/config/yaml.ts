@@ -38,6 +38,7 @@ const URL_KEY_ORDER = [
   'initial-advertise-peer-urls',
   'advertise-client-urls',
   'listen-metrics-urls',
+  'listen-dashboard-urls',
 ];
 
 interface Field {

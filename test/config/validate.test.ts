@@ -100,6 +100,7 @@ describe('unsupported flags', () => {
       'key-file',
       'listen-client-http-urls',
       'listen-client-urls',
+      'listen-dashboard-urls',
       'listen-metrics-urls',
       'listen-peer-urls',
       'log-level',

@@ -27,6 +27,8 @@ export interface ClusterOptions {
   snapshotCount?: number;
   /** more flags for every member */
   extraArgs?: string[];
+  /** more flags for one member (e.g. a port of its own) */
+  memberArgs?: (m: ClusterMember) => string[];
   /** keep the data dir and logs when destroy() runs (also: TSETCD_KEEP_TEST_DIRS=1) */
   keep?: boolean;
 }
@@ -148,6 +150,7 @@ export class Cluster {
       `--election-timeout=${this.electionMs}`,
       ...(this.opts.snapshotCount !== undefined ? [`--snapshot-count=${this.opts.snapshotCount}`] : []),
       ...(this.opts.extraArgs ?? []),
+      ...(this.opts.memberArgs?.(m) ?? []),
     ];
   }
 
