@@ -5,7 +5,7 @@
 import { X509Certificate as NodeX509, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { children, integerValue, oidText, readNode, TAG } from './der.js';
-import { PkiError } from './errors.js';
+import { fileReadError, PkiError } from './errors.js';
 import { ipText, type Sans, emptySans } from './names.js';
 import { pemDerOf, toPem } from './pem.js';
 import { x509 } from './x509.js';
@@ -156,15 +156,6 @@ export function readTextFile(file: string, what: string): string {
   }
 }
 
-/** The PkiError that says why `file` (described as `what`) could not be read. */
-export function fileReadError(e: unknown, file: string, what: string): PkiError {
-  const code = (e as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return new PkiError(`${what} ${file} does not exist; check the path`);
-  if (code === 'EACCES') return new PkiError(`${what} ${file} is not readable by this user; fix its permissions`);
-  if (code === 'EISDIR') return new PkiError(`${what} ${file} is a directory, not a file`);
-  return new PkiError(`${what} ${file} cannot be read: ${(e as Error).message}`);
-}
-
 export function readCertificates(file: string, what = 'certificate file'): Certificate[] {
   return parseCertificatesPem(readTextFile(file, what), file);
 }
@@ -178,3 +169,4 @@ export function signedBy(cert: Certificate, issuer: Certificate): boolean {
     return false;
   }
 }
+export { fileReadError } from './errors.js';
