@@ -46,6 +46,12 @@ const META_FINISHED_COMPACT = Buffer.from('finishedCompactRev');
 /** deletions per backend transaction during a physical compaction */
 const COMPACTION_BATCH = 1000;
 
+/**
+ * What the store asks of its backend. tsetcd's LMDB Backend is the one a member uses;
+ * tsetcdutl hashkv gives the store a read-only view of a bbolt file instead.
+ */
+export type StoreBackend = Pick<Backend, 'range' | 'get' | 'write' | 'put' | 'delete'>;
+
 export class MvccStore {
   private index = new TreeIndex();
   /** key (latin1) -> lease currently attached to its live generation */
@@ -55,7 +61,7 @@ export class MvccStore {
   private compacting: Promise<void> = Promise.resolve();
   leases: LeaseAttachments | undefined;
 
-  constructor(private readonly backend: Backend) {}
+  constructor(private readonly backend: StoreBackend) {}
 
   get rev(): number {
     return this.currentRev;
@@ -164,6 +170,11 @@ export class MvccStore {
     return this.rangeAt(range, rev, opts);
   }
 
+  /** Settles when the compactions begun so far (including one resumed by restore()) are done. */
+  compactionsDone(): Promise<void> {
+    return this.compacting;
+  }
+
   /**
    * Compacts history up to rev: reads below it fail from now on; the backend drops the
    * dead versions in the background. Must run inside `backend.write` (it records the
@@ -243,7 +254,7 @@ export class WriteTxn {
 
   constructor(
     private readonly store: MvccStore,
-    private readonly backend: Backend,
+    private readonly backend: StoreBackend,
     private readonly index: TreeIndex,
     private readonly keyLeases: Map<string, bigint>,
   ) {
