@@ -7,6 +7,7 @@ import { defragCommand } from './defrag.js';
 import { clusterDownCommand, clusterUpCommand } from './cluster.js';
 import { snapshotCommandSpec } from './snapshot.js';
 import { hashKvCommand } from './hashkv.js';
+import { backupCommand } from './backup.js';
 import { migrateCommand } from './migrate.js';
 import { completionCommand, runComplete } from '../ctl/completion.js';
 
@@ -32,6 +33,20 @@ export function utlRoot(): CommandSpec {
     short: 'Offline administration of tsetcd data directories.',
     persistentFlags: [{ name: 'write-out', short: 'w', kind: 'string', def: 'simple', usage: 'output format: fields, json, protobuf, simple or table' }],
     children: [
+      {
+        use: 'backup',
+        short: '[legacy] copies a stopped member\'s data dir as the only member of a new cluster',
+        long: 'Prefer: tsetcdctl snapshot save. Start the copy with --force-new-cluster.\n',
+        flags: [
+          { name: 'data-dir', kind: 'string', def: '', usage: 'data directory of the stopped member' },
+          { name: 'wal-dir', kind: 'string', def: '', usage: "its WAL directory, if not under --data-dir" },
+          { name: 'backup-dir', kind: 'string', def: '', usage: 'directory to write the backup to' },
+          { name: 'backup-wal-dir', kind: 'string', def: '', usage: "the backup's WAL directory, if not under --backup-dir" },
+          { name: 'with-v3', kind: 'bool', def: 'true', usage: 'copy the v3 keyspace (false, a v2-only backup, is not supported)' },
+        ],
+        requiredFlags: ['data-dir', 'backup-dir'],
+        run: backupCommand,
+      },
       {
         use: 'defrag',
         short: 'Compacts the backend file of a stopped member',
