@@ -8,7 +8,7 @@ import { children, integerValue, oidText, readNode, TAG } from './der.js';
 import { fileReadError, PkiError } from './errors.js';
 import { ipText, type Sans, emptySans } from './names.js';
 import { pemDerOf, toPem } from './pem.js';
-import { x509 } from './x509.js';
+import { x509, type X509Cert, type X509Name } from './x509.js';
 
 const SIG_ALG_GO_NAMES: Record<string, string> = {
   '1.2.840.113549.1.1.4': 'MD5WithRSA',
@@ -71,7 +71,7 @@ export function parseGeneralNames(der: Buffer): Sans {
   return sans;
 }
 
-function attrsOf(name: x509.Name): Map<string, string[]> {
+function attrsOf(name: X509Name): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const rdn of name.toJSON()) {
     for (const [type, values] of Object.entries(rdn)) out.set(type, [...(out.get(type) ?? []), ...values]);
@@ -99,7 +99,7 @@ function tbsParts(der: Buffer): { serial: bigint; issuerDer: Buffer; subjectDer:
 
 /** Reads one DER certificate; `source` names it in errors. */
 export function parseCertificateDer(der: Buffer, source: string): Certificate {
-  let c: x509.X509Certificate;
+  let c: X509Cert;
   let node: NodeX509;
   let parts: ReturnType<typeof tbsParts>;
   try {

@@ -9,7 +9,7 @@ import { signingAlgorithmFor, toCryptoKeys } from './keys.js';
 import { ipBytes, type Sans, sansCount } from './names.js';
 import { parseGeneralNames } from './cert.js';
 import { pemDerOf, toPem } from './pem.js';
-import { peculiarCrypto, x509, type PeculiarAlgorithm, type PeculiarKeyPair } from './x509.js';
+import { peculiarCrypto, x509, type PeculiarAlgorithm, type PeculiarKeyPair, type X509Csr, type X509Extension } from './x509.js';
 
 export const OID_SAN = '2.5.29.17';
 export const OID_BASIC_CONSTRAINTS = '2.5.29.19';
@@ -54,7 +54,7 @@ export interface CsrInput {
 
 /** Makes and signs a CSR with `key`; returns PEM. */
 export async function createCsr(key: KeyObject, input: CsrInput): Promise<string> {
-  const extensions: x509.Extension[] = [];
+  const extensions: X509Extension[] = [];
   if (sansCount(input.sans) > 0) extensions.push(new x509.Extension(OID_SAN, false, generalNamesDer(input.sans)));
   if (input.ca) extensions.push(new x509.Extension(OID_BASIC_CONSTRAINTS, true, basicConstraintsDer(true, input.ca.pathLen)));
   const keys = await toCryptoKeys(key);
@@ -80,7 +80,7 @@ export interface ParsedCsr {
 /** Reads a PEM CSR and checks its self-signature, as cfssl does before signing it. */
 export async function parseCsr(pem: string, source: string): Promise<ParsedCsr> {
   const [der] = pemDerOf(pem, ['CERTIFICATE REQUEST', 'NEW CERTIFICATE REQUEST'], source, 'a certificate request');
-  let req: x509.Pkcs10CertificateRequest;
+  let req: X509Csr;
   let info: ReturnType<typeof children>;
   try {
     req = new x509.Pkcs10CertificateRequest(der!);

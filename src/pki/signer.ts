@@ -22,7 +22,7 @@ import { basicConstraintsDer, generalNamesDer, OID_BASIC_CONSTRAINTS, OID_SAN, t
 import { keyMatchesSpki, signingAlgorithmFor, toCryptoKeys } from './keys.js';
 import { classifyHosts, sansCount, type Sans } from './names.js';
 import { toPem } from './pem.js';
-import { x509, type PeculiarAlgorithm, type PeculiarSigningKey } from './x509.js';
+import { x509, type PeculiarAlgorithm, type PeculiarSigningKey, type X509Extension } from './x509.js';
 
 export type LogFn = (level: 'info' | 'warning', message: string) => void;
 
@@ -121,10 +121,10 @@ interface ExtensionPlan {
   issuerCert?: Certificate;
 }
 
-function buildExtensions(req: SignRequest, plan: ExtensionPlan): x509.Extension[] {
+function buildExtensions(req: SignRequest, plan: ExtensionPlan): X509Extension[] {
   const p = req.profile;
   const d = req.defaultProfile;
-  const ext: x509.Extension[] = [];
+  const ext: X509Extension[] = [];
   if (p.keyUsage !== 0) ext.push(new x509.KeyUsagesExtension(p.keyUsage, true));
   if (p.extKeyUsages.length > 0) ext.push(new x509.ExtendedKeyUsageExtension(p.extKeyUsages, false));
   ext.push(new x509.Extension(OID_BASIC_CONSTRAINTS, true, basicConstraintsDer(plan.isCA, plan.isCA ? plan.pathLen : -1)));
