@@ -8,7 +8,7 @@ import { certinfoJson, describeCertificate } from '../../pki/certinfo.js';
 import { parseCsr } from '../../pki/csr.js';
 import { PkiError } from '../../pki/errors.js';
 import { describeKey } from '../../pki/keys.js';
-import { x509 } from '../../pki/x509.js';
+import { nameText } from '../../pki/dn.js';
 import { FlagError, bool, flagDefaults, parseGoFlags, str, type FlagDef } from './pki-flags.js';
 import { readInput, type PkiIo } from './pki-io.js';
 
@@ -26,7 +26,7 @@ async function describeCsr(io: PkiIo, file: string): Promise<void> {
   const bc = csr.basicConstraints;
   const ca = bc?.isCA ? `yes${bc.maxPathLen >= 0 ? `, path length ${bc.maxPathLen}` : ''}` : 'no';
   const rows = [
-    ['Subject', new x509.Name(csr.subjectDer).toString() || '(empty)'],
+    ['Subject', nameText(csr.subjectDer) || '(empty)'],
     ['Hosts (SANs)', sans.join(', ') || 'none'],
     ['Public key', key.label],
     ['Asks to be a CA', ca],
