@@ -2,7 +2,8 @@
 // `etcdctl endpoint hashkv` got from the live member at the same revision — real etcd
 // (for its snapshot and its member/snap/db) and tsetcd (for its data dir) — after puts,
 // an overwrite, a delete and a compaction; --rev, the output formats, and the errors
-// (a compacted revision, a missing file, protobuf) exit as etcdutl does.
+// (a compacted revision, a missing file, protobuf) exit as etcdutl does; a running
+// tsetcd member's data dir is refused.
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -64,6 +65,9 @@ test('hashkv of a tsetcd data dir equals endpoint hashkv of the member; formats 
     await writeHistory(BIN.tsetcdctl, m.endpoint);
     const live9 = await liveHash(BIN.tsetcdctl, m, 9);
     const live7 = await liveHash(BIN.tsetcdctl, m, 7);
+    const busy = await run(BIN.tsetcdutl, ['hashkv', dataDir]);
+    assert.equal(busy.code, 1);
+    assert.match(busy.stderr, /^Error: .*db is in use by a running member; stop it first, or ask it: tsetcdctl endpoint hashkv\n$/);
     await m.stop();
     assert.deepEqual(await utlHash(dataDir, 0), { hash: live9.hash, hashRevision: 9, compactRevision: 4 });
     assert.deepEqual(await utlHash(path.join(dataDir, 'member', 'snap', 'db'), 7), { hash: live7.hash, hashRevision: 7, compactRevision: 4 });

@@ -8,12 +8,15 @@
 // and tsetcd's LMDB backend (member/snap/db of a tsetcd data dir; a data dir given as the
 // argument means that file). A bbolt file is never written: a compaction the member had
 // not finished is skipped in the hash exactly as it is by a store that has finished it.
+// A tsetcd data dir is read only while no member runs on it (its WAL lock is taken).
 import fs from 'node:fs';
 import path from 'node:path';
 import { Backend, type BucketName } from '../../backend/backend.js';
 import { fileKind } from '../../backend/file-kind.js';
 import { BboltFile } from '../../bbolt/reader.js';
 import { MvccStore, type StoreBackend } from '../../mvcc/store.js';
+import { DirLock } from '../../wal/lock.js';
+import { WalLockedError } from '../../wal/errors.js';
 import type { RunContext } from '../ctl/cmdtree.js';
 import { goJsonStruct } from '../ctl/gofmt.js';
 import { CtlExit, ExitCode, type Io } from '../ctl/io.js';
@@ -75,17 +78,38 @@ export async function hashKvOfFile(file: string, rev: number): Promise<KvHash> {
     }
   }
   if (kind === 'lmdb') {
-    const backend = Backend.open(file);
+    const lock = await lockMemberOf(file);
     try {
-      const store = new MvccStore(backend);
-      const h = hashOf(store, rev);
-      await store.compactionsDone();
-      return h;
+      const backend = Backend.open(file);
+      try {
+        const store = new MvccStore(backend);
+        const h = hashOf(store, rev);
+        await store.compactionsDone();
+        return h;
+      } finally {
+        await backend.close();
+      }
     } finally {
-      await backend.close();
+      await lock?.release();
     }
   }
   throw new Error(`${file} is not a database file (${kind}); give an etcd or tsetcd member/snap/db, or a snapshot file`);
+}
+
+/**
+ * Takes the WAL directory lock of the data dir holding `dbFile` (member/snap/db), if it has
+ * one: a running member holds it, and a store opened beside it could finish a compaction or
+ * clear defragmentation files under the member's feet.
+ */
+async function lockMemberOf(dbFile: string): Promise<DirLock | undefined> {
+  const walDir = path.join(path.dirname(path.dirname(path.resolve(dbFile))), 'wal');
+  if (!fs.existsSync(walDir)) return undefined;
+  try {
+    return await DirLock.acquire(walDir);
+  } catch (err) {
+    if (err instanceof WalLockedError) throw new Error(`${dbFile} is in use by a running member; stop it first, or ask it: tsetcdctl endpoint hashkv`);
+    throw err;
+  }
 }
 
 function hashOf(store: MvccStore, rev: number): KvHash {
