@@ -83,6 +83,8 @@ test('hashkv of a tsetcd data dir equals endpoint hashkv of the member; formats 
     assert.deepEqual([future.code, future.stderr], [1, 'Error: mvcc: required revision is a future revision\n']);
     const pb = await run(BIN.tsetcdutl, ['hashkv', dataDir, '-w', 'protobuf']);
     assert.deepEqual([pb.code, pb.stderr], [4, 'Error: protobuf not supported as output format\n']);
+    const xml = await run(BIN.tsetcdutl, ['hashkv', dataDir, '-w', 'xml']);
+    assert.deepEqual([xml.code, xml.stderr], [4, 'Error: unsupported output format\n']);
     const missing = await run(BIN.tsetcdutl, ['hashkv', path.join(dir, 'nope.db')]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /^Error: open .*nope\.db: no such file or directory\n$/);
