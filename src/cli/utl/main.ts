@@ -20,9 +20,11 @@ const PKI_COMMAND: CommandSpec = {
   use: 'pki',
   short: 'cfssl-compatible certificate authority (gencert, json, certinfo, print-defaults, version)',
   long: 'Run "tsetcdutl pki help" for its commands; they take cfssl\'s single-dash flags.',
+  // reached only when flags come before "pki" (tsetcdutl.ts hands `tsetcdutl pki ...` over directly)
   run: async (ctx) => {
-    const { pkiMain } = await import('./pki.js');
-    const code = await pkiMain(ctx.args, { out: (t) => ctx.io.out(t), err: (t) => ctx.io.err(t), readStdin: () => Promise.resolve(Buffer.alloc(0)) });
+    const { runPki } = await import('./pki.js');
+    await runPki(ctx.args);
+    const code = Number(process.exitCode ?? 0);
     if (code !== 0) throw new CtlExit(code);
   },
 };
