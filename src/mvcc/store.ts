@@ -58,6 +58,12 @@ export interface MvccOpStats {
   putBytes: number;
 }
 
+/**
+ * What the store asks of its backend. tsetcd's LMDB Backend is the one a member uses;
+ * tsetcdutl hashkv gives the store a read-only view of a bbolt file instead.
+ */
+export type StoreBackend = Pick<Backend, 'range' | 'get' | 'write' | 'put' | 'delete'>;
+
 export class MvccStore {
   readonly stats: MvccOpStats = { ranges: 0, puts: 0, deletes: 0, txns: 0, putBytes: 0 };
   /** revisions scanned per physical compaction batch (--experimental-compaction-batch-limit) */
@@ -70,7 +76,7 @@ export class MvccStore {
   private compacting: Promise<void> = Promise.resolve();
   leases: LeaseAttachments | undefined;
 
-  constructor(private readonly backend: Backend) {}
+  constructor(private readonly backend: StoreBackend) {}
 
   get rev(): number {
     return this.currentRev;
@@ -180,6 +186,11 @@ export class MvccStore {
     return this.rangeAt(range, rev, opts);
   }
 
+  /** Settles when the compactions begun so far (including one resumed by restore()) are done. */
+  compactionsDone(): Promise<void> {
+    return this.compacting;
+  }
+
   /**
    * Compacts history up to rev: reads below it fail from now on; the backend drops the
    * dead versions in the background. Must run inside `backend.write` (it records the
@@ -261,7 +272,7 @@ export class WriteTxn {
 
   constructor(
     private readonly store: MvccStore,
-    private readonly backend: Backend,
+    private readonly backend: StoreBackend,
     private readonly index: TreeIndex,
     private readonly keyLeases: Map<string, bigint>,
   ) {

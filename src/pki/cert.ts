@@ -1,14 +1,14 @@
 // A certificate read once into the facts pki needs: names, SANs, usages, validity, CA
-// constraints, key identifiers. @peculiar/x509 parses the extensions, node:crypto holds
+// constraints, key identifiers. The DER is read here (der.ts, dn.ts), node:crypto holds
 // the public key and checks signatures, and the raw DER of the names is kept as it is.
 
 import { X509Certificate as NodeX509, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { children, integerValue, oidText, readNode, TAG } from './der.js';
-import { PkiError } from './errors.js';
+import { children, integerValue, oidText, readNode, TAG, type Node } from './der.js';
+import { fileReadError, PkiError } from './errors.js';
 import { ipText, type Sans, emptySans } from './names.js';
 import { pemDerOf, toPem } from './pem.js';
-import { x509 } from './x509.js';
+import { nameAttributes, nameText } from './dn.js';
 
 const SIG_ALG_GO_NAMES: Record<string, string> = {
   '1.2.840.113549.1.1.4': 'MD5WithRSA',
@@ -71,22 +71,48 @@ export function parseGeneralNames(der: Buffer): Sans {
   return sans;
 }
 
-function attrsOf(name: x509.Name): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  for (const rdn of name.toJSON()) {
-    for (const [type, values] of Object.entries(rdn)) out.set(type, [...(out.get(type) ?? []), ...values]);
+interface TbsParts {
+  serial: bigint;
+  issuerDer: Buffer;
+  subjectDer: Buffer;
+  spki: Buffer;
+  sigAlgOid: string;
+  notBefore: Date;
+  notAfter: Date;
+  /** extension values by OID */
+  extensions: Map<string, Buffer>;
+}
+
+/** UTCTime (years 1950-2049) or GeneralizedTime, seconds and "Z" as RFC 5280 requires. */
+function timeValue(n: Node): Date {
+  const text = n.body.toString('latin1');
+  const m = /^(\d{2}|\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})?Z$/.exec(text);
+  if (!m || (n.tag === 0x17) !== (m[1]!.length === 2)) throw new Error(`unreadable time ${JSON.stringify(text)}`);
+  let year = Number(m[1]);
+  if (n.tag === 0x17) year += year < 50 ? 2000 : 1900;
+  return new Date(Date.UTC(year, Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6] ?? 0)));
+}
+
+function extensionsOf(node: Node | undefined): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  if (!node) return out;
+  for (const ext of children(readNode(node.body).body)) {
+    const parts = children(ext.body);
+    const value = parts[parts.length - 1];
+    if (parts[0] && value?.tag === TAG.octetString) out.set(oidText(parts[0].body), value.body);
   }
   return out;
 }
 
-/** The pieces of a TBSCertificate that @peculiar/x509 does not hand out raw. */
-function tbsParts(der: Buffer): { serial: bigint; issuerDer: Buffer; subjectDer: Buffer; spki: Buffer; sigAlgOid: string } {
+function tbsParts(der: Buffer): TbsParts {
   const [tbs, sigAlg] = children(readNode(der).body);
   if (!tbs || !sigAlg || tbs.tag !== TAG.sequence) throw new Error('not an X.509 certificate');
   const f = children(tbs.body);
   const i = f[0]?.tag === 0xa0 ? 1 : 0; // the optional [0] version
-  const [serial, , issuer, , subject, spki] = f.slice(i);
-  if (!serial || !issuer || !subject || !spki) throw new Error('truncated TBSCertificate');
+  const [serial, , issuer, validity, subject, spki, ...rest] = f.slice(i);
+  if (!serial || !issuer || !validity || !subject || !spki) throw new Error('truncated TBSCertificate');
+  const [notBefore, notAfter] = children(validity.body);
+  if (!notBefore || !notAfter) throw new Error('truncated validity');
   const algOid = children(sigAlg.body)[0];
   return {
     serial: integerValue(serial.body),
@@ -94,27 +120,42 @@ function tbsParts(der: Buffer): { serial: bigint; issuerDer: Buffer; subjectDer:
     subjectDer: subject.raw,
     spki: spki.raw,
     sigAlgOid: algOid ? oidText(algOid.body) : '',
+    notBefore: timeValue(notBefore),
+    notAfter: timeValue(notAfter),
+    extensions: extensionsOf(rest.find((n) => n.tag === 0xa3)),
   };
+}
+
+/** keyUsage's BIT STRING as flags: RFC 5280 bit n is 1 << n. */
+function keyUsageFlags(value: Buffer): number {
+  const bits = readNode(value).body.subarray(1);
+  let flags = 0;
+  for (let n = 0; n < bits.length * 8 && n < 16; n++) if (bits[n >> 3]! & (0x80 >> (n & 7))) flags |= 1 << n;
+  return flags;
+}
+
+function basicConstraints(value: Buffer | undefined): { isCA: boolean; maxPathLen: number } {
+  if (!value) return { isCA: false, maxPathLen: -1 };
+  const items = children(readNode(value).body);
+  const isCA = items[0]?.tag === TAG.boolean && items[0].body[0] !== 0;
+  const len = items.find((n) => n.tag === TAG.integer);
+  return { isCA, maxPathLen: len ? Number(integerValue(len.body)) : -1 };
 }
 
 /** Reads one DER certificate; `source` names it in errors. */
 export function parseCertificateDer(der: Buffer, source: string): Certificate {
-  let c: x509.X509Certificate;
   let node: NodeX509;
-  let parts: ReturnType<typeof tbsParts>;
+  let parts: TbsParts;
+  let names: { subject: string; issuer: string; subjectAttrs: Map<string, string[]>; issuerAttrs: Map<string, string[]> };
+  let ext: Pick<Certificate, 'sans' | 'keyUsage' | 'extKeyUsages' | 'subjectKeyId' | 'authorityKeyId' | 'isCA' | 'maxPathLen'>;
   try {
-    c = new x509.X509Certificate(der);
     node = new NodeX509(der);
     parts = tbsParts(der);
+    names = { subject: nameText(parts.subjectDer), issuer: nameText(parts.issuerDer), subjectAttrs: nameAttributes(parts.subjectDer), issuerAttrs: nameAttributes(parts.issuerDer) };
+    ext = extensionFacts(parts.extensions);
   } catch (e) {
     throw new PkiError(`${source} holds a certificate that cannot be parsed (${(e as Error).message})`);
   }
-  const bc = c.getExtension(x509.BasicConstraintsExtension);
-  const ku = c.getExtension(x509.KeyUsagesExtension);
-  const eku = c.getExtension(x509.ExtendedKeyUsageExtension);
-  const ski = c.getExtension(x509.SubjectKeyIdentifierExtension);
-  const aki = c.getExtension(x509.AuthorityKeyIdentifierExtension);
-  const san = c.getExtension('2.5.29.17');
   return {
     source,
     der,
@@ -122,23 +163,31 @@ export function parseCertificateDer(der: Buffer, source: string): Certificate {
     subjectDer: parts.subjectDer,
     issuerDer: parts.issuerDer,
     spki: parts.spki,
-    subject: c.subject,
-    issuer: c.issuer,
-    subjectAttrs: attrsOf(c.subjectName),
-    issuerAttrs: attrsOf(c.issuerName),
+    ...names,
     serial: parts.serial,
-    notBefore: c.notBefore,
-    notAfter: c.notAfter,
-    sans: san ? parseGeneralNames(Buffer.from(san.value)) : emptySans(),
-    isCA: bc?.ca === true,
-    maxPathLen: bc?.pathLength ?? -1,
-    keyUsage: ku?.usages,
-    extKeyUsages: eku ? Array.from(eku.usages, (u) => String(u)) : undefined,
-    subjectKeyId: ski ? Buffer.from(ski.keyId, 'hex') : undefined,
-    authorityKeyId: aki?.keyId ? Buffer.from(aki.keyId, 'hex') : undefined,
+    notBefore: parts.notBefore,
+    notAfter: parts.notAfter,
+    ...ext,
     sigAlg: SIG_ALG_GO_NAMES[parts.sigAlgOid] ?? parts.sigAlgOid,
     publicKey: node.publicKey,
     node,
+  };
+}
+
+function extensionFacts(e: Map<string, Buffer>): Pick<Certificate, 'sans' | 'keyUsage' | 'extKeyUsages' | 'subjectKeyId' | 'authorityKeyId' | 'isCA' | 'maxPathLen'> {
+  const ku = e.get('2.5.29.15');
+  const eku = e.get('2.5.29.37');
+  const ski = e.get('2.5.29.14');
+  const aki = e.get('2.5.29.35');
+  const san = e.get('2.5.29.17');
+  const akiId = aki ? children(readNode(aki).body).find((n) => n.tag === 0x80) : undefined;
+  return {
+    sans: san ? parseGeneralNames(san) : emptySans(),
+    ...basicConstraints(e.get('2.5.29.19')),
+    keyUsage: ku ? keyUsageFlags(ku) : undefined,
+    extKeyUsages: eku ? children(readNode(eku).body).map((n) => oidText(n.body)) : undefined,
+    subjectKeyId: ski ? Buffer.from(readNode(ski).body) : undefined,
+    authorityKeyId: akiId ? Buffer.from(akiId.body) : undefined,
   };
 }
 
@@ -156,15 +205,6 @@ export function readTextFile(file: string, what: string): string {
   }
 }
 
-/** The PkiError that says why `file` (described as `what`) could not be read. */
-export function fileReadError(e: unknown, file: string, what: string): PkiError {
-  const code = (e as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return new PkiError(`${what} ${file} does not exist; check the path`);
-  if (code === 'EACCES') return new PkiError(`${what} ${file} is not readable by this user; fix its permissions`);
-  if (code === 'EISDIR') return new PkiError(`${what} ${file} is a directory, not a file`);
-  return new PkiError(`${what} ${file} cannot be read: ${(e as Error).message}`);
-}
-
 export function readCertificates(file: string, what = 'certificate file'): Certificate[] {
   return parseCertificatesPem(readTextFile(file, what), file);
 }
@@ -178,3 +218,4 @@ export function signedBy(cert: Certificate, issuer: Certificate): boolean {
     return false;
   }
 }
+export { fileReadError } from './errors.js';

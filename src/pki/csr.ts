@@ -5,11 +5,11 @@
 import type { KeyObject } from 'node:crypto';
 import { children, readNode, sequence, tlv, TAG } from './der.js';
 import { PkiError } from './errors.js';
-import { signingAlgorithmFor, toCryptoKeys } from './keys.js';
+import { spkiDer } from './keys.js';
 import { ipBytes, type Sans, sansCount } from './names.js';
 import { parseGeneralNames } from './cert.js';
 import { pemDerOf, toPem } from './pem.js';
-import { peculiarCrypto, x509, type PeculiarAlgorithm, type PeculiarKeyPair } from './x509.js';
+import { createCsrDer, readCsrDer, type CsrParts, type ExtensionSpec } from './native-x509.js';
 
 export const OID_SAN = '2.5.29.17';
 export const OID_BASIC_CONSTRAINTS = '2.5.29.19';
@@ -54,18 +54,10 @@ export interface CsrInput {
 
 /** Makes and signs a CSR with `key`; returns PEM. */
 export async function createCsr(key: KeyObject, input: CsrInput): Promise<string> {
-  const extensions: x509.Extension[] = [];
-  if (sansCount(input.sans) > 0) extensions.push(new x509.Extension(OID_SAN, false, generalNamesDer(input.sans)));
-  if (input.ca) extensions.push(new x509.Extension(OID_BASIC_CONSTRAINTS, true, basicConstraintsDer(true, input.ca.pathLen)));
-  const keys = await toCryptoKeys(key);
-  const alg = signingAlgorithmFor(key);
-  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
-    name: new x509.Name(input.subjectDer),
-    keys: keys as unknown as PeculiarKeyPair,
-    signingAlgorithm: { ...alg.params, hash: alg.hash } as PeculiarAlgorithm,
-    extensions,
-  });
-  return toPem('CERTIFICATE REQUEST', Buffer.from(csr.rawData));
+  const extensions: ExtensionSpec[] = [];
+  if (sansCount(input.sans) > 0) extensions.push({ oid: OID_SAN, critical: false, value: generalNamesDer(input.sans) });
+  if (input.ca) extensions.push({ oid: OID_BASIC_CONSTRAINTS, critical: true, value: basicConstraintsDer(true, input.ca.pathLen) });
+  return toPem('CERTIFICATE REQUEST', createCsrDer(input.subjectDer, spkiDer(key), extensions, key));
 }
 
 export interface ParsedCsr {
@@ -80,21 +72,19 @@ export interface ParsedCsr {
 /** Reads a PEM CSR and checks its self-signature, as cfssl does before signing it. */
 export async function parseCsr(pem: string, source: string): Promise<ParsedCsr> {
   const [der] = pemDerOf(pem, ['CERTIFICATE REQUEST', 'NEW CERTIFICATE REQUEST'], source, 'a certificate request');
-  let req: x509.Pkcs10CertificateRequest;
-  let info: ReturnType<typeof children>;
+  let parts: CsrParts;
   try {
-    req = new x509.Pkcs10CertificateRequest(der!);
-    info = children(children(readNode(der!).body)[0]!.body);
+    parts = readCsrDer(der!);
   } catch (e) {
     throw new PkiError(`${source} holds a certificate request that cannot be parsed (${(e as Error).message})`);
   }
-  if (!(await req.verify(peculiarCrypto))) throw new PkiError(`${source}: the certificate request's signature does not match its public key`);
-  const out: ParsedCsr = { der: der!, subjectDer: info[1]!.raw, spki: info[2]!.raw, sans: { dns: [], emails: [], ips: [], uris: [] } };
-  const san = req.getExtension(OID_SAN);
-  if (san) out.sans = parseGeneralNames(Buffer.from(san.value));
-  const bc = req.getExtension(OID_BASIC_CONSTRAINTS);
+  if (!parts.signatureOk) throw new PkiError(`${source}: the certificate request's signature does not match its public key`);
+  const out: ParsedCsr = { der: der!, subjectDer: parts.subject.raw, spki: parts.spki.raw, sans: { dns: [], emails: [], ips: [], uris: [] } };
+  const san = parts.extensions.get(OID_SAN);
+  if (san) out.sans = parseGeneralNames(san);
+  const bc = parts.extensions.get(OID_BASIC_CONSTRAINTS);
   if (bc) {
-    const items = children(readNode(Buffer.from(bc.value)).body);
+    const items = children(readNode(bc).body);
     const isCA = items[0]?.tag === TAG.boolean && items[0].body[0] !== 0;
     const lenItem = items.find((i) => i.tag === TAG.integer);
     out.basicConstraints = { isCA, maxPathLen: lenItem ? Number(lenItem.body.readUIntBE(0, lenItem.body.length)) : -1 };

@@ -9,7 +9,7 @@
 // else a URI (anything with a scheme, or an absolute path), else a DNS name.
 
 import { isIP } from 'node:net';
-import { goString, oid, sequence, setOf } from './der.js';
+import { children, goString, oid, oidText, readNode, sequence, setOf } from './der.js';
 
 export const OID = {
   C: '2.5.4.6',
@@ -167,4 +167,15 @@ export function ipText(bytes: Uint8Array): string {
   const hex = groups.map((g) => g.toString(16));
   if (bestStart < 0) return hex.join(':');
   return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+}
+
+/** The first common name in a DER Name, or '' when it has none. */
+export function commonNameOf(nameDer: Buffer): string {
+  for (const rdn of children(readNode(nameDer).body)) {
+    for (const atv of children(rdn.body)) {
+      const [type, value] = children(atv.body);
+      if (type && value && oidText(type.body) === OID.CN) return value.body.toString('utf8');
+    }
+  }
+  return '';
 }

@@ -1,4 +1,4 @@
-// Certificate issuance as cfssl's local signer does it, built with @peculiar/x509:
+// Certificate issuance as cfssl's local signer does it, built with node:crypto (native-x509.ts):
 //
 //  - serial: 20 random bytes with the top bit cleared (a positive 159-bit number)
 //  - validity: notBefore = now rounded to the minute minus the backdate (5 minutes unless
@@ -19,10 +19,10 @@ import { PkiError } from './errors.js';
 import { parseCertificateDer, signedBy, type Certificate } from './cert.js';
 import type { SigningProfile } from './config.js';
 import { basicConstraintsDer, generalNamesDer, OID_BASIC_CONSTRAINTS, OID_SAN, type ParsedCsr } from './csr.js';
-import { keyMatchesSpki, signingAlgorithmFor, toCryptoKeys } from './keys.js';
-import { classifyHosts, sansCount, type Sans } from './names.js';
+import { keyMatchesSpki } from './keys.js';
+import { classifyHosts, commonNameOf, sansCount, type Sans } from './names.js';
 import { toPem } from './pem.js';
-import { x509, type PeculiarAlgorithm, type PeculiarSigningKey } from './x509.js';
+import { authorityKeyIdValue, createCertificateDer, extKeyUsageValue, keyUsageValue, subjectKeyIdValue, type ExtensionSpec } from './native-x509.js';
 
 export type LogFn = (level: 'info' | 'warning', message: string) => void;
 
@@ -121,31 +121,31 @@ interface ExtensionPlan {
   issuerCert?: Certificate;
 }
 
-function buildExtensions(req: SignRequest, plan: ExtensionPlan): x509.Extension[] {
+function buildExtensions(req: SignRequest, plan: ExtensionPlan): ExtensionSpec[] {
   const p = req.profile;
   const d = req.defaultProfile;
-  const ext: x509.Extension[] = [];
-  if (p.keyUsage !== 0) ext.push(new x509.KeyUsagesExtension(p.keyUsage, true));
-  if (p.extKeyUsages.length > 0) ext.push(new x509.ExtendedKeyUsageExtension(p.extKeyUsages, false));
-  ext.push(new x509.Extension(OID_BASIC_CONSTRAINTS, true, basicConstraintsDer(plan.isCA, plan.isCA ? plan.pathLen : -1)));
-  ext.push(new x509.SubjectKeyIdentifierExtension(keyIdentifier(plan.spki).toString('hex')));
+  const ext: ExtensionSpec[] = [];
+  if (p.keyUsage !== 0) ext.push({ oid: '2.5.29.15', critical: true, value: keyUsageValue(p.keyUsage) });
+  if (p.extKeyUsages.length > 0) ext.push({ oid: '2.5.29.37', critical: false, value: extKeyUsageValue(p.extKeyUsages) });
+  ext.push({ oid: OID_BASIC_CONSTRAINTS, critical: true, value: basicConstraintsDer(plan.isCA, plan.isCA ? plan.pathLen : -1) });
+  ext.push({ oid: '2.5.29.14', critical: false, value: subjectKeyIdValue(keyIdentifier(plan.spki)) });
   // Go leaves the AKI out when issuer and subject names are equal; cfssl then makes member
   // certificates openssl calls self-signed whenever a tutorial gives the member the CA's
   // subject (tutorial 004 does). Deciding "self-signed" by the key instead keeps the AKI there.
   const parent = plan.issuerCert;
   if (parent?.subjectKeyId && !parent.spki.equals(plan.spki)) {
-    ext.push(new x509.AuthorityKeyIdentifierExtension(parent.subjectKeyId.toString('hex')));
+    ext.push({ oid: '2.5.29.35', critical: false, value: authorityKeyIdValue(parent.subjectKeyId) });
   }
   const ocsp = p.ocspUrl || d.ocspUrl;
   const issuerUrls = p.issuerUrls.length ? p.issuerUrls : d.issuerUrls;
-  if (ocsp || issuerUrls.length) ext.push(new x509.Extension('1.3.6.1.5.5.7.1.1', false, aiaDer(ocsp, issuerUrls)));
+  if (ocsp || issuerUrls.length) ext.push({ oid: '1.3.6.1.5.5.7.1.1', critical: false, value: aiaDer(ocsp, issuerUrls) });
   if (sansCount(plan.sans) > 0) {
     const emptySubject = plan.subjectDer.length <= 2;
-    ext.push(new x509.Extension(OID_SAN, emptySubject, generalNamesDer(plan.sans)));
+    ext.push({ oid: OID_SAN, critical: emptySubject, value: generalNamesDer(plan.sans) });
   }
   const crl = p.crlUrl || d.crlUrl;
-  if (crl) ext.push(new x509.Extension('2.5.29.31', false, crlDpDer(crl)));
-  if (p.ocspNoCheck) ext.push(new x509.Extension('1.3.6.1.5.5.7.48.1.5', false, Buffer.from([0x05, 0x00])));
+  if (crl) ext.push({ oid: '2.5.29.31', critical: false, value: crlDpDer(crl) });
+  if (p.ocspNoCheck) ext.push({ oid: '1.3.6.1.5.5.7.48.1.5', critical: false, value: Buffer.from([0x05, 0x00]) });
   return ext;
 }
 
@@ -163,27 +163,16 @@ export async function signCertificate(req: SignRequest): Promise<Issued> {
   const isCA = p.caConstraint.isCA;
   if (isCA) sans = { dns: [], emails: [], ips: sans.ips, uris: [] };
   const pathLen = p.caConstraint.maxPathLen === 0 && !p.caConstraint.maxPathLenZero ? -1 : p.caConstraint.maxPathLen;
-  const subjectName = new x509.Name(req.csr.subjectDer);
-  checkWhitelist(p, subjectName.getField('CN')[0] ?? '', sans);
+  checkWhitelist(p, commonNameOf(req.csr.subjectDer), sans);
   const { notBefore, notAfter } = validity(req);
   const plan: ExtensionPlan = { subjectDer: req.csr.subjectDer, spki: req.csr.spki, sans, isCA, pathLen };
   if (req.issuer.cert) plan.issuerCert = req.issuer.cert;
   const issuerDer = req.issuer.cert?.subjectDer ?? req.csr.subjectDer;
-  const keys = await toCryptoKeys(req.issuer.key);
-  const alg = signingAlgorithmFor(req.issuer.key);
-  const serial = randomSerial();
-  const made = await x509.X509CertificateGenerator.create({
-    serialNumber: serial.toString('hex'),
-    subject: subjectName,
-    issuer: new x509.Name(issuerDer),
-    notBefore,
-    notAfter,
-    publicKey: req.csr.spki,
-    signingKey: keys.privateKey as unknown as PeculiarSigningKey,
-    signingAlgorithm: { ...alg.params, hash: alg.hash } as PeculiarAlgorithm,
-    extensions: buildExtensions(req, plan),
-  });
-  const cert = parseCertificateDer(Buffer.from(made.rawData), 'the new certificate');
+  const der = createCertificateDer(
+    { serial: randomSerial(), issuerDer, subjectDer: req.csr.subjectDer, notBefore, notAfter, spki: req.csr.spki, extensions: buildExtensions(req, plan) },
+    req.issuer.key,
+  );
+  const cert = parseCertificateDer(der, 'the new certificate');
   // the issuer name must be the CA's subject byte for byte, or chains will not build
   if (!cert.issuerDer.equals(issuerDer) || !cert.subjectDer.equals(req.csr.subjectDer)) {
     throw new Error('pki: issued certificate names differ from the CA subject or request subject');

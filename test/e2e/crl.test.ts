@@ -11,12 +11,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { x509 } from '../../src/pki/x509.js';
+import type { X509Crl } from '@peculiar/x509';
 import { tempDir } from '../helpers/tmp.js';
 import { etcdctl, freePorts, startMember, TSETCD_BIN } from './harness.js';
 import { issue, makePki, type TestPki } from './pki-helpers.js';
 
 /** A CRL signed by the test CA listing `serials`, whose nextUpdate is already past. */
-async function expiredCrl(p: TestPki, caKey: string, serials: string[]): Promise<x509.X509Crl> {
+async function expiredCrl(p: TestPki, caKey: string, serials: string[]): Promise<X509Crl> {
   const pkcs8 = createPrivateKey(fs.readFileSync(caKey)).export({ format: 'der', type: 'pkcs8' });
   const signingKey = await webcrypto.subtle.importKey('pkcs8', pkcs8, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign']);
   const issuer = new X509Certificate(fs.readFileSync(p.ca)).subject.split('\n').reverse().join(', ');

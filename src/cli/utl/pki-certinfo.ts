@@ -2,12 +2,13 @@
 // words; -json prints a certificate the way `cfssl certinfo -cert` does.
 
 import { createPublicKey } from 'node:crypto';
-import { parseCertificatesPem } from '../../pki/cert.js';
+import { parseCertificateDer, parseCertificatesPem } from '../../pki/cert.js';
+import { fetchPeerChain } from '../../pki/remote.js';
 import { certinfoJson, describeCertificate } from '../../pki/certinfo.js';
 import { parseCsr } from '../../pki/csr.js';
 import { PkiError } from '../../pki/errors.js';
 import { describeKey } from '../../pki/keys.js';
-import { x509 } from '../../pki/x509.js';
+import { nameText } from '../../pki/dn.js';
 import { FlagError, bool, flagDefaults, parseGoFlags, str, type FlagDef } from './pki-flags.js';
 import { readInput, type PkiIo } from './pki-io.js';
 
@@ -15,7 +16,7 @@ const FLAGS: FlagDef[] = [
   { name: 'cert', kind: 'string', def: '', usage: 'certificate file to describe (every certificate in it)' },
   { name: 'csr', kind: 'string', def: '', usage: 'certificate signing request file to describe' },
   { name: 'json', kind: 'bool', def: false, usage: "print cfssl certinfo's JSON instead of plain words" },
-  { name: 'domain', kind: 'string', def: '', usage: 'remote server domain name (not supported)' },
+  { name: 'domain', kind: 'string', def: '', usage: 'describe the certificates the TLS server at host[:port] presents (port 443 if none)' },
 ];
 
 async function describeCsr(io: PkiIo, file: string): Promise<void> {
@@ -25,7 +26,7 @@ async function describeCsr(io: PkiIo, file: string): Promise<void> {
   const bc = csr.basicConstraints;
   const ca = bc?.isCA ? `yes${bc.maxPathLen >= 0 ? `, path length ${bc.maxPathLen}` : ''}` : 'no';
   const rows = [
-    ['Subject', new x509.Name(csr.subjectDer).toString() || '(empty)'],
+    ['Subject', nameText(csr.subjectDer) || '(empty)'],
     ['Hosts (SANs)', sans.join(', ') || 'none'],
     ['Public key', key.label],
     ['Asks to be a CA', ca],
@@ -36,14 +37,20 @@ async function describeCsr(io: PkiIo, file: string): Promise<void> {
 export async function certinfoCommand(argv: string[], io: PkiIo): Promise<number> {
   const f = parseGoFlags(argv, FLAGS);
   if (f.help) {
-    io.err(`Usage of tsetcdutl pki certinfo:\n    tsetcdutl pki certinfo -cert FILE [-json]\n    tsetcdutl pki certinfo -csr FILE\n\nFlags:\n${flagDefaults(FLAGS)}`);
+    io.err(`Usage of tsetcdutl pki certinfo:\n    tsetcdutl pki certinfo -cert FILE [-json]\n    tsetcdutl pki certinfo -csr FILE\n    tsetcdutl pki certinfo -domain HOST[:PORT] [-json]\n\nFlags:\n${flagDefaults(FLAGS)}`);
     return 0;
   }
-  if (str(f, 'domain') !== '') throw new PkiError('-domain: fetching certificates from remote servers is not supported; save the certificate (openssl s_client -showcerts) and pass -cert');
   if (f.args.length > 0) throw new FlagError(`certinfo takes no arguments (got ${JSON.stringify(f.args[0])}); use -cert FILE`);
   const certFile = str(f, 'cert');
   const csrFile = str(f, 'csr');
-  if (certFile === '' && csrFile === '') throw new FlagError('certinfo needs -cert FILE or -csr FILE');
+  const domain = str(f, 'domain');
+  if (domain !== '') {
+    const chain = await fetchPeerChain(domain);
+    const certs = chain.map((der) => parseCertificateDer(der, domain));
+    io.out(bool(f, 'json') ? certinfoJson(certs[0]!) : certs.map((c) => describeCertificate(c)).join('\n'));
+    return 0;
+  }
+  if (certFile === '' && csrFile === '') throw new FlagError('certinfo needs -cert FILE, -csr FILE or -domain HOST:PORT');
   if (csrFile !== '') {
     if (bool(f, 'json')) throw new PkiError('-json describes certificates only; drop it to describe the CSR');
     await describeCsr(io, csrFile);

@@ -2,7 +2,7 @@
 // line format, and reading an input file or standard input with a useful error.
 
 import { readFile } from 'node:fs/promises';
-import { fileReadError } from '../../pki/cert.js';
+import { fileReadError } from '../../pki/errors.js';
 
 export interface PkiIo {
   out(text: string): void;

@@ -19,7 +19,9 @@ cfssl-compatible certificate authority for tsetcd and etcd TLS.
 Commands:
   gencert    make a CA (-initca), renew one (-renewca), or a key and certificate signed by a CA
   json       split gencert's JSON into NAME.pem, NAME-key.pem and NAME.csr (like cfssljson)
-  certinfo   say what a certificate (or CSR) contains, in plain words or cfssl's JSON
+  certinfo   say what a certificate (or CSR, or a server's -domain host:port) contains, in plain words or cfssl's JSON
+  print-defaults  print a template csr or config (print-defaults list: which there are)
+  version    print the version
 
 Run "tsetcdutl pki COMMAND -h" for a command's flags.
 `;
@@ -32,6 +34,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   json: async () => (await import('./pki-json.js')).jsonCommand,
   cfssljson: async () => (await import('./pki-json.js')).jsonCommand,
   certinfo: async () => (await import('./pki-certinfo.js')).certinfoCommand,
+  'print-defaults': async () => (await import('./pki-defaults.js')).printDefaultsCommand,
+  version: async () => (await import('./pki-defaults.js')).versionCommand,
 };
 
 /** Runs one pki command; returns the exit code (0 ok, 1 failed, 2 bad command line). */
