@@ -9,7 +9,7 @@ import { GrpcRouter } from './grpc/server.js';
 import { createHttpHandler, type HealthStatus } from './http.js';
 import http from 'node:http';
 import { listenCleartext, listenTls, type ClientListener, type HttpHandler } from './listener.js';
-import { secureContextOptions, watchTlsFiles, type TlsFiles } from './tls-context.js';
+import { RefusalLog, secureContextOptions, watchTlsFiles, type TlsFiles } from './tls-context.js';
 import type { H2ServerStream } from './h2/index.js';
 import { registerUnary, type AnyUnaryMethod, type Codec } from './method.js';
 import { kvMethods } from './kv-service.js';
@@ -79,9 +79,11 @@ export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Lo
           throw new Error(`TLS key/cert (--cert-file, --key-file) must be provided for client url ${url.href.replace(/\/$/, '')} with HTTPS scheme`);
         }
         const files = tlsFiles;
+        const refusals = new RefusalLog((msg, fields) => logger.warn(msg, fields));
         const listener = await listenTls(host, port, handlers, {
           secureContext: secureContextOptions(files, ''),
           requestClientCert: files.clientCertAuth,
+          onRefused: (remoteAddr, reason) => refusals.refused('rejected a client TLS handshake', remoteAddr, reason),
         });
         stopWatching.push(
           watchTlsFiles(

@@ -7,7 +7,7 @@ import http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
 import { serveHttp2, type H2ServerStream, type H2Settings } from './h2/index.js';
-import { askForClientCertificate, refuseConnection, refuseUnverified } from './tls-context.js';
+import { askForClientCertificate, refuseUnverified, trustOf } from './tls-context.js';
 
 /** The subset of an HTTP request the HTTP handlers read, over HTTP/1.1 or HTTP/2. */
 export interface HttpRequestLike {
@@ -76,6 +76,8 @@ export interface TlsListenerOptions {
   secureContext: tls.SecureContextOptions;
   /** require a client certificate verified against the trusted CA */
   requestClientCert: boolean;
+  /** told of every refused handshake (callers rate-limit: see RefusalLog) */
+  onRefused?: (remoteAddr: string | undefined, reason: string) => void;
 }
 
 /**
@@ -96,14 +98,23 @@ export async function listenTls(
     ALPNProtocols: ['h2', 'http/1.1'],
     ...askForClientCertificate(opts.requestClientCert),
   });
+  let trust = trustOf(opts.secureContext);
   const server = tls.createServer(serverOptions(opts.secureContext), (socket) => {
-    if (refuseUnverified(socket, opts.requestClientCert) !== null) return;
+    const refusal = refuseUnverified(socket, opts.requestClientCert, trust);
+    if (refusal !== null) return opts.onRefused?.(socket.remoteAddress, refusal);
     track(sockets, socket);
     route(socket, socket.alpnProtocol || undefined);
   });
   // a failed handshake (no certificate, a certificate from another CA) just ends that connection
-  server.on('tlsClientError', (_err, socket) => socket.destroy());
-  return { server, reload: (ctx) => server.setSecureContext(serverOptions(ctx)), close: await listenOn(server, host, port, sockets) };
+  server.on('tlsClientError', (err, socket) => {
+    opts.onRefused?.(socket.remoteAddress, err.message);
+    socket.destroy();
+  });
+  const reload = (ctx: tls.SecureContextOptions): void => {
+    server.setSecureContext(serverOptions(ctx));
+    trust = trustOf(ctx);
+  };
+  return { server, reload, close: await listenOn(server, host, port, sockets) };
 }
 
 /**

@@ -4,7 +4,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
-import { askForClientCertificate, refuseConnection, refuseUnverified, secureContextOptions, watchTlsFiles, type TlsFiles } from './tls-context.js';
+import { askForClientCertificate, RefusalLog, refuseConnection, refuseUnverified, secureContextOptions, trustOf, watchTlsFiles, type TlsFiles } from './tls-context.js';
 import { CLUSTER_VERSION, SERVER_VERSION, type EtcdServer } from '../server/server.js';
 import type { Logger } from '../pkg/logger.js';
 import { LeaseKeepAliveRequest, LeaseKeepAliveResponse, LeaseTimeToLiveRequest, LeaseTimeToLiveResponse } from '../proto/etcdserverpb.js';
@@ -104,6 +104,7 @@ export async function servePeerApi(server: EtcdServer, urls: URL[], logger: Logg
   const servers: net.Server[] = [];
   const stopWatching: Array<() => void> = [];
   const sockets = new Set<net.Socket>();
+  const refusals = new RefusalLog((msg, fields) => logger.warn(msg, fields));
   const onConnection = (socket: net.Socket): void => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
@@ -139,22 +140,21 @@ export async function servePeerApi(server: EtcdServer, urls: URL[], logger: Logg
           ...ctx,
           ...askForClientCertificate(t.files.clientCertAuth),
         });
-        const ts = tls.createServer(options(secureContextOptions(t.files, 'peer-')), (socket) => {
-          const unverified = refuseUnverified(socket, t.files.clientCertAuth);
-          if (unverified !== null) {
-            logger.warn('rejected a peer TLS handshake', { 'remote-addr': socket.remoteAddress, error: unverified });
-            return;
-          }
+        const initial = secureContextOptions(t.files, 'peer-');
+        let trust = trustOf(initial);
+        const ts = tls.createServer(options(initial), (socket) => {
+          const unverified = refuseUnverified(socket, t.files.clientCertAuth, trust);
+          if (unverified !== null) return refusals.refused('rejected a peer TLS handshake', socket.remoteAddress, unverified);
           const problem = peerCertAllowed(socket, t);
           if (problem) {
-            logger.warn('rejected a peer connection', { 'remote-addr': socket.remoteAddress, reason: problem });
+            refusals.refused('rejected a peer connection', socket.remoteAddress, problem);
             refuseConnection(socket);
             return;
           }
           onConnection(socket);
         });
         ts.on('tlsClientError', (err, socket) => {
-          logger.warn('rejected a peer TLS handshake', { 'remote-addr': socket.remoteAddress, error: err.message });
+          refusals.refused('rejected a peer TLS handshake', socket.remoteAddress, err.message);
           socket.destroy();
         });
         stopWatching.push(
@@ -163,6 +163,7 @@ export async function servePeerApi(server: EtcdServer, urls: URL[], logger: Logg
             'peer-',
             (ctx) => {
               ts.setSecureContext(options(ctx));
+              trust = trustOf(ctx);
               logger.info('reloaded peer TLS certificates');
             },
             (err) => logger.warn('kept the previous peer TLS certificates', { error: err.message }),

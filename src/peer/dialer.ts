@@ -1,6 +1,10 @@
-// Opens connections to a peer: plain TCP or TLS, trying each of its URLs in turn.
+// Opens connections to a peer: plain TCP or TLS. The peer's certificate is verified as
+// etcd's Go verifier does (verifyHandshake), so a cfssl-style member certificate with its
+// CA's subject is accepted and a certificate from another CA is refused, with the reason.
 import net from 'node:net';
 import tls from 'node:tls';
+import { verifyHandshake } from '../api/tls-context.js';
+import { chainTrustFrom, type ChainTrust } from '../pki/chain-verify.js';
 
 export interface PeerTlsOptions {
   cert: Buffer;
@@ -8,6 +12,25 @@ export interface PeerTlsOptions {
   ca?: Buffer;
   /** verify the server certificate against `ca` (etcd verifies unless insecure-skip-tls-verify) */
   verify: boolean;
+}
+
+/** Parsed CA bundles, by the buffer the options hold (replaced when the files change). */
+const trustCache = new WeakMap<Buffer, ChainTrust>();
+
+function trustFor(ca: Buffer | undefined): ChainTrust | undefined {
+  if (!ca) return undefined;
+  let t = trustCache.get(ca);
+  if (!t) trustCache.set(ca, (t = chainTrustFrom(ca, undefined)));
+  return t;
+}
+
+/** Why the server's certificate is not acceptable for `host`, or null when it is. */
+function serverCertProblem(socket: tls.TLSSocket, host: string, ca: Buffer | undefined): string | null {
+  const openSslAccepted = socket.authorized;
+  const problem = verifyHandshake(socket, trustFor(ca), 'server');
+  if (problem !== null || openSslAccepted) return problem; // Node checked the name when OpenSSL accepted
+  const nameError = tls.checkServerIdentity(host, socket.getPeerCertificate());
+  return nameError ? nameError.message : null;
 }
 
 export function dial(url: string, tlsOpts: PeerTlsOptions | undefined, timeoutMs: number): Promise<net.Socket> {
@@ -28,8 +51,13 @@ export function dial(url: string, tlsOpts: PeerTlsOptions | undefined, timeoutMs
         clearTimeout(timer);
         return;
       }
-      socket = tls.connect({ host, port, cert: tlsOpts.cert, key: tlsOpts.key, ca: tlsOpts.ca, rejectUnauthorized: tlsOpts.verify, servername: net.isIP(host) ? undefined : host });
-      socket.once('secureConnect', () => {
+      const opts = tlsOpts;
+      // the verdict is ours (serverCertProblem): OpenSSL refuses chains Go accepts
+      const s = tls.connect({ host, port, cert: opts.cert, key: opts.key, ca: opts.ca, rejectUnauthorized: false, servername: net.isIP(host) ? undefined : host });
+      socket = s;
+      s.once('secureConnect', () => {
+        const problem = opts.verify ? serverCertProblem(s, host, opts.ca) : null;
+        if (problem !== null) return onError(new Error(`TLS: refused the certificate of ${url}: ${problem}`));
         clearTimeout(timer);
         socket.off('error', onError);
         resolve(socket);
