@@ -1,7 +1,9 @@
 // Opens connections to a peer: plain TCP or TLS. The peer's certificate is verified as
 // etcd's Go verifier does (verifyHandshake), so a cfssl-style member certificate with its
 // CA's subject is accepted and a certificate from another CA is refused, with the reason.
+import https from 'node:https';
 import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { verifyHandshake } from '../api/tls-context.js';
 import { chainTrustFrom, type ChainTrust } from '../pki/chain-verify.js';
@@ -73,4 +75,24 @@ export function dial(url: string, tlsOpts: PeerTlsOptions | undefined, timeoutMs
     socket.once('error', onError);
     socket.setNoDelay(true);
   });
+}
+
+/**
+ * An https.Agent for the peer port's HTTP endpoints (/members when joining, lease
+ * forwarding): its connections are verified as the raft streams' are, by Go's rules,
+ * instead of by OpenSSL's alone. A request with rejectUnauthorized: false (peer auto TLS)
+ * is not verified, as before.
+ */
+export class PeerHttpsAgent extends https.Agent {
+  override createConnection(options: https.RequestOptions, _callback?: (err: Error | null, stream: Duplex) => void): Duplex {
+    const verify = options.rejectUnauthorized !== false;
+    const host = String(options.host ?? options.hostname ?? 'localhost').replace(/^\[|\]$/g, '');
+    const ca = options.ca === undefined ? undefined : Buffer.from(options.ca as Buffer);
+    const socket = tls.connect({ ...(options as tls.ConnectionOptions), host, rejectUnauthorized: false });
+    socket.once('secureConnect', () => {
+      const problem = verify ? serverCertProblem(socket, host, ca) : null;
+      if (problem !== null) socket.destroy(new Error(`TLS: refused the certificate of ${host}:${String(options.port)}: ${problem}`));
+    });
+    return socket;
+  }
 }

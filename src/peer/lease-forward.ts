@@ -4,13 +4,13 @@
 import http from 'node:http';
 import https from 'node:https';
 import { LeaseKeepAliveRequest, LeaseKeepAliveResponse, LeaseTimeToLiveRequest, LeaseTimeToLiveResponse } from '../proto/etcdserverpb.js';
-import type { PeerTlsOptions } from './dialer.js';
+import { PeerHttpsAgent, type PeerTlsOptions } from './dialer.js';
 
 export const LEASE_RENEW_PATH = '/leases';
 export const LEASE_TTL_PATH = '/leases/internal';
 export const MEMBER_PROMOTE_PATH = '/members/promote/';
 
-const agents = { http: new http.Agent({ keepAlive: true, maxSockets: 16 }), https: new https.Agent({ keepAlive: true, maxSockets: 16 }) };
+const agents = { http: new http.Agent({ keepAlive: true, maxSockets: 16 }), https: new PeerHttpsAgent({ keepAlive: true, maxSockets: 16 }) };
 
 function post(url: string, path: string, body: Uint8Array, tls: PeerTlsOptions | undefined, timeoutMs: number): Promise<Buffer> {
   const u = new URL(path, url);

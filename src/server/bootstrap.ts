@@ -11,7 +11,7 @@ import { assertTsetcdBackendFile, etcdDataDirAdvice, fileKind, ForeignFileError 
 import { ConfChangeType, decodeConfChange, encodeConfChange, EntryType, MemoryStorage, RawNode, type BootstrapPeer, type Entry, type HardState, type Snapshot } from '../raft/index.js';
 import { Snapshotter, Wal } from '../wal/index.js';
 import type { ServerOptions } from './server.js';
-import type { PeerTlsOptions } from '../peer/dialer.js';
+import { PeerHttpsAgent, type PeerTlsOptions } from '../peer/dialer.js';
 import { clusterIdFor, memberIdFor } from './ids.js';
 import { decodeWalMetadata, encodeMemberContext, encodeWalMetadata } from './internal-records.js';
 import type { Member } from './membership.js';
@@ -137,7 +137,8 @@ interface RemoteMember {
 async function fetchMembers(url: string, timeoutMs: number, tls: PeerTlsOptions | undefined): Promise<{ clusterId: bigint; members: RemoteMember[] }> {
   const u = new URL('/members', url);
   const lib = u.protocol === 'https:' ? https : http;
-  const tlsOpts = tls ? { cert: tls.cert, key: tls.key, ca: tls.ca, rejectUnauthorized: tls.verify } : {};
+  // the agent verifies the member's certificate by Go's rules, as etcd does
+  const tlsOpts = tls ? { cert: tls.cert, key: tls.key, ca: tls.ca, rejectUnauthorized: tls.verify, ...(u.protocol === 'https:' ? { agent: new PeerHttpsAgent() } : {}) } : {};
   return new Promise((resolve, reject) => {
     const req = lib.get(u, { timeout: timeoutMs, ...tlsOpts }, (res) => {
       let body = '';

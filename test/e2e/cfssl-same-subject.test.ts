@@ -141,6 +141,43 @@ test('tutorial 004: cfssl CA and member certificates with the same subject run a
     assert.match(log, /same subject as the CA that signed it.*etcd and tsetcd verify it by signature and accept it/);
     // the cluster is still healthy after the refusals
     assert.equal((await etcdctl(clientUrl(2), [...ctl, 'put', 'after', 'ok'])).stdout, 'OK\n');
+
+    // followers forward lease keep-alives to the leader over the peer port's HTTPS
+    const grant = await etcdctl(clientUrl(0), [...ctl, 'lease', 'grant', '60']);
+    const leaseId = /lease ([0-9a-f]+) granted/.exec(grant.stdout)?.[1];
+    assert.ok(leaseId, grant.stdout + grant.stderr);
+    for (const i of [0, 1, 2]) {
+      const kept = await etcdctl(clientUrl(i), [...ctl, 'lease', 'keep-alive', '--once', leaseId]);
+      assert.match(kept.stdout, new RegExp(`lease ${leaseId} keepalived with TTL\\(\\d+\\)`), `via member ${i}: ${kept.stderr}`);
+    }
+
+    // a fourth member with the tutorial's certificate joins (it asks a member for /members over HTTPS)
+    const p4 = await freePorts();
+    ports.push(p4);
+    names.push('infra4');
+    const add = await etcdctl(clientUrl(0), [...ctl, 'member', 'add', 'infra4', `--peer-urls=${peerUrl(3)}`]);
+    assert.equal(add.code, 0, add.stderr);
+    const joined = await startMember({
+      bin: TSETCD_BIN,
+      dataDir: path.join(dir, 'infra4'),
+      ports: p4,
+      args: [
+        '--name=infra4',
+        `--data-dir=${path.join(dir, 'infra4')}`,
+        `--listen-client-urls=${clientUrl(3)}`,
+        `--advertise-client-urls=${clientUrl(3)}`,
+        `--listen-peer-urls=${peerUrl(3)}`,
+        `--initial-advertise-peer-urls=${peerUrl(3)}`,
+        `--initial-cluster=${cluster},infra4=${peerUrl(3)}`,
+        '--initial-cluster-token=etcd-cluster',
+        '--initial-cluster-state=existing',
+        ...tlsFlags,
+      ],
+      ready: async () => (await etcdctl(clientUrl(3), [...ctl, 'endpoint', 'health'])).code === 0,
+    });
+    members.push(joined);
+    const got4 = await etcdctl(clientUrl(3), [...ctl, 'get', 'after', '--print-value-only']);
+    assert.equal(got4.stdout, 'ok\n', got4.stderr);
   } finally {
     await Promise.all(members.map((m) => m.kill()));
     if (process.env['KEEP']) console.log(dir); else cleanup();
