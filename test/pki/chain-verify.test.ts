@@ -60,6 +60,10 @@ function makeCa(sub: string): void {
   writeJson(sub, 'int-csr.json', { CN: 'etcd intermediate', key: { algo: 'ecdsa', size: 256 }, names: NAMES });
   sign('intermediate', 'int-csr.json', 'int');
   sign('etcd', 'etcd-csr.json', 'leaf-of-int', 'int');
+  // a second intermediate under `int`, whose path length (0) allows none
+  writeJson(sub, 'int2-csr.json', { CN: 'etcd intermediate 2', key: { algo: 'ecdsa', size: 256 }, names: NAMES });
+  sign('intermediate', 'int2-csr.json', 'int2', 'int');
+  sign('etcd', 'etcd-csr.json', 'leaf-of-int2', 'int2');
 }
 
 const der = (sub: string, bare: string) => new crypto.X509Certificate(fs.readFileSync(path.join(dir, sub, `${bare}.pem`))).raw;
@@ -97,6 +101,15 @@ test('an intermediate CA sent by the peer completes the chain; without it the le
   assert.match(verifyChainLikeGo([der('good', 'leaf-of-int')], trust, 'server', NOW)!, /unknown authority/);
   // a leaf may not act as a CA, even one the trusted CA signed
   assert.match(verifyChainLikeGo([der('good', 'leaf-of-int'), der('rogue', 'int')], trust, 'server', NOW)!, /not signed|unknown authority/);
+});
+
+test('path length constraints hold, and SHA-1 signatures are refused as Go refuses them', { skip: !haveCfssl && 'cfssl is not installed' }, () => {
+  const trust = trustOfCa();
+  const chain = [der('good', 'leaf-of-int2'), der('good', 'int2'), der('good', 'int')];
+  assert.match(verifyChainLikeGo(chain, trust, 'server', NOW)!, /allows 0 intermediate CAs below it, the chain has 1/);
+  const cwd = path.join(dir, 'good');
+  execFileSync('openssl', ['x509', '-req', '-in', 'etcd.csr', '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-sha1', '-days', '30', '-set_serial', '7', '-out', 'sha1.pem'], { cwd, stdio: 'ignore' });
+  assert.match(verifyChainLikeGo([der('good', 'sha1')], trust, 'server', Date.now() + 60_000)!, /insecure algorithm SHA1-RSA/);
 });
 
 test('a certificate listed in the CRL (cfssl gencrl, DER or PEM) is refused', { skip: !haveCfssl && 'cfssl is not installed' }, () => {
