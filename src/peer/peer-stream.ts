@@ -62,6 +62,8 @@ export class PeerStream {
   private stableTimer: NodeJS.Timeout | undefined;
   /** the state last logged: 'up', 'unreachable: why' or 'refused: why' */
   private loggedState = '';
+  /** the last stream closed before it proved stable (e.g. the peer refused our certificate) */
+  private lastCloseWasShort = false;
 
   constructor(
     private urls: string[],
@@ -174,11 +176,12 @@ export class PeerStream {
       } else if (b[0] === REJECT_WITH_REASON) refusal = b.subarray(0, MAX_REJECT_REASON_BYTES + 1);
     });
     this.socket = socket;
-    // after a refusal, "up" is believed only once the stream has lasted
-    if (!this.loggedState.startsWith('refused:')) this.logState('up');
+    // after a refusal or a stream cut at once, "up" is believed only once the stream has lasted
+    if (!this.loggedState.startsWith('refused:') && !this.lastCloseWasShort) this.logState('up');
     this.stableTimer = setTimeout(() => {
       this.stableTimer = undefined;
       this.backoffMs = BASE_BACKOFF_MS;
+      this.lastCloseWasShort = false;
       if (this.socket === socket) this.logState('up');
     }, STABLE_AFTER_MS);
     this.stableTimer.unref();
@@ -240,6 +243,7 @@ export class PeerStream {
     const lastedMs = this.clock.nowMs() - connectedAtMs;
     // a stream that lasted was accepted: redial soon; one cut at once counts as a failure
     if (lastedMs >= STABLE_AFTER_MS) this.backoffMs = BASE_BACKOFF_MS;
+    else this.lastCloseWasShort = true;
     this.failed(error ? `unreachable: ${error}` : 'unreachable: the stream was closed by the peer or the network');
   }
 

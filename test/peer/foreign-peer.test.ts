@@ -127,6 +127,30 @@ test('a peer of our own cluster: one line when the stream is up, one when it is 
   }
 });
 
+test('a peer that cuts every stream at once (as when it refuses our certificate) is logged twice and backed off', async () => {
+  const { dir, cleanup } = tempDir();
+  const lines: Logged[] = [];
+  let accepted = 0;
+  const server = net.createServer((socket) => {
+    accepted++;
+    socket.destroy();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const t = transport(2n, 0xaaaan, [1n], `${dir}/t`, lines);
+  try {
+    t.addPeer(1n, [`http://127.0.0.1:${(server.address() as net.AddressInfo).port}`]);
+    await sleep(6000);
+    // delays of at least half the backoff (50 ms doubling, capped at 1 s): at most ~17 tries in 6 s
+    assert.ok(accepted >= 2 && accepted <= 20, `${accepted} connections in 6 s`);
+    const msgs = streamLines(lines).map((l) => l.msg);
+    assert.deepEqual(msgs, ['established a stream to the remote peer', 'lost the stream to the remote peer'], JSON.stringify(lines));
+  } finally {
+    t.close();
+    await new Promise((r) => server.close(r));
+    cleanup();
+  }
+});
+
 test('backoff doubles up to its cap and waits between half and all of it', () => {
   assert.deepEqual(nextBackoff(100, MAX_BACKOFF_MS, () => 0), { backoffMs: 200, delayMs: 50 });
   assert.deepEqual(nextBackoff(100, MAX_BACKOFF_MS, () => 0.999), { backoffMs: 200, delayMs: 100 });
