@@ -34,6 +34,12 @@ const EKU_CLIENT = '1.3.6.1.5.5.7.3.2';
 const EKU_ANY = '2.5.29.37.0';
 /** Go's verifier gives up on longer chains too (it bounds its search) */
 const MAX_CHAIN_LENGTH = 10;
+/**
+ * Signature checks one verification may make (Go's maxChainSignatureChecks): a peer can
+ * send certificates that cross-sign one another under one name, and an unbounded search
+ * would spend exponential CPU on them.
+ */
+const MAX_SIGNATURE_CHECKS = 100;
 
 interface Parsed {
   cert: crypto.X509Certificate;
@@ -189,6 +195,7 @@ export function verifyChainLikeGo(chainDer: Buffer[], trust: ChainTrust, usage: 
   }
   if (trust.revokedSerials.has(leaf.serialHex)) return `certificate ${describe(leaf)} is revoked by the CRL`;
   const failures: string[] = [];
+  let signatureChecks = 0;
   // depth: how many intermediates lie between `cert`'s issuer and the leaf
   const search = (cert: Parsed, depth: number): boolean => {
     const problem = checkOne(cert, nowMs, usage);
@@ -200,6 +207,10 @@ export function verifyChainLikeGo(chainDer: Buffer[], trust: ChainTrust, usage: 
     if (depth >= MAX_CHAIN_LENGTH) return false;
     for (const parent of [...roots, ...intermediates]) {
       if (parent === cert || !parent.subject.equals(cert.issuer)) continue;
+      if (++signatureChecks > MAX_SIGNATURE_CHECKS) {
+        failures.unshift(`gave up after ${MAX_SIGNATURE_CHECKS} signature checks (too many candidate issuers)`);
+        return false;
+      }
       const link = checkLink(cert, parent, depth);
       if (link) {
         failures.push(link);
