@@ -71,7 +71,7 @@ const WEAK_SIGNATURES: ReadonlyMap<string, string> = new Map([
 ]);
 
 /** Builds the trust from a PEM CA bundle and an optional PEM/DER CRL. */
-export function chainTrustFrom(caPem: Buffer | string | undefined, crl: Buffer | string | undefined): ChainTrust {
+export function chainTrustFrom(caPem: Buffer | string | undefined, crl?: Buffer | string): ChainTrust {
   const roots = caPem ? pemBlocks(caPem.toString()).filter((b) => b.type === 'CERTIFICATE').map((b) => new crypto.X509Certificate(b.der)) : [];
   return { roots, revokedSerials: crl ? crlSerials(crl) : new Set() };
 }

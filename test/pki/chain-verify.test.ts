@@ -112,6 +112,27 @@ test('path length constraints hold, and SHA-1 signatures are refused as Go refus
   assert.match(verifyChainLikeGo([der('good', 'sha1')], trust, 'server', Date.now() + 60_000)!, /insecure algorithm SHA1-RSA/);
 });
 
+test('certificates cross-signed under one name cannot make the search run away', { skip: !haveCfssl && 'cfssl is not installed' }, () => {
+  // two CA keys under the name "X", each signing a certificate for the other, and a leaf
+  // from X: every X certificate is a candidate issuer of every other, at every depth
+  const cwd = path.join(dir, 'cross');
+  fs.mkdirSync(cwd, { recursive: true });
+  const sh = (cmd: string) => execFileSync('sh', ['-c', cmd], { cwd, stdio: 'ignore' });
+  for (const k of ['A', 'B', 'Z']) sh(`openssl ecparam -name prime256v1 -genkey -noout -out k${k}.pem`);
+  fs.writeFileSync(path.join(cwd, 'ca.ext'), 'basicConstraints=critical,CA:TRUE\n');
+  for (const [k, cn] of [['A', 'X'], ['B', 'X'], ['Z', 'Z']]) {
+    sh(`openssl req -x509 -new -key k${k}.pem -subj /CN=${cn} -days 30 -addext basicConstraints=critical,CA:TRUE -out ${k}.pem`);
+    sh(`openssl req -new -key k${k}.pem -subj /CN=${cn} -out ${k}.csr`);
+  }
+  sh('openssl x509 -req -in B.csr -CA A.pem -CAkey kA.pem -set_serial 2 -days 30 -extfile ca.ext -out BbyA.pem');
+  sh('openssl x509 -req -in A.csr -CA B.pem -CAkey kB.pem -set_serial 3 -days 30 -extfile ca.ext -out AbyB.pem');
+  sh('openssl req -new -key kZ.pem -subj /CN=leaf -out L.csr && openssl x509 -req -in L.csr -CA A.pem -CAkey kA.pem -set_serial 4 -days 30 -out L.pem');
+  const d = (f: string) => new crypto.X509Certificate(fs.readFileSync(path.join(cwd, f))).raw;
+  const trust = chainTrustFrom(fs.readFileSync(path.join(cwd, 'Z.pem')));
+  const chain = ['L.pem', 'A.pem', 'BbyA.pem', 'AbyB.pem', 'B.pem'].map(d);
+  assert.equal(verifyChainLikeGo(chain, trust, 'client', Date.now()), 'gave up after 100 signature checks (too many candidate issuers)');
+});
+
 test('a certificate listed in the CRL (cfssl gencrl, DER or PEM) is refused', { skip: !haveCfssl && 'cfssl is not installed' }, () => {
   const serial = BigInt('0x' + new crypto.X509Certificate(der('good', 'etcd')).serialNumber);
   fs.writeFileSync(path.join(dir, 'good', 'serials.txt'), `${serial.toString(10)}\n`);
