@@ -14,7 +14,7 @@ import { StreamSlots } from './stream-slots.js';
 import { withAccessControl, type AccessRules } from './access-control.js';
 import { registerHealthService, ServingStatus } from './health-service.js';
 import { HealthCheckResponse_ServingStatus as HealthStatusCode } from '../proto/grpc_health_v1.js';
-import { secureContextOptions, watchTlsFiles, type TlsFiles } from './tls-context.js';
+import { RefusalLog, secureContextOptions, watchTlsFiles, type TlsFiles } from './tls-context.js';
 import type { H2ServerStream } from './h2/index.js';
 import { registerUnary, type AnyUnaryMethod, type Codec } from './method.js';
 import { kvMethods } from './kv-service.js';
@@ -175,11 +175,13 @@ export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Lo
           throw new Error(`TLS key/cert (--cert-file, --key-file) must be provided for client url ${url.href.replace(/\/$/, '')} with HTTPS scheme`);
         }
         const files = tlsFiles;
+        const refusals = new RefusalLog((msg, fields) => logger.warn(msg, fields));
         const listener = await listenTls(host, port, listenerHandlers, {
           secureContext: secureContextOptions(files, ''),
           requestClientCert: files.clientCertAuth,
           ...(files.crlFile ? { crlFile: files.crlFile } : {}),
           ...(options.allowedHostname ? { allowedHostname: options.allowedHostname } : {}),
+          onRefused: (remoteAddr, reason) => refusals.refused('rejected a client TLS handshake', remoteAddr, reason),
         });
         stopWatching.push(
           watchTlsFiles(

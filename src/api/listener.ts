@@ -7,7 +7,7 @@ import http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
 import { serveHttp2, type H2ServerStream, type H2Settings } from './h2/index.js';
-import { askForClientCertificate, refuseConnection, refuseUnverified } from './tls-context.js';
+import { askForClientCertificate, refuseConnection, refuseUnverified, trustOf } from './tls-context.js';
 import { RevocationList } from './crl.js';
 
 /** The subset of an HTTP request the HTTP handlers read, over HTTP/1.1 or HTTP/2. */
@@ -88,6 +88,8 @@ export interface TlsListenerOptions {
   crlFile?: string;
   /** --client-cert-allowed-hostname: refuse client certificates not valid for this name */
   allowedHostname?: string;
+  /** told of every refused handshake (callers rate-limit: see RefusalLog) */
+  onRefused?: (remoteAddr: string | undefined, reason: string) => void;
 }
 
 /**
@@ -109,16 +111,32 @@ export async function listenTls(
     ALPNProtocols: ['h2', 'http/1.1'],
     ...askForClientCertificate(opts.requestClientCert),
   });
+  let trust = trustOf(opts.secureContext);
   const server = tls.createServer(serverOptions(opts.secureContext), (socket) => {
-    if (refuseUnverified(socket, opts.requestClientCert) !== null) return;
-    if (crl && crl.check(socket) !== null) return refuseConnection(socket);
-    if (opts.allowedHostname && tls.checkServerIdentity(opts.allowedHostname, socket.getPeerCertificate()) !== undefined) return refuseConnection(socket);
+    const refusal = refuseUnverified(socket, opts.requestClientCert, trust);
+    if (refusal !== null) return opts.onRefused?.(socket.remoteAddress, refusal);
+    const revoked = crl ? crl.check(socket) : null;
+    if (revoked !== null) {
+      opts.onRefused?.(socket.remoteAddress, revoked);
+      return refuseConnection(socket);
+    }
+    if (opts.allowedHostname && tls.checkServerIdentity(opts.allowedHostname, socket.getPeerCertificate()) !== undefined) {
+      opts.onRefused?.(socket.remoteAddress, `the client certificate is not valid for ${opts.allowedHostname}`);
+      return refuseConnection(socket);
+    }
     track(sockets, socket);
     route(socket, socket.alpnProtocol || undefined);
   });
   // a failed handshake (no certificate, a certificate from another CA) just ends that connection
-  server.on('tlsClientError', (_err, socket) => socket.destroy());
-  return { server, reload: (ctx) => server.setSecureContext(serverOptions(ctx)), close: await listenOn(server, host, port, sockets, handlers.reusePort) };
+  server.on('tlsClientError', (err, socket) => {
+    opts.onRefused?.(socket.remoteAddress, err.message);
+    socket.destroy();
+  });
+  const reload = (ctx: tls.SecureContextOptions): void => {
+    server.setSecureContext(serverOptions(ctx));
+    trust = trustOf(ctx);
+  };
+  return { server, reload, close: await listenOn(server, host, port, sockets, handlers.reusePort) };
 }
 
 /**

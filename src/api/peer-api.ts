@@ -5,7 +5,8 @@ import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
-import { askForClientCertificate, secureContextOptions, watchTlsFiles, type TlsFiles } from './tls-context.js';
+import { askForClientCertificate, RefusalLog, secureContextOptions, trustOf, verifyHandshake, watchTlsFiles, type TlsFiles } from './tls-context.js';
+import type { ChainTrust } from '../pki/chain-verify.js';
 import { CLUSTER_VERSION, SERVER_VERSION, type EtcdServer } from '../server/server.js';
 import type { Logger } from '../pkg/logger.js';
 import { LeaseKeepAliveRequest, LeaseKeepAliveResponse, LeaseTimeToLiveRequest, LeaseTimeToLiveResponse } from '../proto/etcdserverpb.js';
@@ -120,8 +121,12 @@ function serveHashKV(server: EtcdServer, req: http.IncomingMessage, res: http.Se
 }
 
 /** Why a peer connection's certificate is refused, or null: chain, then CRL, then CN/hostname. */
-function peerRefusal(socket: tls.TLSSocket, t: PeerListenTls, crl: RevocationList | undefined): string | null {
-  if (t.files.clientCertAuth && !socket.authorized) return socket.authorizationError ? String(socket.authorizationError) : 'no client certificate';
+function peerRefusal(socket: tls.TLSSocket, t: PeerListenTls, crl: RevocationList | undefined, trust: ChainTrust | undefined): string | null {
+  // the chain is verified by Go's rules (cfssl's same-subject certificates pass), not OpenSSL's
+  if (t.files.clientCertAuth) {
+    const problem = verifyHandshake(socket, trust, 'client');
+    if (problem !== null) return problem;
+  }
   return crl?.check(socket) ?? peerCertAllowed(socket, t) ?? null;
 }
 
@@ -178,6 +183,8 @@ export async function servePeerApi(server: EtcdServer, urls: URL[], logger: Logg
   const servers: net.Server[] = [];
   const stopWatching: Array<() => void> = [];
   const sockets = new Set<net.Socket>();
+  // etcd's field name for the reason is error
+  const refusals = new RefusalLog((msg, fields) => logger.warn(msg, { ...fields, error: fields['reason'] }));
   const onConnection = (socket: net.Socket): void => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
@@ -226,17 +233,19 @@ export async function servePeerApi(server: EtcdServer, urls: URL[], logger: Logg
           ALPNProtocols: ['h2', 'http/1.1'],
           ...askForClientCertificate(t.files.clientCertAuth),
         });
-        const ts = tls.createServer(options(secureContextOptions(t.files, 'peer-')), (socket) => {
-          const problem = peerRefusal(socket, t, crl);
+        const initial = secureContextOptions(t.files, 'peer-');
+        let trust = trustOf(initial);
+        const ts = tls.createServer(options(initial), (socket) => {
+          const problem = peerRefusal(socket, t, crl, trust);
           if (problem !== null) {
-            logger.warn('rejected connection', { 'remote-addr': socket.remoteAddress, error: problem });
+            refusals.refused('rejected connection', socket.remoteAddress, problem);
             refusePeer(socket);
             return;
           }
           onConnection(socket);
         });
         ts.on('tlsClientError', (err, socket) => {
-          logger.warn('rejected a peer TLS handshake', { 'remote-addr': socket.remoteAddress, error: err.message });
+          refusals.refused('rejected a peer TLS handshake', socket.remoteAddress, err.message);
           socket.destroy();
         });
         stopWatching.push(
@@ -245,6 +254,7 @@ export async function servePeerApi(server: EtcdServer, urls: URL[], logger: Logg
             'peer-',
             (ctx) => {
               ts.setSecureContext(options(ctx));
+              trust = trustOf(ctx);
               logger.info('reloaded peer TLS certificates');
             },
             (err) => logger.warn('kept the previous peer TLS certificates', { error: err.message }),

@@ -3,6 +3,7 @@
 // renewed certificates — and CA bundles, which etcd cannot reload — without a restart.
 import fs from 'node:fs';
 import tls from 'node:tls';
+import { chainTrustFrom, verifyChainLikeGo, type CertUsage, type ChainTrust } from '../pki/chain-verify.js';
 
 export interface TlsFiles {
   certFile: string;
@@ -137,15 +138,100 @@ export function askForClientCertificate(required: boolean): Pick<tls.TlsOptions,
 const H2_REFUSAL = Buffer.from('000008070000000000' + '00000000' + '0000000c', 'hex');
 
 /**
+ * OpenSSL verdicts that Go's rules can overturn: a member certificate with its CA's
+ * subject and no authority key identifier (cfssl's tutorials) looks self-signed to
+ * OpenSSL, while Go finds the CA by name and checks the signature.
+ */
+const SELF_SIGNED_VERDICTS: ReadonlySet<string> = new Set(['DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN']);
+
+/** The trust a handshake is verified against: the CA bundle and CRL of the secure context. */
+export function trustOf(ctx: tls.SecureContextOptions): ChainTrust | undefined {
+  if (!ctx.ca) return undefined;
+  const crl = Array.isArray(ctx.crl) ? Buffer.concat(ctx.crl.map((c) => Buffer.from(c))) : ctx.crl;
+  return chainTrustFrom(Buffer.from(ctx.ca as Buffer), crl === undefined ? undefined : Buffer.from(crl as Buffer));
+}
+
+/** The DER certificates the other side sent, its own first, each once. */
+function peerChainDer(socket: tls.TLSSocket): Buffer[] {
+  const out: Buffer[] = [];
+  for (let c: tls.DetailedPeerCertificate | undefined = socket.getPeerCertificate(true); c?.raw; c = c.issuerCertificate) {
+    if (out.some((d) => d.equals(c!.raw))) break; // a self-issued certificate links to itself
+    out.push(c.raw);
+  }
+  return out;
+}
+
+/**
+ * Whether the certificate the other side presented is valid for `usage` as Go's
+ * crypto/x509 would judge it: null if so, else the reason. OpenSSL's verdict stands
+ * except where its rules differ from Go's (SELF_SIGNED_VERDICTS); then the chain is
+ * verified in full by verifyChainLikeGo. A socket accepted that way is marked authorized,
+ * so code that trusts `authorized` (the client certificate's CN as auth user) sees it so.
+ */
+export function verifyHandshake(socket: tls.TLSSocket, trust: ChainTrust | undefined, usage: CertUsage, nowMs = Date.now()): string | null {
+  if (socket.authorized) return null;
+  const verdict = socket.authorizationError ? String(socket.authorizationError) : '';
+  const chain = peerChainDer(socket);
+  if (chain.length === 0) return usage === 'client' ? 'no client certificate' : 'no server certificate';
+  if (!trust) return verdict || 'certificate not verified';
+  const problem = verifyChainLikeGo(chain, trust, usage, nowMs);
+  if (!SELF_SIGNED_VERDICTS.has(verdict)) {
+    // OpenSSL's refusal stands; Go's reading of the chain only explains it better
+    return problem === null ? verdict || 'certificate not verified' : `${problem} (${verdict})`;
+  }
+  if (problem !== null) return problem;
+  socket.authorized = true;
+  (socket as { authorizationError?: Error | null }).authorizationError = null;
+  return null;
+}
+
+/**
  * Ends a connection whose client certificate did not verify (or is missing); returns the
  * reason, or null when the connection may go on. HTTP/2 clients get a GOAWAY in place of
  * the server preface; others see the connection end before any response.
  */
-export function refuseUnverified(socket: tls.TLSSocket, required: boolean): string | null {
-  if (!required || socket.authorized) return null;
-  const reason = socket.authorizationError ? String(socket.authorizationError) : 'no client certificate';
+export function refuseUnverified(socket: tls.TLSSocket, required: boolean, trust: ChainTrust | undefined): string | null {
+  if (!required) return null;
+  const reason = verifyHandshake(socket, trust, 'client');
+  if (reason === null) return null;
   refuseConnection(socket);
   return reason;
+}
+
+/**
+ * Logs refused handshakes, at most `linesPerWindow` per `windowMs` (10 a minute by
+ * default): a port scanner, or a misconfigured member that redials every few
+ * milliseconds, must not fill the disk with the same line, yet every kind of refusal
+ * still shows within a minute. Lines dropped are counted on the next line logged.
+ */
+export class RefusalLog {
+  private windowStartMs = -Infinity;
+  private linesInWindow = 0;
+  private suppressed = 0;
+
+  constructor(
+    private readonly write: (msg: string, fields: Record<string, unknown>) => void,
+    private readonly nowMs: () => number = Date.now,
+    private readonly linesPerWindow = 10,
+    private readonly windowMs = 60_000,
+  ) {}
+
+  refused(what: string, remoteAddr: string | undefined, reason: string): void {
+    const now = this.nowMs();
+    if (now - this.windowStartMs >= this.windowMs) {
+      this.windowStartMs = now;
+      this.linesInWindow = 0;
+    }
+    if (this.linesInWindow >= this.linesPerWindow) {
+      this.suppressed++;
+      return;
+    }
+    this.linesInWindow++;
+    const fields: Record<string, unknown> = { 'remote-addr': remoteAddr ?? 'unknown', reason };
+    if (this.suppressed > 0) fields['suppressed-since-last'] = this.suppressed;
+    this.suppressed = 0;
+    this.write(what, fields);
+  }
 }
 
 export function refuseConnection(socket: tls.TLSSocket): void {

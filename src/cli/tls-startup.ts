@@ -50,7 +50,7 @@ function urlList(config: Config, flag: string): string[] {
   return [...((config.values.get(flag) as readonly string[] | undefined) ?? [])];
 }
 
-const WARNING_KINDS: ReadonlySet<TlsProblem['kind']> = new Set(['host-not-covered']);
+const WARNING_KINDS: ReadonlySet<TlsProblem['kind']> = new Set(['host-not-covered', 'same-subject-as-ca']);
 
 async function check(files: TlsFiles, side: 'client' | 'peer', hosts: string[], logger: Logger): Promise<void> {
   if (!files.certFile && !files.keyFile) return;

@@ -4,15 +4,27 @@
 // member knows which peers are reachable before raft has anything to say. Raft
 // tolerates lost messages, so when the queue is full or the peer is down messages are
 // dropped and the peer is reported unreachable (raft then probes it gently).
+//
+// Failed dials, refused streams (the peer says why: another cluster, a removed member)
+// and streams that drop before they proved stable back off exponentially with jitter,
+// so a peer of another cluster is not redialed many times a second. The log gets one
+// line per change of state (up, unreachable for a reason, refused for a reason), not one
+// per attempt.
 import type net from 'node:net';
 import { dial, type PeerTlsOptions } from './dialer.js';
-import { BAD_CERT_TEXT, encodeHello, frameAll, RAFT_PREFACE, REJECT_BAD_CERT, REJECT_REMOVED, type Hello } from './protocol.js';
+import { BAD_CERT_TEXT, encodeHello, frameAll, MAX_REJECT_REASON_BYTES, RAFT_PREFACE, REJECT_BAD_CERT, REJECT_REMOVED, REJECT_WITH_REASON, type Hello } from './protocol.js';
 
 /** queued messages per peer before new ones are dropped (etcd buffers 4096 per stream) */
 export const MAX_QUEUED_MESSAGES = 4096;
 const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
 const DIAL_TIMEOUT_MS = 1000;
-const MAX_BACKOFF_MS = 1000;
+const BASE_BACKOFF_MS = 50;
+/** a peer that is down is redialed at least this often: raft wants it back soon after it restarts */
+export const MAX_BACKOFF_MS = 1000;
+/** a peer that refuses us will not change its mind soon, and each try may cost a TLS handshake */
+export const MAX_REFUSED_BACKOFF_MS = 10_000;
+/** a stream that stays open this long was accepted: the backoff starts over */
+export const STABLE_AFTER_MS = 2000;
 
 export interface PeerStreamEvents {
   onUnreachable(): void;
@@ -46,25 +58,45 @@ function goDialError(err: unknown): string {
   }
 }
 
+/** Time and randomness, injected so tests can pin the backoff. */
+export interface PeerStreamClock {
+  nowMs(): number;
+  /** uniform in [0, 1) */
+  random(): number;
+}
+
+const realClock: PeerStreamClock = { nowMs: () => Date.now(), random: () => Math.random() };
+
+/** The next backoff after a failure, and the delay to wait now: half fixed, half random. */
+export function nextBackoff(backoffMs: number, capMs: number, random: () => number): { backoffMs: number; delayMs: number } {
+  const delayMs = Math.round(backoffMs / 2 + (random() * backoffMs) / 2);
+  return { backoffMs: Math.min(backoffMs * 2, capMs), delayMs };
+}
+
 export class PeerStream {
   private socket: net.Socket | undefined;
   private connecting = false;
   private queue: Uint8Array[] = [];
   private queuedBytes = 0;
   private flushScheduled = false;
-  /** a dial failure was logged and no stream has worked since */
+  /** etcd's "peer became inactive" was logged and no stream has proved stable since */
   private failureLogged = false;
-  private backoffMs = 50;
+  private backoffMs = BASE_BACKOFF_MS;
   private nextDialAtMs = 0;
   private closed = false;
-  private wasConnected = false;
   private redialTimer: NodeJS.Timeout | undefined;
+  private stableTimer: NodeJS.Timeout | undefined;
+  /** the state last logged: 'up', 'unreachable: why' or 'refused: why' */
+  private loggedState = '';
+  /** the last stream closed before it proved stable (e.g. the peer refused our certificate) */
+  private lastCloseWasShort = false;
 
   constructor(
     private urls: string[],
     private readonly hello: Hello,
     private readonly tlsOpts: PeerTlsOptions | undefined,
     private readonly events: PeerStreamEvents,
+    private readonly clock: PeerStreamClock = realClock,
   ) {}
 
   setUrls(urls: string[]): void {
@@ -79,7 +111,9 @@ export class PeerStream {
   /** The peer just reached us: it is up, so dial it now rather than after the backoff. */
   kick(): void {
     if (this.socket || this.connecting || this.closed) return;
-    this.backoffMs = 50;
+    // a peer that refuses our streams may still dial us: let its refusal's backoff run
+    if (this.loggedState.startsWith('refused:')) return;
+    this.backoffMs = BASE_BACKOFF_MS;
     this.nextDialAtMs = 0;
     if (this.redialTimer) clearTimeout(this.redialTimer);
     this.redialTimer = undefined;
@@ -91,7 +125,7 @@ export class PeerStream {
     this.redialTimer = setTimeout(() => {
       this.redialTimer = undefined;
       if (!this.socket) this.connect();
-    }, Math.max(0, this.nextDialAtMs - Date.now()));
+    }, Math.max(0, this.nextDialAtMs - this.clock.nowMs()));
     this.redialTimer.unref();
   }
 
@@ -127,7 +161,7 @@ export class PeerStream {
   }
 
   private connect(): void {
-    if (this.connecting || this.closed || Date.now() < this.nextDialAtMs) {
+    if (this.connecting || this.closed || this.clock.nowMs() < this.nextDialAtMs) {
       // not yet: if the peer stays down, raft sees it as unreachable; the redial comes
       if (!this.connecting && !this.closed) {
         this.dropQueue();
@@ -139,42 +173,78 @@ export class PeerStream {
     void this.dialAny().then(
       (socket) => {
         this.connecting = false;
-        if (this.closed) {
-          socket.destroy();
-          return;
-        }
-        this.backoffMs = 50;
-        socket.write(Buffer.concat([RAFT_PREFACE, encodeHello(this.hello)]));
-        socket.on('error', () => {});
-        socket.on('close', () => this.onClose(socket));
-        // the receiver writes only to say this member was removed, or that it refuses our certificate
-        socket.on('data', (b: Buffer) => {
-          if (b[0] === REJECT_REMOVED) this.events.onRemoved();
-          else if (b[0] === REJECT_BAD_CERT) this.dialFailed(BAD_CERT_TEXT);
-        });
-        this.socket = socket;
-        if (!this.wasConnected) this.events.log('established a stream to the remote peer', { 'remote-peer-id': this.hello.to.toString(16) });
-        this.failureLogged = false;
-        this.wasConnected = true;
-        this.events.onActive();
-        this.flush();
+        if (this.closed) socket.destroy();
+        else this.attach(socket);
       },
-      (err) => {
+      (err: Error) => {
         this.connecting = false;
-        this.dialFailed(goDialError(err));
-        this.nextDialAtMs = Date.now() + this.backoffMs;
-        this.backoffMs = Math.min(this.backoffMs * 2, MAX_BACKOFF_MS);
+        this.failed(err.message.startsWith('TLS:') ? `refused: ${err.message}` : `unreachable: ${goDialError(err)}`);
         this.dropQueue();
-        this.scheduleRedial();
       },
     );
   }
 
+  /** A dial succeeded: send the hello and the queue, and watch for a refusal. */
+  private attach(socket: net.Socket): void {
+    socket.write(Buffer.concat([RAFT_PREFACE, encodeHello(this.hello)]));
+    const connectedAtMs = this.clock.nowMs();
+    let refusal: Buffer | undefined;
+    let error = '';
+    // a TLS alert (the peer refused our certificate) arrives as an error: it is the reason
+    socket.on('error', (err) => (error ||= err.message));
+    socket.on('close', () => this.onClose(socket, connectedAtMs, refusal, error));
+    // the receiver writes only to refuse the stream, then closes it
+    socket.on('data', (b: Buffer) => {
+      if (refusal) refusal = Buffer.concat([refusal, b]).subarray(0, MAX_REJECT_REASON_BYTES + 1);
+      else if (b[0] === REJECT_REMOVED) {
+        refusal = Buffer.from([REJECT_REMOVED]);
+        this.events.onRemoved();
+      } else if (b[0] === REJECT_WITH_REASON) refusal = b.subarray(0, MAX_REJECT_REASON_BYTES + 1);
+      // the receiver refused our certificate after the handshake (it cannot send a TLS alert then)
+      else if (b[0] === REJECT_BAD_CERT) refusal = Buffer.from([REJECT_BAD_CERT]);
+    });
+    this.socket = socket;
+    // after a refusal or a stream cut at once, "up" is believed only once the stream has lasted
+    if (!this.loggedState.startsWith('refused:') && !this.lastCloseWasShort) this.logState('up');
+    this.stableTimer = setTimeout(() => {
+      this.stableTimer = undefined;
+      this.backoffMs = BASE_BACKOFF_MS;
+      this.lastCloseWasShort = false;
+      this.failureLogged = false;
+      if (this.socket === socket) this.logState('up');
+    }, STABLE_AFTER_MS);
+    this.stableTimer.unref();
+    this.events.onActive();
+    this.flush();
+  }
+
+  /** Logs `state` if it is not the state last logged. */
+  private logState(state: string): void {
+    if (state === this.loggedState || this.closed) return;
+    this.loggedState = state;
+    const peer = { 'remote-peer-id': this.hello.to.toString(16) };
+    if (state === 'up') return this.events.log('established a stream to the remote peer', peer);
+    const [kind, reason] = [state.slice(0, state.indexOf(':')), state.slice(state.indexOf(':') + 2)];
+    if (kind === 'refused') this.events.log('the remote peer refused the stream; backing off', { ...peer, reason });
+    else this.events.log('lost the stream to the remote peer', { ...peer, reason });
+  }
+
+  /** A try failed (`state` says how): log it if new, and wait a growing, jittered while. */
+  private failed(state: string): void {
+    this.logState(state);
+    this.warnInactive(state.slice(state.indexOf(':') + 2));
+    const capMs = state.startsWith('refused:') ? MAX_REFUSED_BACKOFF_MS : MAX_BACKOFF_MS;
+    const next = nextBackoff(this.backoffMs, capMs, () => this.clock.random());
+    this.backoffMs = next.backoffMs;
+    this.nextDialAtMs = this.clock.nowMs() + next.delayMs;
+    this.scheduleRedial();
+  }
+
   /**
-   * etcd's peer status: the first failure after the peer was reachable (or ever) is
+   * etcd's peer status line: the first failure after the peer was reachable (or ever) is
    * logged as etcd logs it; repeats are not, until a stream works again.
    */
-  private dialFailed(reason: string): void {
+  private warnInactive(reason: string): void {
     if (this.failureLogged) return;
     this.failureLogged = true;
     const id = this.hello.to.toString(16);
@@ -200,19 +270,33 @@ export class PeerStream {
     throw last ?? new Error('peer has no URLs');
   }
 
-  private onClose(socket: net.Socket): void {
+  private onClose(socket: net.Socket, connectedAtMs: number, refusal: Buffer | undefined, error: string): void {
     if (this.socket !== socket) return;
     this.socket = undefined;
-    if (this.wasConnected && !this.closed) this.events.log('lost the stream to the remote peer', { 'remote-peer-id': this.hello.to.toString(16) });
-    this.wasConnected = false;
+    if (this.stableTimer) clearTimeout(this.stableTimer);
+    this.stableTimer = undefined;
     this.events.onUnreachable();
-    this.nextDialAtMs = Date.now() + this.backoffMs;
-    this.scheduleRedial();
+    if (this.closed) return;
+    if (refusal) {
+      const why =
+        refusal[0] === REJECT_REMOVED
+          ? 'this member was removed from the cluster'
+          : refusal[0] === REJECT_BAD_CERT
+            ? BAD_CERT_TEXT
+            : refusal.subarray(1, MAX_REJECT_REASON_BYTES + 1).toString('utf8');
+      return this.failed(`refused: ${why}`);
+    }
+    const lastedMs = this.clock.nowMs() - connectedAtMs;
+    // a stream that lasted was accepted: redial soon; one cut at once counts as a failure
+    if (lastedMs >= STABLE_AFTER_MS) this.backoffMs = BASE_BACKOFF_MS;
+    else this.lastCloseWasShort = true;
+    this.failed(error ? `unreachable: ${error}` : 'unreachable: the stream was closed by the peer or the network');
   }
 
   close(): void {
     this.closed = true;
     if (this.redialTimer) clearTimeout(this.redialTimer);
+    if (this.stableTimer) clearTimeout(this.stableTimer);
     this.redialTimer = undefined;
     this.queue = [];
     this.socket?.destroy();

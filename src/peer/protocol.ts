@@ -11,7 +11,10 @@
 // clusters sharing a network (or a member from an old cluster) never mix. The receiver
 // otherwise never writes on a message stream, except one byte before it closes the
 // stream of a member that was removed from the cluster (etcd answers 410 Gone), so that
-// member learns it and stops.
+// member learns it and stops, and, when it refuses a stream for another reason (cluster
+// ID mismatch, unknown member), REJECT_WITH_REASON and the reason in UTF-8 before it
+// closes, so the dialing member can log why and back off (etcd answers 412 with
+// X-Etcd-Cluster-ID). An older dialer just sees the stream close.
 
 export const RAFT_PREFACE = Buffer.from('TSETCD-RAFT/1\n');
 export const SNAP_PREFACE = Buffer.from('TSETCD-SNAP/1\n');
@@ -22,6 +25,10 @@ export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 
 /** written by the receiver to a member removed from the cluster, just before it closes the stream */
 export const REJECT_REMOVED = 0x52;
+/** written by the receiver before the reason it refused the stream for, then it closes */
+export const REJECT_WITH_REASON = 0x58;
+/** the longest refusal reason read from a peer */
+export const MAX_REJECT_REASON_BYTES = 512;
 
 /**
  * Written by the peer listener, in place of anything else, to a connection whose client

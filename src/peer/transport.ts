@@ -4,8 +4,9 @@ import fs from 'node:fs';
 import type net from 'node:net';
 import path from 'node:path';
 import { dial, type PeerTlsOptions } from './dialer.js';
-import { PeerStream } from './peer-stream.js';
-import { decodeHello, encodeHello, FrameReader, HELLO_BYTES, MAX_FRAME_BYTES, PREFACE_BYTES, RAFT_PREFACE, REJECT_REMOVED, SNAP_PREFACE } from './protocol.js';
+import { PeerStream, type PeerStreamClock } from './peer-stream.js';
+import { RefusalLog } from '../api/tls-context.js';
+import { decodeHello, encodeHello, FrameReader, HELLO_BYTES, MAX_FRAME_BYTES, MAX_REJECT_REASON_BYTES, PREFACE_BYTES, RAFT_PREFACE, REJECT_REMOVED, REJECT_WITH_REASON, SNAP_PREFACE } from './protocol.js';
 
 /** A snapshot connection that moves no bytes for this long is given up. */
 const SNAPSHOT_IDLE_TIMEOUT_MS = 30_000;
@@ -21,6 +22,8 @@ export interface TransportOptions {
   localId: bigint;
   clusterId: () => bigint;
   tls?: PeerTlsOptions;
+  /** time and randomness for the streams' backoff (tests pin them) */
+  clock?: PeerStreamClock;
   /** where received snapshot files are written before they are applied */
   snapshotDir: string;
   logger: TransportLogger;
@@ -78,8 +81,11 @@ export class PeerTransport {
   private readonly incoming = new Set<net.Socket>();
   /** accepted message streams by sending member, so a removed member's can be closed */
   private readonly incomingFrom = new Map<bigint, Set<net.Socket>>();
+  /** refused streams, logged at most 10 a minute: a foreign cluster's member keeps redialing */
+  private readonly refusals: RefusalLog;
 
   constructor(private readonly opts: TransportOptions) {
+    this.refusals = new RefusalLog((msg, fields) => opts.logger.warn(msg, fields));
     fs.mkdirSync(opts.snapshotDir, { recursive: true, mode: 0o700 });
   }
 
@@ -95,7 +101,7 @@ export class PeerTransport {
       onRemoved: () => this.opts.onRemovedFromCluster(),
       log: (msg, fields) => this.opts.logger.info(msg, fields),
       warn: (msg, fields) => this.opts.logger.warn(msg, fields),
-    });
+    }, this.opts.clock);
     this.streams.set(id, stream);
     if (!this.partition.blocks(id)) stream.start();
   }
@@ -191,10 +197,13 @@ export class PeerTransport {
         hello = decodeHello(buf.subarray(0, HELLO_BYTES));
         const problem = this.checkHello(hello);
         if (problem) {
-          this.opts.logger.warn('rejected a stream from a peer', { 'remote-peer-id': hello.from.toString(16), reason: problem });
+          this.refusals.refused('rejected a stream from a peer', socket.remoteAddress, `${problem} (remote-peer-id ${hello.from.toString(16)})`);
           // a removed member is told so (once the cluster IDs match), and then stops
           if (!isSnapshot && hello.clusterId === this.opts.clusterId() && this.opts.isRemovedPeer(hello.from)) {
             socket.end(Buffer.from([REJECT_REMOVED]));
+          } else if (!isSnapshot) {
+            // the dialer logs why and backs off (and needs no more than a line of it)
+            socket.end(Buffer.concat([Buffer.from([REJECT_WITH_REASON]), Buffer.from(problem, 'utf8').subarray(0, MAX_REJECT_REASON_BYTES)]));
           } else socket.destroy();
           return;
         }

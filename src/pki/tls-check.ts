@@ -23,7 +23,8 @@ export type TlsProblemKind =
   | 'not-yet-valid'
   | 'expired'
   | 'missing-usage'
-  | 'not-a-ca';
+  | 'not-a-ca'
+  | 'same-subject-as-ca';
 
 export interface TlsProblem {
   kind: TlsProblemKind;
@@ -128,6 +129,20 @@ export function trustProblem(chain: Certificate[], roots: Certificate[], labels:
     kind: 'untrusted',
     file: leaf.source,
     message: `${label(leaf.source, labels.cert)} is not signed by any CA in ${label(caFile, labels.ca)}: ${why}; use the CA file that signed it, or issue the certificate again with this CA (tsetcdutl pki gencert -ca=${caFile} ...).`,
+  };
+}
+
+/**
+ * A note, not an error: a certificate named like the CA that signed it, with no authority
+ * key identifier (cfssl's tutorials), which OpenSSL takes for self-signed. etcd and tsetcd
+ * verify it as Go does and accept it; OpenSSL-based clients refuse it.
+ */
+export function sameSubjectNote(leaf: Certificate, flag?: string): TlsProblem | undefined {
+  if (!leaf.subjectDer.equals(leaf.issuerDer) || leaf.authorityKeyId !== undefined || signedBy(leaf, leaf)) return undefined;
+  return {
+    kind: 'same-subject-as-ca',
+    file: leaf.source,
+    message: `${label(leaf.source, flag)} has the same subject as the CA that signed it ("${leaf.subject}") and no authority key identifier: etcd and tsetcd verify it by signature and accept it, but OpenSSL-based clients (curl, openssl s_client, Python) take it for self-signed and refuse it; to serve those too, issue it with another CN (e.g. the member's name).`,
   };
 }
 
@@ -272,6 +287,7 @@ export function checkTlsFiles(o: TlsFilesCheck): TlsProblem[] {
     }
   }
   for (const u of o.usages ?? []) problems.push(usageProblem(leaf, u, labels.cert));
+  problems.push(sameSubjectNote(leaf, labels.cert));
   for (const h of o.hosts ?? []) problems.push(hostProblem(leaf, h, labels.cert));
   return problems.filter((p): p is TlsProblem => p !== undefined);
 }
