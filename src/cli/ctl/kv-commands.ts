@@ -36,33 +36,45 @@ export function keyRange(key: Buffer, rangeEnd: Buffer, prefix: boolean, fromKey
   return [key, rangeEnd];
 }
 
-async function putCommand(ctx: RunContext): Promise<void> {
-  const { args, flags } = ctx;
-  const usage = 'put command needs 1 argument and input from stdin or 2 arguments';
-  if (args.length === 0) throw new CtlExit(ExitCode.BadArgs, usage);
+export const PUT_USAGE = 'put command needs 1 argument and input from stdin or 2 arguments';
+
+/** etcdctl's put argument checks; returns whether --ignore-value is set. */
+export function checkPutArgs(args: string[], flags: FlagSet): boolean {
+  if (args.length === 0) throw new CtlExit(ExitCode.BadArgs, PUT_USAGE);
   const ignoreValue = flags.get('ignore-value').bool;
   if (ignoreValue && args.length > 1) throw new CtlExit(ExitCode.BadArgs, "put command needs only 1 argument when 'ignore-value' is set");
-  let value: Buffer = Buffer.alloc(0);
-  if (!ignoreValue) {
-    value = args.length > 1 ? argBytes(args[1]!) : await ctx.io.readStdin();
-    if (args.length < 2 && value.length === 0) throw new CtlExit(ExitCode.BadArgs, usage);
-  }
+  return ignoreValue;
+}
+
+/** The PutRequest of a put command line (also a txn line's put), its value already found. */
+export function putRequestOf(args: string[], flags: FlagSet, value: Buffer): Partial<PutRequest> {
   let lease: bigint;
   try {
     lease = parseGoInt64(flags.get('lease').string, 16);
   } catch (err) {
     throw new CtlExit(ExitCode.BadArgs, `bad lease ID (${(err as Error).message}), expecting ID in Hex`);
   }
-  const deadline = commandDeadline(flags);
-  const { client, printer } = connect(ctx);
-  const request = {
+  return {
     key: argBytes(args[0]!),
     value,
     lease,
     prev_kv: flags.get('prev-kv').bool,
-    ignore_value: ignoreValue,
+    ignore_value: flags.get('ignore-value').bool,
     ignore_lease: flags.get('ignore-lease').bool,
   };
+}
+
+async function putCommand(ctx: RunContext): Promise<void> {
+  const { args, flags } = ctx;
+  const ignoreValue = checkPutArgs(args, flags);
+  let value: Buffer = Buffer.alloc(0);
+  if (!ignoreValue) {
+    value = args.length > 1 ? argBytes(args[1]!) : await ctx.io.readStdin();
+    if (args.length < 2 && value.length === 0) throw new CtlExit(ExitCode.BadArgs, PUT_USAGE);
+  }
+  const request = putRequestOf(args, flags, value);
+  const deadline = commandDeadline(flags);
+  const { client, printer } = connect(ctx);
   const ans = await client.call(KVService.methods.Put, request, deadline, { repeatable: false }).catch(failed);
   printer.put(ans);
 }

@@ -20,7 +20,7 @@ import { connect } from './global.js';
 import { argify, GoScanError, GoScanner } from './go-scan.js';
 import { goJson, goQuote, parseGoInt64 } from './gofmt.js';
 import { CtlExit, ExitCode, type Io } from './io.js';
-import { keyRange, KV_COMMANDS, rangeRequest } from './kv-commands.js';
+import { checkPutArgs, keyRange, KV_COMMANDS, PUT_USAGE, putRequestOf, rangeRequest } from './kv-commands.js';
 import { unsupported, type Printer } from './printers.js';
 import { StdinLines } from './stdin-lines.js';
 
@@ -108,29 +108,10 @@ function requestCommands(): Command {
 
 /** clientv3.OpPut from a txn line's put (etcdctl's getPutOp). */
 function putOp(args: string[], flags: RunContext['flags']): RequestOp {
-  const usage = 'put command needs 1 argument and input from stdin or 2 arguments';
-  if (args.length === 0) throw new CtlExit(ExitCode.BadArgs, usage);
-  const ignoreValue = flags.get('ignore-value').bool;
-  if (ignoreValue && args.length > 1) throw new CtlExit(ExitCode.BadArgs, "put command needs only 1 argument when 'ignore-value' is set");
+  const ignoreValue = checkPutArgs(args, flags);
   // standard input is the transaction itself: a missing value finds nothing there
-  if (!ignoreValue && args.length < 2) throw new CtlExit(ExitCode.BadArgs, usage);
-  let lease: bigint;
-  try {
-    lease = parseGoInt64(flags.get('lease').string, 16);
-  } catch (err) {
-    throw new CtlExit(ExitCode.BadArgs, `bad lease ID (${(err as Error).message}), expecting ID in Hex`);
-  }
-  const value = ignoreValue ? Buffer.alloc(0) : argBytes(args[1]!);
-  return {
-    request_put: {
-      key: argBytes(args[0]!),
-      value,
-      lease,
-      prev_kv: flags.get('prev-kv').bool,
-      ignore_value: ignoreValue,
-      ignore_lease: flags.get('ignore-lease').bool,
-    },
-  };
+  if (!ignoreValue && args.length < 2) throw new CtlExit(ExitCode.BadArgs, PUT_USAGE);
+  return { request_put: putRequestOf(args, flags, ignoreValue ? Buffer.alloc(0) : argBytes(args[1]!)) as RequestOp['request_put'] };
 }
 
 /** clientv3.OpDelete from a txn line's del (etcdctl's getDelOp). */
