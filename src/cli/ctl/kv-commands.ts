@@ -2,8 +2,9 @@
 // The order of the steps is etcdctl's too (arguments are checked before the
 // environment is read; --command-timeout is taken before ETCDCTL_* applies for put,
 // get and del), because it decides which error a user sees first.
-import { KVService, RangeRequest_SortOrder, RangeRequest_SortTarget, type RangeRequest } from '../../proto/etcdserverpb.js';
+import { KVService, RangeRequest_SortOrder, RangeRequest_SortTarget, type PutRequest, type RangeRequest } from '../../proto/etcdserverpb.js';
 import type { CommandSpec, RunContext } from './cmdtree.js';
+import type { FlagSet } from './flags.js';
 import { argBytes } from './argv.js';
 import { RpcError } from './client.js';
 import { commandDeadline, connect } from './global.js';
