@@ -12,6 +12,7 @@ import { startupTls, type StartupTls } from './tls-startup.js';
 import { servePeerApi } from '../api/peer-api.js';
 import { Wal } from '../wal/index.js';
 import { TSETCD_VERSION } from './version.js';
+import { installClockFailpoint } from '../pkg/clock.js';
 
 function exitWith(code: number, text: string): never {
   process.stderr.write(text.endsWith('\n') ? text : text + '\n');
@@ -95,6 +96,7 @@ function peerDialTls(tlsSetup: StartupTls, logger: Logger): PeerTlsOptions | und
 }
 
 async function main(): Promise<void> {
+  installClockFailpoint();
   const result = parseConfig(process.argv.slice(2), process.env, { bootstrapChecks: false });
   if (result.action === 'help') {
     process.stdout.write(helpText());

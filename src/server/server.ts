@@ -60,6 +60,7 @@ import { forwardPromote, forwardRenew, forwardTimeToLive, PromoteRefusedError } 
 import { ClusterOps } from './cluster-ops.js';
 import { etcdBackendHash } from '../snapshot/etcd-hash.js';
 import { bucketRecords, type EtcdExportContext } from '../snapshot/etcd-schema.js';
+import { monotonicMs } from '../pkg/clock.js';
 
 export interface AutoCompactionOptions {
   mode: 'periodic' | 'revision';
@@ -163,7 +164,7 @@ export class EtcdServer implements RaftHost {
   private publishing = false;
   private retryTimer: NodeJS.Timeout;
   private defragging: Promise<void> | undefined;
-  private readonly startedAtMs = Date.now();
+  private readonly startedAtMs = monotonicMs();
   /** etcd's request timeout: 5 s plus two election timeouts */
   readonly requestTimeoutMs: number;
 
@@ -353,7 +354,7 @@ export class EtcdServer implements RaftHost {
   }
 
   get uptimeMs(): number {
-    return Date.now() - this.startedAtMs;
+    return monotonicMs() - this.startedAtMs;
   }
 
   get maxRequestBytes(): number {
@@ -598,13 +599,13 @@ export class EtcdServer implements RaftHost {
   /** Resolves with the leader once there is one (or rejects after the request timeout). */
   private waitForLeader(): Promise<bigint> {
     if (this.driver.leader !== NONE) return Promise.resolve(this.driver.leader);
-    const deadline = Date.now() + this.requestTimeoutMs;
+    const deadline = monotonicMs() + this.requestTimeoutMs;
     return new Promise((resolve, reject) => {
       const check = setInterval(() => {
         if (this.driver.leader !== NONE) {
           clearInterval(check);
           resolve(this.driver.leader);
-        } else if (Date.now() > deadline || this.stopped) {
+        } else if (monotonicMs() > deadline || this.stopped) {
           clearInterval(check);
           reject(Errors.timeout());
         }
@@ -787,9 +788,9 @@ export class EtcdServer implements RaftHost {
    */
   private advanceInitialElection(): void {
     const electionTicks = Math.max(2, Math.round(this.opts.electionTimeoutMs / this.opts.heartbeatIntervalMs));
-    const deadline = Date.now() + 5000;
+    const deadline = monotonicMs() + 5000;
     const poll = (): void => {
-      if (this.stopped || this.driver.leader !== NONE || Date.now() > deadline) return;
+      if (this.stopped || this.driver.leader !== NONE || monotonicMs() > deadline) return;
       if (this.transport.activePeerCount() > 1) {
         this.opts.logger.info('initialized peer connections; fast-forwarding election ticks', {
           'local-member-id': this.memberId.toString(16),

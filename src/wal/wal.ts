@@ -13,6 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Entry, HardState } from '../raft/types.js';
 import { WalBusyError, WalCorruptError, WalFailedError, describe, errnoCode } from './errors.js';
 import { fsyncDir, writeFully } from './fsutil.js';
+import { checkWalSyncFailpoint } from './failpoint.js';
 import { DirLock } from './lock.js';
 import { LogLoader, type SnapshotPoint } from './reader.js';
 import { BatchWriter, ENTRY_FIXED_BYTES, HARD_STATE_BODY_BYTES, HEAD_BODY_BYTES, SNAPSHOT_BODY_BYTES, recordBytes } from './record.js';
@@ -368,10 +369,12 @@ export class Wal {
         if (!this.cfg.unsafeNoFsync) this.unsyncedWrites = true;
       } else if (this.unsyncedWrites) {
         await writeFully(this.tail, buf, this.tailOffset);
+        checkWalSyncFailpoint();
         await this.tail.datasync();
         this.unsyncedWrites = false;
       } else {
         await writeAllDurable(this.dsyncFd(), buf, this.tailOffset);
+        checkWalSyncFailpoint();
       }
     } catch (err) {
       this.failure = new WalFailedError(this.dir, err);
