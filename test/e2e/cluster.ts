@@ -81,6 +81,11 @@ export class ClusterMember {
     return `${this.dataDir}.wal-eio`;
   }
 
+  /** while this file exists, the member's next WAL write stops halfway and it dies (SIGKILL) */
+  get walTornFile(): string {
+    return `${this.dataDir}.wal-torn`;
+  }
+
   /** milliseconds added to the member's wall clock, while this file exists */
   get clockOffsetFile(): string {
     return `${this.dataDir}.clock-offset`;
@@ -192,6 +197,7 @@ export class Cluster {
         TSETCD_FAILPOINT_PARTITION_FILE: m.partitionFile,
         // off until a test creates these files (fault tests: failed WAL syncs, clock jumps)
         TSETCD_FAILPOINT_WAL_EIO_FILE: m.walEioFile,
+        TSETCD_FAILPOINT_WAL_TORN_FILE: m.walTornFile,
         TSETCD_FAILPOINT_CLOCK_OFFSET_FILE: m.clockOffsetFile,
         ...m.env,
       },
