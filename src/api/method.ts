@@ -4,6 +4,7 @@
 import { GrpcCode, GrpcError } from './grpc/status.js';
 import { FRAME_HEADER_BYTES, Framed } from './grpc/framing.js';
 import type { CallContext, GrpcRouter } from './grpc/server.js';
+import { ProtoRangeError } from '../proto/runtime.js';
 
 export interface Codec<T> {
   encode(m: T, headroom?: number): Uint8Array;
@@ -34,6 +35,9 @@ export function decodeRequest<T>(codec: Codec<T>, bytes: Uint8Array): T {
   try {
     return codec.decode(bytes);
   } catch (err) {
+    // grpc-go would have decoded a 64-bit value we cannot hold exactly: the request is
+    // well formed, its argument is what we refuse
+    if (err instanceof ProtoRangeError) throw new GrpcError(GrpcCode.InvalidArgument, err.message);
     throw new GrpcError(GrpcCode.Internal, `grpc: error unmarshalling request: ${(err as Error).message}`);
   }
 }

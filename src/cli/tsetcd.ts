@@ -13,6 +13,7 @@ import { servePeerApi } from '../api/peer-api.js';
 import { serveDashboard } from '../dashboard/server.js';
 import { Wal } from '../wal/index.js';
 import { TSETCD_VERSION } from './version.js';
+import { installClockFailpoint } from '../pkg/clock.js';
 
 function exitWith(code: number, text: string): never {
   process.stderr.write(text.endsWith('\n') ? text : text + '\n');
@@ -127,6 +128,7 @@ function runtimeRefusal(config: Config): string | undefined {
 }
 
 async function main(): Promise<void> {
+  installClockFailpoint();
   const result = parseConfig(process.argv.slice(2), process.env, { bootstrapChecks: false });
   if (result.action === 'help') {
     process.stdout.write(helpText());

@@ -6,6 +6,7 @@
 import type { Backend } from '../backend/backend.js';
 import type { LeaseAttachments } from '../mvcc/store.js';
 import { ExpiryHeap } from './expiry-heap.js';
+import { monotonicMs } from '../pkg/clock.js';
 
 /** etcd's limit on a lease TTL, in seconds */
 export const MAX_LEASE_TTL_SEC = 9_000_000_000;
@@ -37,10 +38,11 @@ export interface LessorClock {
 export function realLessorClock(): LessorClock {
   let t: NodeJS.Timeout | undefined;
   return {
-    now: () => Date.now(),
+    // monotonic: a change of the system time must not expire or prolong a lease
+    now: monotonicMs,
     setTimer(atMs, fn) {
       if (t) clearTimeout(t);
-      t = setTimeout(fn, Math.max(0, atMs - Date.now()));
+      t = setTimeout(fn, Math.max(0, atMs - monotonicMs()));
       t.unref();
     },
     clearTimer() {

@@ -12,6 +12,20 @@ export class ProtoDecodeError extends Error {
   override name = 'ProtoDecodeError';
 }
 
+/**
+ * A 64-bit integer decoded into a field typed `number` whose value is beyond ±(2^53−1),
+ * where a double stops being exact. Raised instead of handing on a different number; the
+ * gRPC layer answers it with InvalidArgument (grpc-go would have decoded it).
+ */
+export class ProtoRangeError extends ProtoDecodeError {
+  override name = 'ProtoRangeError';
+}
+
+/** The text shared by the protobuf and JSON range errors. */
+export function inexactIntText(v: bigint): string {
+  return `integer ${v} is beyond ±(2^53−1), the range this server holds exactly`;
+}
+
 export class ProtoJsonError extends Error {
   override name = 'ProtoJsonError';
 }
@@ -428,7 +442,16 @@ export function rdZ32(buf: Uint8Array, pos: number, end: number): number {
   return (v >>> 1) ^ -(v & 1);
 }
 
-/** int64 varint as a number (exact below 2^53 in magnitude). */
+/**
+ * Checks a 64-bit value computed as hi * 2^32 + lo in doubles. Rounding is monotonic and
+ * 2^53 is a double, so an exact value beyond ±(2^53−1) never computes as one within it.
+ */
+function exactOrThrow(v: number, lo: number, hi: number, signed: boolean): number {
+  if (v <= Number.MAX_SAFE_INTEGER && v >= -Number.MAX_SAFE_INTEGER) return v;
+  throw new ProtoRangeError(`proto: ${inexactIntText(toBig(lo >>> 0, hi >>> 0, signed))}`);
+}
+
+/** int64 varint as a number; beyond ±(2^53−1) raises ProtoRangeError. */
 export function rdI64(buf: Uint8Array, pos: number, end: number): number {
   if (pos >= end) eof();
   const b = buf[pos++]!;
@@ -437,10 +460,10 @@ export function rdI64(buf: Uint8Array, pos: number, end: number): number {
     return b;
   }
   const lo = rdV(buf, pos, end, b);
-  return (hi64 | 0) * TWO32 + (lo >>> 0);
+  return exactOrThrow((hi64 | 0) * TWO32 + (lo >>> 0), lo, hi64, true);
 }
 
-/** uint64 varint as a number (exact below 2^53). */
+/** uint64 varint as a number; beyond 2^53−1 raises ProtoRangeError. */
 export function rdU64(buf: Uint8Array, pos: number, end: number): number {
   if (pos >= end) eof();
   const b = buf[pos++]!;
@@ -449,7 +472,7 @@ export function rdU64(buf: Uint8Array, pos: number, end: number): number {
     return b;
   }
   const lo = rdV(buf, pos, end, b);
-  return hi64 * TWO32 + (lo >>> 0);
+  return exactOrThrow(hi64 * TWO32 + (lo >>> 0), lo, hi64, false);
 }
 
 function toBig(lo: number, hi: number, signed: boolean): bigint {
@@ -494,7 +517,7 @@ export function rdZ64(buf: Uint8Array, pos: number, end: number): number {
   const mask = -(lo & 1);
   const l = (((lo >>> 1) | (hi64 << 31)) ^ mask) >>> 0;
   const h = ((hi64 >>> 1) ^ mask) | 0;
-  return h * TWO32 + l;
+  return exactOrThrow(h * TWO32 + l, l, h, true);
 }
 
 export function rdZ64B(buf: Uint8Array, pos: number, end: number): bigint {
@@ -515,7 +538,7 @@ export function rdSFixed32(buf: Uint8Array, pos: number, end: number): number {
 export function rdFixedN64(buf: Uint8Array, pos: number, end: number, signed: boolean): number {
   const lo = rdFixed32(buf, pos, end);
   const hi = rdFixed32(buf, pos + 4, end);
-  return (signed ? hi | 0 : hi) * TWO32 + lo;
+  return exactOrThrow((signed ? hi | 0 : hi) * TWO32 + lo, lo, hi, signed);
 }
 
 export function rdFixedB64(buf: Uint8Array, pos: number, end: number, signed: boolean): bigint {
@@ -698,14 +721,25 @@ export function jU32(v: unknown, path: string): number {
   return Number(intRange(v, path, 0n, 2n ** 32n - 1n, 'a uint32'));
 }
 
+/**
+ * A 64-bit integer for a field typed `number`. A JSON number beyond 2^53 has already been
+ * rounded by JSON.parse, so it is refused like a string beyond it: never a different number.
+ */
+function exactNumber(b: bigint, path: string): number {
+  if (b > BigInt(Number.MAX_SAFE_INTEGER) || b < -BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new ProtoJsonError(`invalid value for ${path}: ${inexactIntText(b)}`);
+  }
+  return Number(b);
+}
+
 export function jI64(v: unknown, path: string): number {
   if (typeof v === 'number' && Number.isSafeInteger(v)) return v;
-  return Number(intRange(v, path, -(2n ** 63n), 2n ** 63n - 1n, 'an int64 (string or number)'));
+  return exactNumber(intRange(v, path, -(2n ** 63n), 2n ** 63n - 1n, 'an int64 (string or number)'), path);
 }
 
 export function jU64(v: unknown, path: string): number {
   if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return v;
-  return Number(intRange(v, path, 0n, 2n ** 64n - 1n, 'a uint64 (string or number)'));
+  return exactNumber(intRange(v, path, 0n, 2n ** 64n - 1n, 'a uint64 (string or number)'), path);
 }
 
 export function jI64B(v: unknown, path: string): bigint {

@@ -10,13 +10,15 @@
 //
 // The clock is injected so the schedule can be tested without waiting.
 
+import { monotonicMs } from '../pkg/clock.js';
+
 export interface CompactorClock {
   now(): number;
   every(intervalMs: number, fn: () => void): { cancel(): void };
 }
 
 export const realClock: CompactorClock = {
-  now: () => Date.now(),
+  now: monotonicMs,
   every(intervalMs, fn) {
     const t = setInterval(fn, intervalMs);
     t.unref();

@@ -26,6 +26,7 @@ import type { Entry, HardState } from '../raft/types.js';
 import type { Snapshotter, Wal } from '../wal/index.js';
 import type { PeerTransport } from '../peer/transport.js';
 import type { Logger } from '../pkg/logger.js';
+import { monotonicMs } from '../pkg/clock.js';
 import { Errors } from './errors.js';
 
 /** Entries kept behind a snapshot so slow followers can catch up from the log (etcd's default). */
@@ -232,7 +233,7 @@ export class RaftDriver {
    */
   readIndex(timeoutMs: number): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.readQueue.push({ resolve, reject, deadlineMs: Date.now() + timeoutMs });
+      this.readQueue.push({ resolve, reject, deadlineMs: monotonicMs() + timeoutMs });
       this.startReadRound();
     });
   }
@@ -241,7 +242,7 @@ export class RaftDriver {
     if (this.readRound || this.readQueue.length === 0 || this.stopped) return;
     const ctx = Buffer.alloc(8);
     ctx.writeBigUInt64BE(BigInt(++this.readCounter));
-    this.readRound = { ctx: ctx.toString('hex'), waiters: this.readQueue, startedMs: Date.now() };
+    this.readRound = { ctx: ctx.toString('hex'), waiters: this.readQueue, startedMs: monotonicMs() };
     this.readQueue = [];
     this.node.readIndex(ctx);
     this.schedule();
@@ -251,7 +252,7 @@ export class RaftDriver {
   private checkReadRound(): void {
     const round = this.readRound;
     if (!round) return;
-    const now = Date.now();
+    const now = monotonicMs();
     const expired = round.waiters.filter((w) => w.deadlineMs <= now);
     for (const w of expired) w.reject(Errors.timeout());
     round.waiters = round.waiters.filter((w) => w.deadlineMs > now);

@@ -61,6 +61,7 @@ import { ClusterOps } from './cluster-ops.js';
 import { etcdBackendHash } from '../snapshot/etcd-hash.js';
 import { bucketRecords, type EtcdExportContext } from '../snapshot/etcd-schema.js';
 import { fetchPeerHashes, initialVerdict, periodicVerdict, requestPeerHash, type HashAt, type PeerHash, type PeerRef } from './corrupt.js';
+import { monotonicMs } from '../pkg/clock.js';
 
 export interface AutoCompactionOptions {
   mode: 'periodic' | 'revision';
@@ -183,7 +184,7 @@ export class EtcdServer implements RaftHost {
   private publishing = false;
   private retryTimer: NodeJS.Timeout;
   private defragging: Promise<void> | undefined;
-  private readonly startedAtMs = Date.now();
+  private readonly startedAtMs = monotonicMs();
   private corruptCheckTimer: NodeJS.Timeout | undefined;
   /** told when a defragmentation starts (true) and ends (false) */
   readonly defragListeners = new Set<(active: boolean) => void>();
@@ -393,7 +394,7 @@ export class EtcdServer implements RaftHost {
   }
 
   get uptimeMs(): number {
-    return Date.now() - this.startedAtMs;
+    return monotonicMs() - this.startedAtMs;
   }
 
   get maxRequestBytes(): number {
@@ -638,13 +639,13 @@ export class EtcdServer implements RaftHost {
   /** Resolves with the leader once there is one (or rejects after the request timeout). */
   private waitForLeader(): Promise<bigint> {
     if (this.driver.leader !== NONE) return Promise.resolve(this.driver.leader);
-    const deadline = Date.now() + this.requestTimeoutMs;
+    const deadline = monotonicMs() + this.requestTimeoutMs;
     return new Promise((resolve, reject) => {
       const check = setInterval(() => {
         if (this.driver.leader !== NONE) {
           clearInterval(check);
           resolve(this.driver.leader);
-        } else if (Date.now() > deadline || this.stopped) {
+        } else if (monotonicMs() > deadline || this.stopped) {
           clearInterval(check);
           reject(Errors.timeout());
         }
@@ -897,9 +898,9 @@ export class EtcdServer implements RaftHost {
    */
   private advanceInitialElection(): void {
     const electionTicks = Math.max(2, Math.round(this.opts.electionTimeoutMs / this.opts.heartbeatIntervalMs));
-    const deadline = Date.now() + 5000;
+    const deadline = monotonicMs() + 5000;
     const poll = (): void => {
-      if (this.stopped || this.driver.leader !== NONE || Date.now() > deadline) return;
+      if (this.stopped || this.driver.leader !== NONE || monotonicMs() > deadline) return;
       if (this.transport.activePeerCount() > 1) {
         this.opts.logger.info('initialized peer connections; fast-forwarding election ticks', {
           'local-member-id': this.memberId.toString(16),

@@ -13,6 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Entry, HardState } from '../raft/types.js';
 import { WalBusyError, WalCorruptError, WalFailedError, describe, errnoCode } from './errors.js';
 import { fsyncDir, writeFully } from './fsutil.js';
+import { checkWalSyncFailpoint, tornWriteFailpoint } from './failpoint.js';
 import { DirLock } from './lock.js';
 import { LogLoader, type SnapshotPoint } from './reader.js';
 import { BatchWriter, ENTRY_FIXED_BYTES, HARD_STATE_BODY_BYTES, HEAD_BODY_BYTES, SNAPSHOT_BODY_BYTES, recordBytes } from './record.js';
@@ -362,16 +363,19 @@ export class Wal {
    * and one trip through libuv's thread pool — this is on every request's latency path.
    */
   private async append(buf: Buffer, sync = true): Promise<void> {
+    tornWriteFailpoint(this.tail.fd, buf, this.tailOffset);
     try {
       if (this.cfg.unsafeNoFsync || !sync) {
         await writeFully(this.tail, buf, this.tailOffset);
         if (!this.cfg.unsafeNoFsync) this.unsyncedWrites = true;
       } else if (this.unsyncedWrites) {
         await writeFully(this.tail, buf, this.tailOffset);
+        checkWalSyncFailpoint();
         await this.tail.datasync();
         this.unsyncedWrites = false;
       } else {
         await writeAllDurable(this.dsyncFd(), buf, this.tailOffset);
+        checkWalSyncFailpoint();
       }
     } catch (err) {
       this.failure = new WalFailedError(this.dir, err);

@@ -78,6 +78,21 @@ export class ClusterMember {
     return `${this.dataDir}.log`;
   }
 
+  /** while this file exists, the member's durable WAL writes fail with EIO */
+  get walEioFile(): string {
+    return `${this.dataDir}.wal-eio`;
+  }
+
+  /** while this file exists, the member's next WAL write stops halfway and it dies (SIGKILL) */
+  get walTornFile(): string {
+    return `${this.dataDir}.wal-torn`;
+  }
+
+  /** milliseconds added to the member's wall clock, while this file exists */
+  get clockOffsetFile(): string {
+    return `${this.dataDir}.clock-offset`;
+  }
+
   get running(): boolean {
     return this.proc !== undefined && this.proc.exitCode === null && this.proc.signalCode === null;
   }
@@ -179,7 +194,16 @@ export class Cluster {
     const proc = spawn(MEMBER_BIN, m.args, {
       stdio: ['ignore', log, log],
       // TMPDIR: files a member puts in the OS temp dir (snapshot copies for followers) go with the cluster
-      env: { ...process.env, TMPDIR: this.tmpDir, TSETCD_FAILPOINT_PARTITION_FILE: m.partitionFile, ...m.env },
+      env: {
+        ...process.env,
+        TMPDIR: this.tmpDir,
+        TSETCD_FAILPOINT_PARTITION_FILE: m.partitionFile,
+        // off until a test creates these files (fault tests: failed WAL syncs, clock jumps)
+        TSETCD_FAILPOINT_WAL_EIO_FILE: m.walEioFile,
+        TSETCD_FAILPOINT_WAL_TORN_FILE: m.walTornFile,
+        TSETCD_FAILPOINT_CLOCK_OFFSET_FILE: m.clockOffsetFile,
+        ...m.env,
+      },
     });
     fs.closeSync(log);
     live.add(proc);
