@@ -74,6 +74,8 @@ export class Backend {
   private pending: Overlay = new Map();
   private pendingOps = 0;
   private commitTimer: NodeJS.Timeout | undefined;
+  /** told when a timed batch commit fails; without it the error is thrown */
+  onCommitFailed: ((err: Error) => void) | undefined;
   /** told how long each batch commit took, for etcd_disk_backend_commit_duration_seconds */
   onCommit: ((durationMs: number) => void) | undefined;
   /** set while defragment() copies the database: commits wait */
@@ -195,7 +197,14 @@ export class Backend {
     if (this.commitTimer) return;
     this.commitTimer = setTimeout(() => {
       this.commitTimer = undefined;
-      this.commit();
+      try {
+        this.commit();
+      } catch (err) {
+        // a batch that cannot be written (a full disk, an I/O error) leaves the member
+        // unable to go on: etcd stops with "failed to commit tx"; so does the owner here
+        if (!this.onCommitFailed) throw err;
+        this.onCommitFailed(err as Error);
+      }
     }, this.opts.batchIntervalMs || BATCH_INTERVAL_MS);
     this.commitTimer.unref();
   }

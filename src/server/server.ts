@@ -229,6 +229,10 @@ export class EtcdServer implements RaftHost {
     this.idGen = new RequestIdGenerator(b.memberId, Date.now());
     this.metrics = new Metrics(this.metricsSource());
     b.backend.onCommit = (ms) => this.metrics.backendCommitSeconds.observe(ms / 1000);
+    b.backend.onCommitFailed = (err) => {
+      this.opts.logger.error('failed to commit tx', { error: err.message });
+      this.fatal(err);
+    };
     this.lessor = new Lessor(b.backend, { minTtlSec: minLeaseTtlSec(opts), onExpired: (ids) => this.revokeExpired(ids) });
     this.store.leases = this.lessor;
     this.lessor.restore(this.store.attachedLeases());
