@@ -127,8 +127,15 @@ function runtimeRefusal(config: Config): string | undefined {
   return undefined;
 }
 
+/** etcd's other modes of the same binary (`etcd gateway start`, `etcd grpc-proxy start`) */
+const OTHER_MODES = new Set(['gateway', 'grpc-proxy']);
+
 async function main(): Promise<void> {
   installClockFailpoint();
+  const mode = process.argv[2];
+  if (mode !== undefined && OTHER_MODES.has(mode)) {
+    exitWith(1, `tsetcd: etcd's ${mode} mode is not supported yet; run real etcd for it, or point clients at the members directly`);
+  }
   const result = parseConfig(process.argv.slice(2), process.env, { bootstrapChecks: false });
   if (result.action === 'help') {
     process.stdout.write(helpText());
