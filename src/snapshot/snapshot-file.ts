@@ -6,16 +6,15 @@
 // A file that is anything else (empty, truncated, a flipped byte, an LMDB file, a WAL, a
 // directory) is refused with a SnapshotFileError whose message says what it is; nothing
 // here writes to the file.
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
+import { sha256OfPrefix } from './sha256-prefix.js';
 import { BboltFile, BboltFormatError } from '../bbolt/reader.js';
 import { describeKind, fileKind } from '../backend/file-kind.js';
 
 export const SHA256_BYTES = 32;
 /** etcd's rule: the smallest sector size, which every page size is a multiple of */
 const SECTOR_BYTES = 512;
-const HASH_READ_CHUNK_BYTES = 1 << 20;
 
 export class SnapshotFileError extends Error {
   constructor(message: string) {
@@ -61,7 +60,7 @@ function kindProblem(file: string): string | undefined {
  */
 export function openSnapshot(
   file: string,
-  opts: { skipHashCheck: boolean; verifyInBackground?: boolean; onHashProgress?: (doneBytes: number, totalBytes: number) => void },
+  opts: { skipHashCheck: boolean; verifyInBackground?: boolean },
 ): OpenedSnapshot {
   const problem = kindProblem(file);
   if (problem) throw new SnapshotFileError(problem);
@@ -72,7 +71,7 @@ export function openSnapshot(
   let verified = Promise.resolve();
   if (hasHash && !opts.skipHashCheck) {
     if (opts.verifyInBackground) verified = verifyInWorker(file, dbBytes);
-    else verifySha256(file, dbBytes, opts.onHashProgress);
+    else verifySha256(file, dbBytes);
   }
   // a rejection is the caller's to handle when it awaits; until then it is not "unhandled"
   verified.catch(() => undefined);
@@ -88,6 +87,22 @@ export function openSnapshot(
 
 /** The trailer check on a worker thread (src/snapshot/sha256-worker.ts). */
 function verifyInWorker(file: string, dbBytes: number): Promise<void> {
+  const want = storedDigest(file, dbBytes);
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./sha256-worker.js', import.meta.url), { workerData: { file, lengthBytes: dbBytes } });
+    worker.once('message', (m: { digest?: Uint8Array; error?: string }) => {
+      void worker.terminate();
+      if (m.error !== undefined) return reject(new SnapshotFileError(m.error));
+      const problem = digestProblem(want, Buffer.from(m.digest!));
+      if (problem) reject(problem);
+      else resolve();
+    });
+    worker.once('error', (err) => reject(err));
+  });
+}
+
+/** The 32 bytes stored after the database. */
+function storedDigest(file: string, dbBytes: number): Buffer {
   const want = Buffer.alloc(SHA256_BYTES);
   const fd = fs.openSync(file, 'r');
   try {
@@ -95,38 +110,22 @@ function verifyInWorker(file: string, dbBytes: number): Promise<void> {
   } finally {
     fs.closeSync(fd);
   }
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./sha256-worker.js', import.meta.url), { workerData: { file, lengthBytes: dbBytes } });
-    worker.once('message', (m: { digest?: Uint8Array; error?: string }) => {
-      void worker.terminate();
-      if (m.error !== undefined) reject(new SnapshotFileError(m.error));
-      else if (!Buffer.from(m.digest!).equals(want)) reject(new SnapshotFileError(`expected sha256 ${goBytes(want)}, got ${goBytes(Buffer.from(m.digest!))}`));
-      else resolve();
-    });
-    worker.once('error', (err) => reject(err));
-  });
+  return want;
 }
 
-function verifySha256(file: string, dbBytes: number, onProgress?: (doneBytes: number, totalBytes: number) => void): void {
-  const fd = fs.openSync(file, 'r');
+function digestProblem(want: Buffer, got: Buffer): SnapshotFileError | undefined {
+  return got.equals(want) ? undefined : new SnapshotFileError(`expected sha256 ${goBytes(want)}, got ${goBytes(got)}`);
+}
+
+function verifySha256(file: string, dbBytes: number): void {
+  let got: Buffer;
   try {
-    const h = crypto.createHash('sha256');
-    const buf = Buffer.allocUnsafe(HASH_READ_CHUNK_BYTES);
-    let pos = 0;
-    while (pos < dbBytes) {
-      const n = fs.readSync(fd, buf, 0, Math.min(buf.length, dbBytes - pos), pos);
-      if (n <= 0) throw new SnapshotFileError(`${file}: unexpected end of file at byte ${pos}`);
-      h.update(buf.subarray(0, n));
-      pos += n;
-      onProgress?.(pos, dbBytes);
-    }
-    const want = Buffer.alloc(SHA256_BYTES);
-    fs.readSync(fd, want, 0, SHA256_BYTES, dbBytes);
-    const got = h.digest();
-    if (!got.equals(want)) throw new SnapshotFileError(`expected sha256 ${goBytes(want)}, got ${goBytes(got)}`);
-  } finally {
-    fs.closeSync(fd);
+    got = sha256OfPrefix(file, dbBytes);
+  } catch (err) {
+    throw new SnapshotFileError((err as Error).message);
   }
+  const problem = digestProblem(storedDigest(file, dbBytes), got);
+  if (problem) throw problem;
 }
 
 /** A byte slice as Go's %v prints it: [1 2 3] */

@@ -1,14 +1,7 @@
 // etcdctl's user, role and auth commands, and what auth does to ordinary requests, run
-// against real etcd 3.4 (which must print exactly the outputs written below) and, once
-// the auth module is wired into the member, against tsetcd started the same way (which
-// must print what etcd printed). Plus the identity a verified client certificate's CN
-// gives under --client-cert-auth.
-//
-// ┌───────────────────────────────────────────────────────────────────────────────────┐
-// │ tsetcd half: OFF until src/auth is wired into the server and API. Flip this switch │
-// │ to true in the same change that wires it; the tsetcd tests then run and must pass. │
-// └───────────────────────────────────────────────────────────────────────────────────┘
-const TSETCD_AUTH_WIRED = true;
+// against real etcd 3.4 (which must print exactly the outputs written below) and against
+// tsetcd started the same way (which must print what etcd printed). Plus the identity a
+// verified client certificate's CN gives under --client-cert-auth.
 
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -20,7 +13,6 @@ import { etcdctl, freePorts, haveBinary, startMember, TSETCD_BIN, type CtlResult
 import { makePki, type TestPki } from './pki-helpers.js';
 
 const noEtcd = !haveBinary('etcd') && 'etcd is not installed';
-const tsetcdOff = !TSETCD_AUTH_WIRED && 'tsetcd half: flip TSETCD_AUTH_WIRED in test/e2e/auth.test.ts when src/auth is wired';
 
 interface Step {
   args: string[];
@@ -150,7 +142,7 @@ test('etcd 3.4: etcdctl user/role/auth commands print what this file expects', {
   }
 });
 
-test('tsetcd: the auth session prints what etcd 3.4 prints', { skip: noEtcd, todo: tsetcdOff }, async () => {
+test('tsetcd: the auth session prints what etcd 3.4 prints', { skip: noEtcd }, async () => {
   const { dir, cleanup } = tempDir();
   try {
     const ports = await freePorts();
@@ -261,7 +253,7 @@ test('etcd 3.4: a verified client certificate CN is the user under --client-cert
   }
 });
 
-test('tsetcd: client certificate CN identity as etcd 3.4 has it', { skip: noEtcd, todo: tsetcdOff }, async () => {
+test('tsetcd: client certificate CN identity as etcd 3.4 has it', { skip: noEtcd }, async () => {
   const { dir, cleanup } = tempDir();
   try {
     const pki = makePki(path.join(dir, 'pki'), 'ca', 'alice');
