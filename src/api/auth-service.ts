@@ -4,29 +4,21 @@
 // store do the work that must happen once before proposing (bcrypt hashing, the password
 // check and the token prefix of Authenticate), and proposes.
 import { AuthField, AUTH_ACCESS, type AuthFieldNumber, type ClientAuthRequests, type AuthResponses } from '../auth/fields.js';
-import { tokenFromMetadata, type AuthInfo, type AuthStore } from '../auth/store.js';
-import { Errors, toGrpcError } from '../server/errors.js';
+import { tokenFromMetadata } from '../auth/store.js';
+import type { AuthPort } from '../server/ports.js';
+import { Errors } from '../server/errors.js';
+import { toGrpcError } from './errors.js';
 import * as pb from '../proto/etcdserverpb.js';
 import type { CallContext } from './grpc/server.js';
 import { unaryMethod, type AnyUnaryMethod, type Codec } from './method.js';
 
-export interface AuthServerPort {
-  auth: AuthStore;
-  /**
-   * Proposes an already-prepared auth request through the log, with `caller` in the
-   * entry's header (RequestHeader.username / auth_revision; both empty/0 when undefined);
-   * resolves with apply's response (header filled) or rejects with apply's error.
-   */
-  proposeAuth(field: number, request: unknown, caller: AuthInfo | undefined): Promise<unknown>;
-  header(revision: number): pb.ResponseHeader;
-  revision: number;
-  /**
-   * Optional: resolves once this member has applied everything committed before the
-   * call (etcd's linearizableReadNotify). Authenticate waits on it before checking a
-   * password, so it sees the newest users.
-   */
-  linearizableRead?(): Promise<void>;
-}
+/**
+ * The member as the Auth service sees it (ports.ts's AuthPort). proposeAuth puts `caller`
+ * in the entry's header (RequestHeader.username / auth_revision; both empty/0 when
+ * undefined). linearizableReadBarrier is etcd's linearizableReadNotify: Authenticate waits
+ * on it before checking a password, so it sees the newest users.
+ */
+export type AuthServerPort = AuthPort;
 
 /** Authenticate retries when the auth store changed between the password check and apply. */
 const MAX_AUTHENTICATE_ATTEMPTS = 10;
@@ -88,15 +80,14 @@ export function authMethods(port: AuthServerPort): AnyUnaryMethod[] {
 }
 
 async function handle(port: AuthServerPort, field: AuthFieldNumber, req: unknown, ctx: CallContext): Promise<unknown> {
-  const { auth } = port;
   // Authenticate ignores a token the client still sends: it may be the stale one it is
   // replacing
   if (field === AuthField.authenticate) return authenticate(port, req as pb.AuthenticateRequest);
-  const caller = auth.authInfo(tokenFromMetadata(ctx.metadata), ctx.peerCommonName);
+  const caller = port.authInfo(tokenFromMetadata(ctx.metadata), ctx.peerCommonName);
   // apply checks again, as the user in the entry's header: this only refuses early (and
   // keeps non-admins from making this member run bcrypt)
-  if (AUTH_ACCESS[field] !== 'anyone') auth.checkAccess(field, req, caller);
-  return withHeader(port, await port.proposeAuth(field, await auth.prepare(field, req), caller));
+  if (AUTH_ACCESS[field] !== 'anyone') port.checkAuthAccess(field, req, caller);
+  return withHeader(port, await port.proposeAuth(field, await port.prepareAuth(field, req), caller));
 }
 
 /**
@@ -104,13 +95,13 @@ async function handle(port: AuthServerPort, field: AuthFieldNumber, req: unknown
  * if the auth store changed in between (the password, say), check again.
  */
 async function authenticate(port: AuthServerPort, req: pb.AuthenticateRequest): Promise<unknown> {
-  await port.linearizableRead?.();
+  await port.linearizableReadBarrier();
   for (let attempt = 1; ; attempt++) {
     // prepare reads the user before its first await: this is the revision it checks at
-    const checkedRevision = port.auth.revision;
-    const prepared = await port.auth.prepare(AuthField.authenticate, req);
+    const checkedRevision = port.authRevision;
+    const prepared = await port.prepareAuth(AuthField.authenticate, req);
     const res = await port.proposeAuth(AuthField.authenticate, prepared, undefined);
-    if (port.auth.revision === checkedRevision) return withHeader(port, res);
+    if (port.authRevision === checkedRevision) return withHeader(port, res);
     // a token checked against a password that may have changed is not handed out
     if (attempt >= MAX_AUTHENTICATE_ATTEMPTS) throw Errors.timeout();
   }

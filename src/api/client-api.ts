@@ -3,9 +3,11 @@
 import { AlarmType, LeaseKeepAliveRequest, LeaseKeepAliveResponse, RangeRequest, WatchRequest, WatchResponse } from '../proto/etcdserverpb.js';
 import { LeaderRequest, LeaderResponse } from '../proto/v3electionpb.js';
 import type { GatewayStream } from './gateway-stream.js';
-import { CLUSTER_VERSION, SERVER_VERSION, type EtcdServer } from '../server/server.js';
+import { CLUSTER_VERSION, SERVER_VERSION } from '../server/options.js';
+import type { ClientPorts } from '../server/ports.js';
 import type { Logger } from '../pkg/logger.js';
 import { GrpcRouter } from './grpc/server.js';
+import { toGrpcError } from './errors.js';
 import { createHttpHandler, type HealthStatus } from './http.js';
 import http from 'node:http';
 import { HTTP2_SETTINGS, listenCleartext, listenTls, type ClientListener, type ClientListenerHandlers, type HttpHandler, type ListenHost } from './listener.js';
@@ -14,7 +16,7 @@ import { StreamSlots } from './stream-slots.js';
 import { withAccessControl, type AccessRules } from './access-control.js';
 import { registerHealthService, ServingStatus } from './health-service.js';
 import { HealthCheckResponse_ServingStatus as HealthStatusCode } from '../proto/grpc_health_v1.js';
-import { RefusalLog, secureContextOptions, watchTlsFiles, type TlsFiles } from './tls-context.js';
+import { RefusalLog, secureContextOptions, watchTlsFiles, type TlsFiles } from '../pki/tls-context.js';
 import type { H2ServerStream } from './h2/index.js';
 import { registerUnary, type AnyUnaryMethod, type Codec } from './method.js';
 import { kvMethods } from './kv-service.js';
@@ -76,10 +78,11 @@ export interface ClientServices {
  * Builds the client services once per listener set; the dashboard builds its own over the
  * same member (without a logger or options: etcd's defaults, no defrag listener).
  */
-export function clientServices(server: EtcdServer, logger?: Logger, options: ClientApiOptions = {}): ClientServices {
+export function clientServices(server: ClientPorts, logger?: Logger, options: ClientApiOptions = {}): ClientServices {
   const router = new GrpcRouter({
     maxReceiveMessageBytes: server.maxRequestBytes + GRPC_OVERHEAD_BYTES,
     onCallDone: (path, code, kind) => server.metrics.grpcDone(path, code, kind),
+    toStatus: toGrpcError,
   });
   const methods: AnyUnaryMethod[] = [
     ...kvMethods(server),
@@ -87,21 +90,13 @@ export function clientServices(server: EtcdServer, logger?: Logger, options: Cli
     ...maintenanceMethods(server),
     ...leaseMethods(server),
     ...coordinationMethods(server),
-    ...authMethods({
-      auth: server.auth,
-      proposeAuth: (field, request, caller) => server.proposeAuth(field, request, caller),
-      header: (rev) => server.header(rev),
-      get revision() {
-        return server.revision;
-      },
-      linearizableRead: () => server.linearizableReadBarrier(),
-    }),
+    ...authMethods(server),
   ];
   registerUnary(router, methods);
   const serving = new ServingStatus();
   registerHealthService(router, serving);
   if (options.stopGrpcServiceOnDefrag) {
-    if (logger) server.defragListeners.add((active) => serving.set(active ? HealthStatusCode.NOT_SERVING : HealthStatusCode.SERVING, logger, active ? 'defrag is active' : undefined));
+    if (logger) server.onDefrag((active) => serving.set(active ? HealthStatusCode.NOT_SERVING : HealthStatusCode.SERVING, logger, active ? 'defrag is active' : undefined));
   }
   registerLeaseStreams(router, server);
   registerMaintenanceStreams(router, server);
@@ -114,13 +109,13 @@ export function clientServices(server: EtcdServer, logger?: Logger, options: Cli
   registerWatchService(router, server, server.watchable, {
     ...(progressNotifyIntervalMs > 0 ? { progressNotifyIntervalMs } : {}),
     authorize: (ctx, key, rangeEnd) => {
-      if (server.auth.enabled) server.auth.checkWatch(callerOf(server, ctx), key, rangeEnd);
+      if (server.authEnabled) server.checkWatch(callerOf(server, ctx), key, rangeEnd);
     },
   });
   return { router, methods };
 }
 
-export async function serveClientApi(server: EtcdServer, urls: URL[], logger: Logger, tlsFiles?: TlsFiles, options: ClientApiOptions = {}): Promise<ClientApi> {
+export async function serveClientApi(server: ClientPorts, urls: URL[], logger: Logger, tlsFiles?: TlsFiles, options: ClientApiOptions = {}): Promise<ClientApi> {
   const { router, methods } = clientServices(server, logger, options);
   const maxStreams = options.maxConcurrentStreams ?? UNLIMITED_STREAMS;
   const limited = maxStreams !== UNLIMITED_STREAMS;
@@ -248,7 +243,7 @@ function gatewayStreams(router: GrpcRouter): GatewayStream[] {
   return out;
 }
 
-function metricsRoute(server: EtcdServer): HttpHandler {
+function metricsRoute(server: Pick<ClientPorts, 'metrics'>): HttpHandler {
   return (_req, res) => {
     server.metrics.text().then(
       (text) => {
@@ -267,7 +262,7 @@ function metricsRoute(server: EtcdServer): HttpHandler {
  * --listen-metrics-urls: a plain HTTP port with /metrics, /health, /livez and /readyz only,
  * so monitoring and Kubernetes probes need no client credentials.
  */
-export async function serveMetricsApi(server: EtcdServer, urls: URL[], logger: Logger): Promise<Pick<ClientApi, 'close'>> {
+export async function serveMetricsApi(server: ClientPorts, urls: URL[], logger: Logger): Promise<Pick<ClientApi, 'close'>> {
   const metrics = metricsRoute(server);
   const handler: HttpHandler = (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -322,9 +317,9 @@ const AUTH_REFUSAL = /user name is empty|permission denied/;
  * raised, "RAFT NO LEADER" without a leader, "RANGE ERROR" when a read fails (a
  * linearizable read unless ?serializable=true).
  */
-async function checkHealth(server: EtcdServer, query: URLSearchParams): Promise<HealthStatus> {
+async function checkHealth(server: ClientPorts, query: URLSearchParams): Promise<HealthStatus> {
   const excluded = new Set(query.getAll('exclude'));
-  for (const a of server.alarms.get(AlarmType.NONE)) {
+  for (const a of server.alarmList()) {
     const name = AlarmType[a.alarm] ?? 'UNKNOWN';
     if (!excluded.has(name)) return { health: false, reason: `ALARM ${name}` };
   }

@@ -12,9 +12,9 @@ import {
   MemberUpdateResponse,
   type Member as PbMember,
 } from '../proto/etcdserverpb.js';
-import type { EtcdServer } from '../server/server.js';
+import type { AuthPort, ClusterPort } from '../server/ports.js';
 import type { Member } from '../server/membership.js';
-import { mapErrors } from '../server/errors.js';
+import { mapErrors } from './errors.js';
 import { unaryMethod, type AnyUnaryMethod } from './method.js';
 import { requireAdmin } from './identity.js';
 
@@ -26,7 +26,7 @@ function run<T>(fn: () => Promise<T>): Promise<T> {
   return mapErrors(fn());
 }
 
-export function clusterMethods(server: EtcdServer): AnyUnaryMethod[] {
+export function clusterMethods(server: ClusterPort & AuthPort): AnyUnaryMethod[] {
   // etcd leaves the revision out of member headers
   const header = () => server.header(0);
   return [
@@ -49,7 +49,7 @@ export function clusterMethods(server: EtcdServer): AnyUnaryMethod[] {
       handle: (req, _raw, ctx) =>
         run(async () => {
           requireAdmin(server, ctx);
-          const r = await server.cluster.add(req.peerURLs, req.isLearner);
+          const r = await server.addMember(req.peerURLs, req.isLearner);
           return { header: header(), member: pbMember(r.member), members: r.members.map(pbMember) };
         }),
     }),
@@ -61,7 +61,7 @@ export function clusterMethods(server: EtcdServer): AnyUnaryMethod[] {
       handle: (req, _raw, ctx) =>
         run(async () => {
           requireAdmin(server, ctx);
-          return { header: header(), members: (await server.cluster.remove(req.ID)).map(pbMember) };
+          return { header: header(), members: (await server.removeMember(req.ID)).map(pbMember) };
         }),
     }),
     unaryMethod({
@@ -72,7 +72,7 @@ export function clusterMethods(server: EtcdServer): AnyUnaryMethod[] {
       handle: (req, _raw, ctx) =>
         run(async () => {
           requireAdmin(server, ctx);
-          return { header: header(), members: (await server.cluster.update(req.ID, req.peerURLs)).map(pbMember) };
+          return { header: header(), members: (await server.updateMember(req.ID, req.peerURLs)).map(pbMember) };
         }),
     }),
     unaryMethod({

@@ -11,15 +11,15 @@ import {
   ResignRequest,
   ResignResponse,
 } from '../proto/v3electionpb.js';
-import type { EtcdServer } from '../server/server.js';
-import { mapErrors, toGrpcError } from '../server/errors.js';
+import type { KvPort } from '../server/ports.js';
+import { mapErrors, toGrpcError } from './errors.js';
 import { LocalKv } from '../coordination/kv-client.js';
 import { acquire } from '../coordination/mutex.js';
 import { campaign, currentLeader, observe, proclaim, resign } from '../coordination/election.js';
-import { asGrpcError, type GrpcRouter } from './grpc/server.js';
+import type { GrpcRouter } from './grpc/server.js';
 import { decodeRequest, unaryMethod, type AnyUnaryMethod } from './method.js';
 
-export function coordinationMethods(server: EtcdServer): AnyUnaryMethod[] {
+export function coordinationMethods(server: KvPort): AnyUnaryMethod[] {
   const kv = new LocalKv(server);
   return [
     unaryMethod({
@@ -71,7 +71,7 @@ export function coordinationMethods(server: EtcdServer): AnyUnaryMethod[] {
 }
 
 /** Election.Observe: one request, then a response per leader change until the client leaves. */
-export function registerCoordinationStreams(router: GrpcRouter, server: EtcdServer): void {
+export function registerCoordinationStreams(router: GrpcRouter, server: KvPort): void {
   const kv = new LocalKv(server);
   router.stream('/v3electionpb.Election/Observe', (call) => {
     const stop = new AbortController();
@@ -83,12 +83,12 @@ export function registerCoordinationStreams(router: GrpcRouter, server: EtcdServ
       try {
         req = decodeRequest(LeaderRequest, bytes);
       } catch (err) {
-        call.end(asGrpcError(err));
+        call.end(toGrpcError(err));
         return;
       }
       observe(kv, req.name, (header, leader) => call.send(LeaderResponse.encode({ header, kv: leader })), stop.signal).then(
         () => call.end(),
-        (err) => call.end(asGrpcError(toGrpcError(err))),
+        (err) => call.end(toGrpcError(err)),
       );
     };
     call.onClose = () => stop.abort();

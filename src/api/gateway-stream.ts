@@ -2,9 +2,9 @@
 // request body is a sequence of JSON request objects, and each response message is
 // written as one line `{"result":{...}}`. The gRPC stream handler itself is reused: a
 // StreamCall whose messages are JSON on one side and protobuf on the other.
+import { toGrpcError } from './errors.js';
 import type { Codec } from './method.js';
 import type { CallContext, StreamCall, StreamHandler } from './grpc/server.js';
-import { asGrpcError } from './grpc/server.js';
 import { GrpcCode, GrpcError } from './grpc/status.js';
 import type { HttpRequestLike, HttpResponseLike } from './listener.js';
 
@@ -113,7 +113,7 @@ export function serveGatewayStream(route: GatewayStream, req: HttpRequestLike, r
         bytes = route.request.encode(route.request.fromJSON(parseJsonLossless(text)));
       } catch (err) {
         // etcd's gateway reports a bad request object in the stream, with code Unknown
-        const message = err instanceof SyntaxError ? goJsonSyntaxError(text) : asGrpcError(err).message;
+        const message = err instanceof SyntaxError ? goJsonSyntaxError(text) : toGrpcError(err).message;
         finish(new GrpcError(GrpcCode.Unknown, message));
         return;
       }

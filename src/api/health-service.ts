@@ -3,9 +3,10 @@
 // --experimental-stop-grpc-service-on-defrag (so balancing clients go elsewhere).
 // Check answers the status (NotFound "unknown service" for any other service name);
 // Watch sends it now and again whenever it changes (SERVICE_UNKNOWN for other names).
+import { toGrpcError } from './errors.js';
 import { HealthCheckRequest, HealthCheckResponse, HealthCheckResponse_ServingStatus as Status } from '../proto/grpc_health_v1.js';
 import type { Logger } from '../pkg/logger.js';
-import { asGrpcError, type GrpcRouter } from './grpc/server.js';
+import type { GrpcRouter } from './grpc/server.js';
 import { GrpcCode, GrpcError } from './grpc/status.js';
 import { decodeRequest } from './method.js';
 
@@ -48,7 +49,7 @@ export function registerHealthService(router: GrpcRouter, status: ServingStatus)
       try {
         req = decodeRequest(HealthCheckRequest, bytes);
       } catch (err) {
-        call.end(asGrpcError(err));
+        call.end(toGrpcError(err));
         return;
       }
       if (req.service !== ALL_SERVICES) {

@@ -1,9 +1,9 @@
 // The client port's HTTP side: /health, /livez, /readyz, /version and etcd's JSON
 // gateway under /v3/ (and the older /v3beta/ prefix).
+import { toGrpcError } from './errors.js';
 import type { HttpRequestLike, HttpResponseLike } from './listener.js';
 import { GrpcCode, GrpcError } from './grpc/status.js';
 import type { CallContext } from './grpc/server.js';
-import { asGrpcError } from './grpc/server.js';
 import type { AnyUnaryMethod } from './method.js';
 import { goJsonSyntaxError, parseJsonLossless, serveGatewayStream, type GatewayStream } from './gateway-stream.js';
 import type { StreamSlots } from './stream-slots.js';
@@ -163,7 +163,7 @@ async function serveGateway(method: AnyUnaryMethod, req: Req, res: Res, maxReque
     const response = await method.handle(request, raw, ctx);
     send(res, 200, 'application/json', JSON.stringify(method.response.toJSON(response)));
   } catch (err) {
-    const g = asGrpcError(err);
+    const g = toGrpcError(err);
     const payload = JSON.stringify({ error: g.message, message: g.message, code: g.code });
     send(res, HTTP_STATUS_BY_CODE[g.code] ?? 500, 'application/json', payload);
   } finally {

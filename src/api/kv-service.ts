@@ -11,13 +11,13 @@ import {
   TxnRequest,
   TxnResponse,
 } from '../proto/etcdserverpb.js';
-import type { EtcdServer } from '../server/server.js';
-import { mapErrors } from '../server/errors.js';
+import type { AuthPort, KvPort } from '../server/ports.js';
+import { mapErrors } from './errors.js';
 import { unaryMethod, type AnyUnaryMethod } from './method.js';
 import { callerOf } from './identity.js';
 import { checkDeleteRequest, checkPutRequest, checkRangeRequest, checkTxnRequest } from './validate.js';
 
-export function kvMethods(server: EtcdServer): AnyUnaryMethod[] {
+export function kvMethods(server: KvPort & AuthPort): AnyUnaryMethod[] {
   return [
     unaryMethod({
       path: '/etcdserverpb.KV/Range',

@@ -12,14 +12,13 @@ import {
   LeaseTimeToLiveRequest,
   LeaseTimeToLiveResponse,
 } from '../proto/etcdserverpb.js';
-import type { EtcdServer } from '../server/server.js';
-import { mapErrors, toGrpcError } from '../server/errors.js';
+import type { AuthPort, LeasePort } from '../server/ports.js';
+import { mapErrors, toGrpcError } from './errors.js';
 import type { GrpcRouter } from './grpc/server.js';
-import { asGrpcError } from './grpc/server.js';
 import { decodeRequest, unaryMethod, type AnyUnaryMethod } from './method.js';
 import { callerOf } from './identity.js';
 
-export function leaseMethods(server: EtcdServer): AnyUnaryMethod[] {
+export function leaseMethods(server: LeasePort & AuthPort): AnyUnaryMethod[] {
   return [
     unaryMethod({
       path: '/etcdserverpb.Lease/LeaseGrant',
@@ -37,7 +36,7 @@ export function leaseMethods(server: EtcdServer): AnyUnaryMethod[] {
         mapErrors(
           Promise.resolve().then(() => {
             const caller = callerOf(server, ctx);
-            if (server.auth.enabled && !caller) server.auth.checkAdmin(caller); // no identity: refused
+            if (server.authEnabled && !caller) server.checkAdmin(caller); // no identity: refused
             return server.leaseRevoke(req, raw, caller);
           }),
         ),
@@ -60,7 +59,7 @@ export function leaseMethods(server: EtcdServer): AnyUnaryMethod[] {
 }
 
 /** One renewal, as the keep-alive stream (and the gateway's keepalive) answer it. */
-export async function keepAliveOnce(server: EtcdServer, req: LeaseKeepAliveRequest): Promise<LeaseKeepAliveResponse> {
+export async function keepAliveOnce(server: LeasePort, req: LeaseKeepAliveRequest): Promise<LeaseKeepAliveResponse> {
   const ttl = await server.leaseRenew(req.ID);
   return { header: server.header(server.revision), ID: req.ID, TTL: ttl };
 }
@@ -69,7 +68,7 @@ export async function keepAliveOnce(server: EtcdServer, req: LeaseKeepAliveReque
  * LeaseKeepAlive: each request renews one lease and is answered in order (a follower's
  * renewals go to the leader, so answers are chained to keep their order).
  */
-export function registerLeaseStreams(router: GrpcRouter, server: EtcdServer): void {
+export function registerLeaseStreams(router: GrpcRouter, server: LeasePort): void {
   router.stream('/etcdserverpb.Lease/LeaseKeepAlive', (call) => {
     let chain: Promise<void> = Promise.resolve();
     call.onMessage = (bytes) => {
@@ -77,13 +76,13 @@ export function registerLeaseStreams(router: GrpcRouter, server: EtcdServer): vo
       try {
         req = decodeRequest(LeaseKeepAliveRequest, bytes);
       } catch (err) {
-        call.end(asGrpcError(err));
+        call.end(toGrpcError(err));
         return;
       }
       chain = chain.then(() =>
         keepAliveOnce(server, req).then(
           (resp) => void call.send(LeaseKeepAliveResponse.encode(resp)),
-          (err) => call.end(asGrpcError(toGrpcError(err))),
+          (err) => call.end(toGrpcError(err)),
         ),
       );
     };

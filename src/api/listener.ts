@@ -7,7 +7,7 @@ import http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
 import { serveHttp2, type H2ServerStream, type H2Settings } from './h2/index.js';
-import { askForClientCertificate, refuseConnection, refuseUnverified, trustOf } from './tls-context.js';
+import { askForClientCertificate, refuseConnection, refuseUnverified, trustOf } from '../pki/tls-context.js';
 import { RevocationList } from './crl.js';
 
 /** The subset of an HTTP request the HTTP handlers read, over HTTP/1.1 or HTTP/2. */

@@ -15,9 +15,10 @@ import {
   StatusRequest,
   StatusResponse,
 } from '../proto/etcdserverpb.js';
-import { SERVER_VERSION, type EtcdServer } from '../server/server.js';
-import { mapErrors, toGrpcError } from '../server/errors.js';
-import { asGrpcError, type GrpcRouter } from './grpc/server.js';
+import { SERVER_VERSION } from '../server/options.js';
+import type { AuthPort, MaintenancePort } from '../server/ports.js';
+import { mapErrors, toGrpcError } from './errors.js';
+import type { GrpcRouter } from './grpc/server.js';
 import { unaryMethod, type AnyUnaryMethod } from './method.js';
 import { requireAdmin } from './identity.js';
 import { etcdSnapshotStream } from '../snapshot/export.js';
@@ -25,7 +26,7 @@ import { etcdSnapshotStream } from '../snapshot/export.js';
 /** etcd sends snapshots in 32 KiB pieces */
 const SNAPSHOT_CHUNK_BYTES = 32 * 1024;
 
-export function maintenanceMethods(server: EtcdServer): AnyUnaryMethod[] {
+export function maintenanceMethods(server: MaintenancePort & AuthPort): AnyUnaryMethod[] {
   return [
     unaryMethod({
       path: '/etcdserverpb.Maintenance/Status',
@@ -41,7 +42,7 @@ export function maintenanceMethods(server: EtcdServer): AnyUnaryMethod[] {
           raftIndex: server.raftIndex,
           raftTerm: server.raftTerm,
           raftAppliedIndex: server.raftAppliedIndex,
-          errors: server.alarms.get(0).map((a) => `memberID:${a.memberID} alarm:${alarmName(a.alarm)} `),
+          errors: server.alarmList().map((a) => `memberID:${a.memberID} alarm:${alarmName(a.alarm)} `),
           dbSizeInUse: server.dbSizeInUseBytes(),
           isLearner: server.isLearner,
         }),
@@ -51,7 +52,7 @@ export function maintenanceMethods(server: EtcdServer): AnyUnaryMethod[] {
       gatewayPath: '/maintenance/transfer-leadership',
       request: MoveLeaderRequest,
       response: MoveLeaderResponse,
-      handle: (req) => mapErrors(server.cluster.moveLeader(req.targetID).then(() => ({ header: server.header(server.revision) }))),
+      handle: (req) => mapErrors(server.moveLeader(req.targetID).then(() => ({ header: server.header(server.revision) }))),
     }),
     unaryMethod({
       path: '/etcdserverpb.Maintenance/Alarm',
@@ -101,7 +102,7 @@ function alarmName(a: number): string {
  * everything sent, as etcd does. A piece is generated only when the client has taken the
  * previous ones, so a slow reader holds the generator, not memory.
  */
-export function registerMaintenanceStreams(router: GrpcRouter, server: EtcdServer): void {
+export function registerMaintenanceStreams(router: GrpcRouter, server: MaintenancePort & AuthPort): void {
   router.stream('/etcdserverpb.Maintenance/Snapshot', (call) => {
     let started = false;
     let closed = false;
@@ -116,7 +117,7 @@ export function registerMaintenanceStreams(router: GrpcRouter, server: EtcdServe
       try {
         requireAdmin(server, call.ctx);
       } catch (err) {
-        call.end(asGrpcError(toGrpcError(err)));
+        call.end(toGrpcError(err));
         return;
       }
       const waitDrain = (): Promise<void> =>
@@ -129,9 +130,9 @@ export function registerMaintenanceStreams(router: GrpcRouter, server: EtcdServe
   });
 }
 
-type SnapshotCall = { send(m: Uint8Array): boolean; end(e?: ReturnType<typeof asGrpcError>): void; onDrain: () => void };
+type SnapshotCall = { send(m: Uint8Array): boolean; end(e?: ReturnType<typeof toGrpcError>): void; onDrain: () => void };
 
-async function streamSnapshot(server: EtcdServer, call: SnapshotCall, isClosed: () => boolean, waitDrain: () => Promise<void>): Promise<void> {
+async function streamSnapshot(server: MaintenancePort, call: SnapshotCall, isClosed: () => boolean, waitDrain: () => Promise<void>): Promise<void> {
   const { view, revision, ctx } = server.snapshotView();
   try {
     const stream = etcdSnapshotStream(view, ctx);
@@ -151,7 +152,7 @@ async function streamSnapshot(server: EtcdServer, call: SnapshotCall, isClosed: 
     call.send(SnapshotResponse.encode(SnapshotResponse.create({ header, remaining_bytes: 0, blob: sha.digest() })));
     call.end();
   } catch (err) {
-    if (!isClosed()) call.end(asGrpcError(toGrpcError(err)));
+    if (!isClosed()) call.end(toGrpcError(err));
   } finally {
     view.release();
   }

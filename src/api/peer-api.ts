@@ -5,15 +5,15 @@ import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
-import { askForClientCertificate, RefusalLog, secureContextOptions, trustOf, verifyHandshake, watchTlsFiles, type TlsFiles } from './tls-context.js';
+import { askForClientCertificate, RefusalLog, secureContextOptions, trustOf, verifyHandshake, watchTlsFiles, type TlsFiles } from '../pki/tls-context.js';
 import type { ChainTrust } from '../pki/chain-verify.js';
-import { CLUSTER_VERSION, SERVER_VERSION, type EtcdServer } from '../server/server.js';
+import { CLUSTER_VERSION, SERVER_VERSION } from '../server/options.js';
+import type { PeerPort } from '../server/ports.js';
 import type { Logger } from '../pkg/logger.js';
 import { LeaseKeepAliveRequest, LeaseKeepAliveResponse, LeaseTimeToLiveRequest, LeaseTimeToLiveResponse } from '../proto/etcdserverpb.js';
 import { LEASE_RENEW_PATH, LEASE_TTL_PATH, MEMBER_PROMOTE_PATH } from '../peer/lease-forward.js';
 import { PREFACE_BYTES, RAFT_PREFACE, REJECT_BAD_CERT, SNAP_PREFACE } from '../peer/protocol.js';
-import { asGrpcError } from './grpc/server.js';
-import { toGrpcError } from '../server/errors.js';
+import { toGrpcError } from './errors.js';
 import { RevocationList } from './crl.js';
 import { isSecureUrl, unixSocketPath } from '../peer/dialer.js';
 import { serveHttp2 } from './h2/index.js';
@@ -45,7 +45,7 @@ function readBody(req: http.IncomingMessage, maxBytes: number): Promise<Buffer> 
   });
 }
 
-function handler(server: EtcdServer): http.RequestListener {
+function handler(server: PeerPort): http.RequestListener {
   return (req, res) => {
     const path = (req.url ?? '/').split('?')[0]!;
     const reply = (status: number, type: string, body: string | Uint8Array): void => {
@@ -81,7 +81,7 @@ function handler(server: EtcdServer): http.RequestListener {
       const id = BigInt('0x' + path.slice(MEMBER_PROMOTE_PATH.length));
       void server.promoteMember(id).then(
         () => reply(200, 'application/json', '{}'),
-        (err) => reply(412, 'text/plain', asGrpcError(toGrpcError(err)).message),
+        (err) => reply(412, 'text/plain', toGrpcError(err).message),
       );
       return;
     }
@@ -96,7 +96,7 @@ function httpError(res: http.ServerResponse, status: number, text: string, heade
 }
 
 /** etcd's peer hash handler, which the corruption checks of other members call. */
-function serveHashKV(server: EtcdServer, req: http.IncomingMessage, res: http.ServerResponse): void {
+function serveHashKV(server: PeerPort, req: http.IncomingMessage, res: http.ServerResponse): void {
   if (req.method !== 'GET') return httpError(res, 405, 'Method Not Allowed', { Allow: 'GET' });
   void readBody(req, 4096).then(
     (body) => {
@@ -174,7 +174,7 @@ function peerCertAllowed(socket: tls.TLSSocket, t: PeerListenTls): string | unde
   return tls.checkServerIdentity(t.allowedHostname, cert) === undefined ? undefined : failed;
 }
 
-export async function servePeerApi(server: EtcdServer, urls: URL[], logger: Logger, peerTls?: PeerListenTls): Promise<PeerApi> {
+export async function servePeerApi(server: PeerPort, urls: URL[], logger: Logger, peerTls?: PeerListenTls): Promise<PeerApi> {
   const peerHttp = handler(server);
   const h1 = http.createServer({ keepAlive: true }, peerHttp);
   // HTTP/2 (ALPN h2, e.g. curl): gRPC goes to the client API, anything else to the members' endpoints
@@ -200,7 +200,7 @@ export async function servePeerApi(server: EtcdServer, urls: URL[], logger: Logg
       socket.off('data', onData);
       if (raft) {
         socket.setNoDelay(true);
-        server.transport.accept(socket, head);
+        server.acceptPeerStream(socket, head);
         return;
       }
       if (h2 && clientHandlers) {

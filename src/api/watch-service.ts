@@ -2,6 +2,7 @@
 // watchers. Requests (create, cancel, progress) go to the stream's WatchStream; its
 // responses come back in order and are encoded here with the member's header, split
 // into fragments when the watcher asked for that and a response is too large.
+import { toGrpcError } from './errors.js';
 import { makeRange } from '../mvcc/tree-index.js';
 import {
   ResponseHeader,
@@ -10,8 +11,8 @@ import {
   WatchResponse,
   type WatchCreateRequest,
 } from '../proto/etcdserverpb.js';
-import { INVALID_WATCH_ID, type WatchableStore, type WatchCreateOptions, type WatchSink, type WatchStreamLimits, type WatchStreamResponse } from '../mvcc/watchable-store.js';
-import { asGrpcError, type CallContext, type GrpcRouter, type StreamCall } from './grpc/server.js';
+import { INVALID_WATCH_ID, type WatchableStore, type WatchCreateOptions, type WatchSink, type WatchStreamLimits, type WatchStreamResponse } from '../watch/watchable-store.js';
+import type { CallContext, GrpcRouter, StreamCall } from './grpc/server.js';
 import { GrpcCode, GrpcError, goStatusText } from './grpc/status.js';
 import { decodeRequest } from './method.js';
 
@@ -81,7 +82,7 @@ function serveWatch(
     try {
       req = decodeRequest(WatchRequest, bytes);
     } catch (err) {
-      call.end(asGrpcError(err));
+      call.end(toGrpcError(err));
       return;
     }
     if (req.create_request) {
@@ -90,7 +91,7 @@ function serveWatch(
       } catch (err) {
         // etcd answers a refused create with a created-and-canceled response, watch ID -1,
         // whose reason is the whole gRPC status text of the auth error
-        const g = asGrpcError(err);
+        const g = toGrpcError(err);
         const cancelReason = goStatusText(g.code, g.message);
         call.send(WatchResponse.encode(WatchResponse.create({ header: host.header(0), watch_id: -1, created: true, canceled: true, cancel_reason: cancelReason })));
         return;

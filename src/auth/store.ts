@@ -18,34 +18,33 @@ import type * as pb from '../proto/etcdserverpb.js';
 import { AuthErrors } from './errors.js';
 import { AUTH_ACCESS, AuthField, isAuthField, type AuthFieldNumber, type AuthRequests, type AuthResponses, type ClientAuthRequests } from './fields.js';
 import { JwtTokens } from './jwt.js';
-import { keyString, permissionInterval, RangeSet, requestInterval, type KeyInterval } from './range-perms.js';
+import { keyString, requestInterval, type KeyInterval } from './range-perms.js';
 import { DEFAULT_SIMPLE_TOKEN_TTL_SEC, NopTokens, SimpleTokens } from './simple-token.js';
 import { parseAuthTokenOption, type AuthInfo, type TokenConfig, type TokenProvider } from './tokens.js';
+import {
+  asGoBcryptVersion,
+  BCRYPT_MAX_COST,
+  BCRYPT_MIN_COST,
+  bytesEqual,
+  copyBytes,
+  DEFAULT_BCRYPT_COST,
+  DISABLED,
+  ENABLED,
+  ENABLED_KEY,
+  hasRootRole,
+  isValidPermissionRange,
+  REVISION_KEY,
+  ROOT_ROLE,
+  ROOT_USER,
+  userPerms,
+  utf8Compare,
+  type PermKind,
+  type UserPerms,
+} from './records.js';
 
 export type { AuthInfo } from './tokens.js';
 
-export const ROOT_USER = 'root';
-export const ROOT_ROLE = 'root';
-
-/** bcrypt's bounds and etcd's default (--bcrypt-cost) */
-export const BCRYPT_MIN_COST = 4;
-export const BCRYPT_MAX_COST = 31;
-export const DEFAULT_BCRYPT_COST = 10;
-
-/**
- * etcd stores hashes made by Go's bcrypt, which writes the "$2a$" prefix. Our bcrypt binding
- * (pinned to 1.10.7 because later releases lack prebuilt binaries for most platforms, which
- * breaks `npm ci`) writes "$2y$"; for passwords under 255 bytes the two versions compute the
- * same hash, so only the label changes and a snapshot's hashes read the same as etcd's.
- */
-function asGoBcryptVersion(hashed: string): string {
-  return hashed.startsWith('$2y$') || hashed.startsWith('$2b$') ? `$2a$${hashed.slice(4)}` : hashed;
-}
-
-const ENABLED_KEY = Buffer.from('authEnabled');
-const REVISION_KEY = Buffer.from('authRevision');
-const ENABLED = Buffer.from([1]);
-const DISABLED = Buffer.from([0]);
+export { ROOT_USER, ROOT_ROLE, BCRYPT_MIN_COST, BCRYPT_MAX_COST, DEFAULT_BCRYPT_COST, callerFromHeader, tokenFromMetadata } from './records.js';
 
 export interface AuthStoreOptions {
   /** --bcrypt-cost; outside 4..31 falls back to 10 with a warning, as etcd does */
@@ -59,48 +58,6 @@ export interface AuthStoreOptions {
   /** milliseconds since the epoch; injectable for tests */
   clock?: () => number;
   logger?: Logger;
-}
-
-interface UserPerms {
-  read: RangeSet;
-  write: RangeSet;
-}
-
-type PermKind = 'read' | 'write';
-
-function utf8Compare(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-}
-
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
-}
-
-function copyBytes(b: Uint8Array): Uint8Array {
-  return Uint8Array.from(b);
-}
-
-function hasRootRole(u: authpb.User): boolean {
-  return u.roles.includes(ROOT_ROLE);
-}
-
-/** etcd 3.5's isValidPermissionRange: a key, and an end after it or open ("\0..."). */
-function isValidPermissionRange(key: Uint8Array, rangeEnd: Uint8Array): boolean {
-  if (key.length === 0) return false;
-  if (rangeEnd.length === 0) return true;
-  if (Buffer.compare(Buffer.from(key), Buffer.from(rangeEnd)) < 0) return true;
-  return rangeEnd[0] === 0;
-}
-
-/** The caller recorded in a log entry's header (etcd's RequestHeader.username/auth_revision). */
-export function callerFromHeader(h: { username: string; authRevision: number }): AuthInfo | undefined {
-  return h.username === '' && h.authRevision === 0 ? undefined : { username: h.username, revision: h.authRevision };
-}
-
-/** The token of a call: gRPC metadata `token`, or the gateway's `authorization` header. */
-export function tokenFromMetadata(md: Record<string, string | string[] | undefined>): string | undefined {
-  const v = md['token'] ?? md['authorization'];
-  return Array.isArray(v) ? v[0] : v;
 }
 
 export class AuthStore {
@@ -241,8 +198,7 @@ export class AuthStore {
   }
 
   private async hashPassword(password: string): Promise<string> {
-    const hashed = asGoBcryptVersion(await bcryptHash(password, this.bcryptCost));
-    return Buffer.from(hashed, 'utf8').toString('base64');
+    return Buffer.from(asGoBcryptVersion(await bcryptHash(password, this.bcryptCost)), 'utf8').toString('base64');
   }
 
   /** etcd's CheckPassword, then the token prefix to propose. */
@@ -264,7 +220,7 @@ export class AuthStore {
   /**
    * Applies one auth request from the log, as the user in the entry's header
    * (`caller`, see callerFromHeader). Returns the response without a header, or throws a
-   * GrpcError; a throw leaves no trace in memory or the backend. `entryIndex` is the log
+   * domain error (AuthError); a throw leaves no trace in memory or the backend. `entryIndex` is the log
    * index of the entry (it ends simple tokens, as in etcd).
    */
   apply<F extends AuthFieldNumber>(field: F, request: AuthRequests[F], caller: AuthInfo | undefined, entryIndex?: number): AuthResponses[F];
@@ -642,19 +598,7 @@ export class AuthStore {
 
   private permsOf(name: string, user: authpb.User): UserPerms {
     let perms = this.permCache.get(name);
-    if (perms) return perms;
-    const read: KeyInterval[] = [];
-    const write: KeyInterval[] = [];
-    for (const roleName of user.roles) {
-      for (const p of this.roles.get(roleName)?.keyPermission ?? []) {
-        const iv = permissionInterval(p.key, p.range_end);
-        if (!iv) continue;
-        if (p.permType === authpb.Permission_Type.READ || p.permType === authpb.Permission_Type.READWRITE) read.push(iv);
-        if (p.permType === authpb.Permission_Type.WRITE || p.permType === authpb.Permission_Type.READWRITE) write.push(iv);
-      }
-    }
-    perms = { read: RangeSet.of(read), write: RangeSet.of(write) };
-    this.permCache.set(name, perms);
+    if (!perms) this.permCache.set(name, (perms = userPerms(user, (role) => this.roles.get(role))));
     return perms;
   }
 }

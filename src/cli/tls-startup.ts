@@ -8,7 +8,7 @@
 // certificate is only warned about: clients may reach the member by another name.
 import path from 'node:path';
 import type { Config } from '../config/index.js';
-import type { TlsFiles } from '../api/tls-context.js';
+import type { TlsFiles } from '../pki/tls-context.js';
 import type { Logger } from '../pkg/logger.js';
 import type { TlsProblem, TlsUsage } from '../pki/index.js';
 

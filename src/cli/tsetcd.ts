@@ -6,7 +6,7 @@ import { parseUrlsMap } from '../config/urls.js';
 import { createLogger, type Logger, type LogLevel } from '../pkg/logger.js';
 import { EtcdServer, SERVER_VERSION, type ServerOptions } from '../server/server.js';
 import { serveClientApi, serveMetricsApi } from '../api/client-api.js';
-import { secureContextOptions, watchTlsFiles } from '../api/tls-context.js';
+import { secureContextOptions, watchTlsFiles } from '../pki/tls-context.js';
 import type { PeerTlsOptions } from '../peer/dialer.js';
 import { startupTls, type StartupTls } from './tls-startup.js';
 import { servePeerApi } from '../api/peer-api.js';

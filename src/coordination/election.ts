@@ -14,14 +14,19 @@ import {
 import type { KeyValue } from '../proto/mvccpb.js';
 import type { LeaderKey } from '../proto/v3electionpb.js';
 import { keyString } from '../mvcc/tree-index.js';
-import { GrpcCode, GrpcError } from '../api/grpc/status.js';
 import { LocalKv, prefixEnd } from './kv-client.js';
 import { acquire } from './mutex.js';
 
-// clientv3/concurrency's errors, which etcd returns unchanged (status Unknown)
-export const errNotLeader = (): GrpcError => new GrpcError(GrpcCode.Unknown, 'election: not leader');
-export const errNoLeader = (): GrpcError => new GrpcError(GrpcCode.Unknown, 'election: no leader');
-export const errMissingLeaderKey = (): GrpcError => new GrpcError(GrpcCode.Unknown, '"leader" field must be provided');
+/** clientv3/concurrency's errors, which etcd returns unchanged (the API edge answers Unknown with the text) */
+export class ElectionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ElectionError';
+  }
+}
+export const errNotLeader = (): ElectionError => new ElectionError('election: not leader');
+export const errNoLeader = (): ElectionError => new ElectionError('election: no leader');
+export const errMissingLeaderKey = (): ElectionError => new ElectionError('"leader" field must be provided');
 
 const prefixOf = (name: Uint8Array): string => `${Buffer.from(name).toString()}/`;
 

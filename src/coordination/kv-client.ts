@@ -13,12 +13,12 @@ import {
   type TxnResponse,
 } from '../proto/etcdserverpb.js';
 import type { KeyValue } from '../proto/mvccpb.js';
-import type { EtcdServer } from '../server/server.js';
+import type { KvPort } from '../server/ports.js';
 import type { Change } from '../mvcc/store.js';
 import { keyString } from '../mvcc/tree-index.js';
 
 export class LocalKv {
-  constructor(readonly server: EtcdServer) {}
+  constructor(readonly server: KvPort) {}
 
   txn(t: TxnRequest): Promise<TxnResponse> {
     return this.server.txn(t, TxnRequest.encode(t));

@@ -8,6 +8,7 @@
 // - With auth enabled, nothing under /api/ but login and session answers without one.
 // - State-changing calls need the X-Tsetcd-Dashboard header, which a cross-site form or
 //   script cannot send without a CORS preflight this server never grants.
+import { toGrpcError } from '../api/errors.js';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -18,9 +19,9 @@ import type { EtcdServer } from '../server/server.js';
 import type { Logger } from '../pkg/logger.js';
 import { clientServices, type ClientServices } from '../api/client-api.js';
 import type { AnyUnaryMethod, Codec } from '../api/method.js';
-import { asGrpcError, type CallContext } from '../api/grpc/server.js';
+import type { CallContext } from '../api/grpc/server.js';
 import { GrpcCode, GrpcError } from '../api/grpc/status.js';
-import { secureContextOptions, type TlsFiles } from '../api/tls-context.js';
+import { secureContextOptions, type TlsFiles } from '../pki/tls-context.js';
 import { SnapshotResponse, WatchRequest, WatchResponse } from '../proto/etcdserverpb.js';
 import { openInProcessStream } from './stream.js';
 
@@ -150,7 +151,7 @@ function dashboardHandler(server: EtcdServer, services: ClientServices, assets: 
     if (pathname === '/api/login') return void login(server, authenticate, req, res);
     if (pathname === '/api/logout') return logout(req, res);
     if (pathname === '/api/session') return session(server, caller, res);
-    if (server.auth.enabled && !server.auth.authInfo(caller.token, caller.commonName)) {
+    if (server.authEnabled && !server.authInfo(caller.token, caller.commonName)) {
       return sendJson(res, 401, { error: 'etcdserver: user name is empty', code: GrpcCode.Unauthenticated });
     }
     const method = unary.get(pathname);
@@ -215,7 +216,7 @@ function sendText(res: Res, status: number, text: string): void {
 }
 
 function sendError(res: Res, err: unknown): void {
-  const g = asGrpcError(err);
+  const g = toGrpcError(err);
   sendJson(res, STATUS_BY_CODE[g.code] ?? 500, { error: g.message, code: g.code });
 }
 
@@ -267,7 +268,7 @@ function cookieHeader(req: Req, value: string, maxAgeSec: number): string {
 async function login(server: EtcdServer, authenticate: AnyUnaryMethod, req: Req, res: Res): Promise<void> {
   try {
     const body = (await readJson(req)) as { name?: unknown; password?: unknown };
-    if (!server.auth.enabled) return sendJson(res, 200, { authEnabled: false });
+    if (!server.authEnabled) return sendJson(res, 200, { authEnabled: false });
     const request = fromJson(authenticate.request, { name: String(body.name ?? ''), password: String(body.password ?? '') });
     const response = (await authenticate.handle(request, authenticate.request.encode(request), callContext(authenticate.path, {}, new AbortController().signal))) as {
       token: string;
@@ -286,12 +287,12 @@ function logout(req: Req, res: Res): void {
 
 /** Who the browser is: answers 401 when auth is on and it has no valid identity. */
 function session(server: EtcdServer, caller: Caller, res: Res): void {
-  if (!server.auth.enabled) return sendJson(res, 200, { authEnabled: false, user: null, root: true });
-  const info = server.auth.authInfo(caller.token, caller.commonName);
+  if (!server.authEnabled) return sendJson(res, 200, { authEnabled: false, user: null, root: true });
+  const info = server.authInfo(caller.token, caller.commonName);
   if (!info) return sendJson(res, 401, { authEnabled: true, user: null, error: 'etcdserver: user name is empty' });
   let root = true;
   try {
-    server.auth.checkAdmin(info);
+    server.checkAdmin(info);
   } catch {
     root = false;
   }

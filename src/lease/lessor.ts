@@ -6,7 +6,7 @@
 import type { Backend } from '../backend/backend.js';
 import type { LeaseAttachments } from '../mvcc/store.js';
 import { ExpiryHeap } from './expiry-heap.js';
-import { monotonicMs } from '../pkg/clock.js';
+import { systemClock, type Clock, type Timer } from '../pkg/clock.js';
 
 /** etcd's limit on a lease TTL, in seconds */
 export const MAX_LEASE_TTL_SEC = 9_000_000_000;
@@ -35,18 +35,18 @@ export interface LessorClock {
   clearTimer(): void;
 }
 
-export function realLessorClock(): LessorClock {
-  let t: NodeJS.Timeout | undefined;
+/** The lessor's view of the member's clock: one timer, re-armed as the earliest expiry moves. */
+export function lessorClock(clock: Clock): LessorClock {
+  let t: Timer | undefined;
   return {
     // monotonic: a change of the system time must not expire or prolong a lease
-    now: monotonicMs,
+    now: () => clock.nowMs(),
     setTimer(atMs, fn) {
-      if (t) clearTimeout(t);
-      t = setTimeout(fn, Math.max(0, atMs - monotonicMs()));
-      t.unref();
+      t?.cancel();
+      t = clock.after(atMs - clock.nowMs(), fn);
     },
     clearTimer() {
-      if (t) clearTimeout(t);
+      t?.cancel();
       t = undefined;
     },
   };
@@ -71,7 +71,7 @@ export class Lessor implements LeaseAttachments {
     private readonly backend: Backend,
     private readonly opts: LessorOptions,
   ) {
-    this.clock = opts.clock ?? realLessorClock();
+    this.clock = opts.clock ?? lessorClock(systemClock);
   }
 
   get minTtlSec(): number {

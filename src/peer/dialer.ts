@@ -7,8 +7,17 @@ import https from 'node:https';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
-import { verifyHandshake } from '../api/tls-context.js';
+import { verifyHandshake } from '../pki/tls-context.js';
 import { chainTrustFrom, type ChainTrust } from '../pki/chain-verify.js';
+import { systemClock } from '../pkg/clock.js';
+
+/** The peer's certificate failed our checks after the handshake (not a network failure). */
+export class CertificateRefusedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CertificateRefusedError';
+  }
+}
 
 export interface PeerTlsOptions {
   cert: Buffer;
@@ -46,15 +55,15 @@ export function dial(url: string, tlsOpts: PeerTlsOptions | undefined, timeoutMs
   return new Promise((resolve, reject) => {
     let socket: net.Socket;
     const onError = (err: Error): void => {
-      clearTimeout(timer);
+      timer.cancel();
       socket.destroy();
       reject(err);
     };
-    const timer = setTimeout(() => onError(new Error(`dial ${url}: timed out after ${timeoutMs} ms`)), timeoutMs);
+    const timer = systemClock.after(timeoutMs, () => onError(new Error(`dial ${url}: timed out after ${timeoutMs} ms`)));
     if (isSecureUrl(u)) {
       if (!tlsOpts) {
         reject(new Error(`dial ${url}: https peer URL without peer TLS configured`));
-        clearTimeout(timer);
+        timer.cancel();
         return;
       }
       const opts = tlsOpts;
@@ -64,15 +73,15 @@ export function dial(url: string, tlsOpts: PeerTlsOptions | undefined, timeoutMs
       socket = s;
       s.once('secureConnect', () => {
         const problem = opts.verify ? serverCertProblem(s, host, opts.ca) : null;
-        if (problem !== null) return onError(new Error(`TLS: refused the certificate of ${url}: ${problem}`));
-        clearTimeout(timer);
+        if (problem !== null) return onError(new CertificateRefusedError(`TLS: refused the certificate of ${url}: ${problem}`));
+        timer.cancel();
         socket.off('error', onError);
         resolve(socket);
       });
     } else {
       socket = net.connect(where);
       socket.once('connect', () => {
-        clearTimeout(timer);
+        timer.cancel();
         socket.off('error', onError);
         resolve(socket);
       });
@@ -142,7 +151,7 @@ export class PeerHttpsAgent extends https.Agent {
     const socket = tls.connect({ ...(options as tls.ConnectionOptions), host, rejectUnauthorized: false });
     socket.once('secureConnect', () => {
       const problem = verify ? serverCertProblem(socket, host, ca) : null;
-      if (problem !== null) socket.destroy(new Error(`TLS: refused the certificate of ${host}:${String(options.port)}: ${problem}`));
+      if (problem !== null) socket.destroy(new CertificateRefusedError(`TLS: refused the certificate of ${host}:${String(options.port)}: ${problem}`));
     });
     return socket;
   }

@@ -11,7 +11,8 @@
 // line per change of state (up, unreachable for a reason, refused for a reason), not one
 // per attempt.
 import type net from 'node:net';
-import { dial, type PeerTlsOptions } from './dialer.js';
+import { systemClock, type Clock, type Timer } from '../pkg/clock.js';
+import { CertificateRefusedError, dial, type PeerTlsOptions } from './dialer.js';
 import { BAD_CERT_TEXT, encodeHello, frameAll, MAX_REJECT_REASON_BYTES, RAFT_PREFACE, REJECT_BAD_CERT, REJECT_REMOVED, REJECT_WITH_REASON, type Hello } from './protocol.js';
 
 /** queued messages per peer before new ones are dropped (etcd buffers 4096 per stream) */
@@ -58,14 +59,8 @@ function goDialError(err: unknown): string {
   }
 }
 
-/** Time and randomness, injected so tests can pin the backoff. */
-export interface PeerStreamClock {
-  nowMs(): number;
-  /** uniform in [0, 1) */
-  random(): number;
-}
-
-const realClock: PeerStreamClock = { nowMs: () => Date.now(), random: () => Math.random() };
+/** Time, timers and randomness: the member's clock, injected so tests can pin the backoff. */
+export type PeerStreamClock = Pick<Clock, 'nowMs' | 'random' | 'after'>;
 
 /** The next backoff after a failure, and the delay to wait now: half fixed, half random. */
 export function nextBackoff(backoffMs: number, capMs: number, random: () => number): { backoffMs: number; delayMs: number } {
@@ -84,8 +79,8 @@ export class PeerStream {
   private backoffMs = BASE_BACKOFF_MS;
   private nextDialAtMs = 0;
   private closed = false;
-  private redialTimer: NodeJS.Timeout | undefined;
-  private stableTimer: NodeJS.Timeout | undefined;
+  private redialTimer: Timer | undefined;
+  private stableTimer: Timer | undefined;
   /** the state last logged: 'up', 'unreachable: why' or 'refused: why' */
   private loggedState = '';
   /** the last stream closed before it proved stable (e.g. the peer refused our certificate) */
@@ -96,7 +91,7 @@ export class PeerStream {
     private readonly hello: Hello,
     private readonly tlsOpts: PeerTlsOptions | undefined,
     private readonly events: PeerStreamEvents,
-    private readonly clock: PeerStreamClock = realClock,
+    private readonly clock: PeerStreamClock = systemClock,
   ) {}
 
   setUrls(urls: string[]): void {
@@ -115,18 +110,17 @@ export class PeerStream {
     if (this.loggedState.startsWith('refused:')) return;
     this.backoffMs = BASE_BACKOFF_MS;
     this.nextDialAtMs = 0;
-    if (this.redialTimer) clearTimeout(this.redialTimer);
+    this.redialTimer?.cancel();
     this.redialTimer = undefined;
     this.connect();
   }
 
   private scheduleRedial(): void {
     if (this.closed || this.redialTimer) return;
-    this.redialTimer = setTimeout(() => {
+    this.redialTimer = this.clock.after(this.nextDialAtMs - this.clock.nowMs(), () => {
       this.redialTimer = undefined;
       if (!this.socket) this.connect();
-    }, Math.max(0, this.nextDialAtMs - this.clock.nowMs()));
-    this.redialTimer.unref();
+    });
   }
 
   get connected(): boolean {
@@ -178,7 +172,7 @@ export class PeerStream {
       },
       (err: Error) => {
         this.connecting = false;
-        this.failed(err.message.startsWith('TLS:') ? `refused: ${err.message}` : `unreachable: ${goDialError(err)}`);
+        this.failed(err instanceof CertificateRefusedError ? `refused: ${err.message}` : `unreachable: ${goDialError(err)}`);
         this.dropQueue();
       },
     );
@@ -206,14 +200,13 @@ export class PeerStream {
     this.socket = socket;
     // after a refusal or a stream cut at once, "up" is believed only once the stream has lasted
     if (!this.loggedState.startsWith('refused:') && !this.lastCloseWasShort) this.logState('up');
-    this.stableTimer = setTimeout(() => {
+    this.stableTimer = this.clock.after(STABLE_AFTER_MS, () => {
       this.stableTimer = undefined;
       this.backoffMs = BASE_BACKOFF_MS;
       this.lastCloseWasShort = false;
       this.failureLogged = false;
       if (this.socket === socket) this.logState('up');
-    }, STABLE_AFTER_MS);
-    this.stableTimer.unref();
+    });
     this.events.onActive();
     this.flush();
   }
@@ -273,7 +266,7 @@ export class PeerStream {
   private onClose(socket: net.Socket, connectedAtMs: number, refusal: Buffer | undefined, error: string): void {
     if (this.socket !== socket) return;
     this.socket = undefined;
-    if (this.stableTimer) clearTimeout(this.stableTimer);
+    this.stableTimer?.cancel();
     this.stableTimer = undefined;
     this.events.onUnreachable();
     if (this.closed) return;
@@ -295,8 +288,8 @@ export class PeerStream {
 
   close(): void {
     this.closed = true;
-    if (this.redialTimer) clearTimeout(this.redialTimer);
-    if (this.stableTimer) clearTimeout(this.stableTimer);
+    this.redialTimer?.cancel();
+    this.stableTimer?.cancel();
     this.redialTimer = undefined;
     this.queue = [];
     this.socket?.destroy();

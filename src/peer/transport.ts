@@ -4,8 +4,9 @@ import fs from 'node:fs';
 import type net from 'node:net';
 import path from 'node:path';
 import { dial, type PeerTlsOptions } from './dialer.js';
-import { PeerStream, type PeerStreamClock } from './peer-stream.js';
-import { RefusalLog } from '../api/tls-context.js';
+import { PeerStream } from './peer-stream.js';
+import { destroyWhenIdle, systemClock, type Clock, type Timer } from '../pkg/clock.js';
+import { RefusalLog } from '../pki/tls-context.js';
 import { decodeHello, encodeHello, FrameReader, HELLO_BYTES, MAX_FRAME_BYTES, MAX_REJECT_REASON_BYTES, PREFACE_BYTES, RAFT_PREFACE, REJECT_REMOVED, REJECT_WITH_REASON, SNAP_PREFACE } from './protocol.js';
 
 /** A snapshot connection that moves no bytes for this long is given up. */
@@ -22,8 +23,8 @@ export interface TransportOptions {
   localId: bigint;
   clusterId: () => bigint;
   tls?: PeerTlsOptions;
-  /** time and randomness for the streams' backoff (tests pin them) */
-  clock?: PeerStreamClock;
+  /** the member's clock: time, timers and randomness for the streams' backoff (tests pin them) */
+  clock?: Clock;
   /** where received snapshot files are written before they are applied */
   snapshotDir: string;
   logger: TransportLogger;
@@ -48,9 +49,12 @@ export interface TransportOptions {
  */
 class PartitionFailpoint {
   private cut = new Set<bigint>();
-  private timer: NodeJS.Timeout | undefined;
+  private timer: Timer | undefined;
 
-  constructor(private readonly file: string | undefined) {
+  constructor(
+    private readonly file: string | undefined,
+    clock: Clock,
+  ) {
     if (!file) return;
     const read = (): void => {
       try {
@@ -61,8 +65,7 @@ class PartitionFailpoint {
       }
     };
     read();
-    this.timer = setInterval(read, 100);
-    this.timer.unref();
+    this.timer = clock.every(100, read);
   }
 
   blocks(id: bigint): boolean {
@@ -70,13 +73,16 @@ class PartitionFailpoint {
   }
 
   close(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.timer?.cancel();
   }
 }
 
 export class PeerTransport {
   private readonly streams = new Map<bigint, PeerStream>();
-  private readonly partition = new PartitionFailpoint(process.env['TSETCD_FAILPOINT_PARTITION_FILE']);
+  private readonly partition: PartitionFailpoint;
+  private readonly clock: Clock;
+  /** told when a stream to a peer comes up (the member's initial election tick advance waits on it) */
+  private readonly activeListeners = new Set<() => void>();
   private readonly active = new Map<bigint, number>();
   private readonly incoming = new Set<net.Socket>();
   /** accepted message streams by sending member, so a removed member's can be closed */
@@ -85,6 +91,8 @@ export class PeerTransport {
   private readonly refusals: RefusalLog;
 
   constructor(private readonly opts: TransportOptions) {
+    this.clock = opts.clock ?? systemClock;
+    this.partition = new PartitionFailpoint(process.env['TSETCD_FAILPOINT_PARTITION_FILE'], this.clock);
     this.refusals = new RefusalLog((msg, fields) => opts.logger.warn(msg, fields));
     fs.mkdirSync(opts.snapshotDir, { recursive: true, mode: 0o700 });
   }
@@ -97,13 +105,22 @@ export class PeerTransport {
     }
     const stream = new PeerStream(urls, { clusterId: this.opts.clusterId(), from: this.opts.localId, to: id }, this.opts.tls, {
       onUnreachable: () => this.opts.onUnreachable(id),
-      onActive: () => this.active.set(id, Date.now()),
+      onActive: () => {
+        this.active.set(id, this.clock.wallMs());
+        for (const l of this.activeListeners) l();
+      },
       onRemoved: () => this.opts.onRemovedFromCluster(),
       log: (msg, fields) => this.opts.logger.info(msg, fields),
       warn: (msg, fields) => this.opts.logger.warn(msg, fields),
-    }, this.opts.clock);
+    }, this.clock);
     this.streams.set(id, stream);
     if (!this.partition.blocks(id)) stream.start();
+  }
+
+  /** Calls `listener` each time a stream to a peer comes up; returns the unsubscribe function. */
+  onPeerActive(listener: () => void): () => void {
+    this.activeListeners.add(listener);
+    return () => void this.activeListeners.delete(listener);
   }
 
   /** Peers that have a connected stream from us (etcd's active peers). */
@@ -156,7 +173,7 @@ export class PeerTransport {
         socket.write(Buffer.concat([SNAP_PREFACE, encodeHello({ clusterId: this.opts.clusterId(), from: this.opts.localId, to }), head]));
         const sock = socket;
         // a receiver that stops reading or never answers must not hold up the next try
-        sock.setTimeout(SNAPSHOT_IDLE_TIMEOUT_MS, () => sock.destroy(new Error(`no progress for ${SNAPSHOT_IDLE_TIMEOUT_MS / 1000}s`)));
+        destroyWhenIdle(sock, SNAPSHOT_IDLE_TIMEOUT_MS, () => new Error(`no progress for ${SNAPSHOT_IDLE_TIMEOUT_MS / 1000}s`));
         await new Promise<void>((resolve, reject) => {
           const rs = fs.createReadStream(file);
           rs.on('error', reject);
@@ -224,7 +241,7 @@ export class PeerTransport {
       }
       try {
         if (isSnapshot) {
-          snap ??= new SnapshotReceiver(this.opts.snapshotDir, hello.from, (msg, file) => {
+          snap ??= new SnapshotReceiver(this.opts.snapshotDir, hello.from, this.clock.wallMs(), (msg, file) => {
             socket.write(Buffer.from([1]));
             this.opts.onSnapshot(hello!.from, msg, file);
           });
@@ -280,9 +297,10 @@ class SnapshotReceiver {
   constructor(
     dir: string,
     from: bigint,
+    startedWallMs: number,
     private readonly onComplete: (message: Uint8Array, file: string) => void,
   ) {
-    this.file = path.join(dir, `incoming-${from.toString(16)}-${Date.now()}.db`);
+    this.file = path.join(dir, `incoming-${from.toString(16)}-${startedWallMs}.db`);
   }
 
   push(chunk: Buffer): void {

@@ -3,26 +3,23 @@
 // that proposed it, if that member is waiting.
 import { EntryType, type Entry } from '../raft/types.js';
 import {
-  CompactionRequest,
-  DeleteRangeRequest,
-  LeaseGrantRequest,
-  LeaseRevokeRequest,
-  PutRequest,
-  RangeRequest,
-  TxnRequest,
+  type CompactionRequest,
+  type LeaseGrantRequest,
+  type LeaseRevokeRequest,
+  type TxnRequest,
   type CompactionResponse,
   type LeaseGrantResponse,
   type LeaseRevokeResponse,
 } from '../proto/etcdserverpb.js';
 import { LeaseError, type Lessor } from '../lease/lessor.js';
-import { AlarmRequest, AlarmRequest_AlarmAction, AlarmType, type AlarmResponse } from '../proto/etcdserverpb.js';
+import { AlarmRequest_AlarmAction, AlarmType, type AlarmRequest, type AlarmResponse } from '../proto/etcdserverpb.js';
 import type { AlarmStore } from './alarms.js';
-import { AUTH_CODECS, callerFromHeader, isAuthField, type AuthStore } from '../auth/index.js';
+import { callerFromHeader, type AuthInfo, type AuthStore } from '../auth/index.js';
 import type { MvccStore } from '../mvcc/store.js';
 import type { Change } from '../mvcc/store.js';
 import { applyDeleteRange, applyPut, applyRange, applyTxn, isTxnReadOnly, type LeaseLookup, type ReadView } from './kv-apply.js';
 import { decodeRaftRequest, RaftRequestField } from './raft-request.js';
-import { decodeMemberAttributes } from './internal-records.js';
+import { decodeProposal, isAuthProposal, type AnyMemberProposal, type AnyProposal } from './proposal-types.js';
 import type { Membership } from './membership.js';
 import { Errors } from './errors.js';
 
@@ -46,6 +43,14 @@ export interface ApplyContext {
   onChanges?: (changes: Change[], rev: number) => void;
 }
 
+/** An entry this member cannot apply at all (a bug, or a newer member's log): it stops the member instead of answering a client. */
+export class UnappliableEntryError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnappliableEntryError';
+  }
+}
+
 export function storeView(store: MvccStore): ReadView {
   return {
     range: (range, opts) => store.range(range, opts),
@@ -58,71 +63,76 @@ export function storeView(store: MvccStore): ReadView {
   };
 }
 
-/** Applies one entry. Must run inside a backend write transaction. */
-export function applyEntry(entry: Entry, ctx: ApplyContext, decoded?: unknown): ApplyOutcome {
-  if (entry.type === EntryType.ConfChange) throw new Error(`apply: entry ${entry.index} is a configuration change; the member applies those`);
+/**
+ * Applies one entry. Must run inside a backend write transaction. `pending` is the request
+ * as its proposer on this member decoded it (used when it is the entry's own field, so the
+ * bytes are not decoded twice).
+ */
+export function applyEntry(entry: Entry, ctx: ApplyContext, pending?: AnyProposal): ApplyOutcome {
+  if (entry.type === EntryType.ConfChange) throw new UnappliableEntryError(`apply: entry ${entry.index} is a configuration change; the member applies those`);
   if (entry.data.length === 0) return { id: 0 }; // a new leader's empty entry
   const req = decodeRaftRequest(entry.data);
   const id = req.header.id;
   try {
-    if (isAuthField(req.field)) {
-      const codec = AUTH_CODECS[req.field] as { request: { decode(b: Uint8Array): unknown } };
-      return { id, response: ctx.auth.apply(req.field, decoded ?? codec.request.decode(req.body), callerFromHeader(req.header), entry.index) };
-    }
+    const p = pending?.field === req.field ? pending : decodeProposal(req.field, req.body);
+    if (!p) throw new UnappliableEntryError(`apply: entry ${entry.index} carries request field ${req.field} this member cannot apply`);
+    if (isAuthProposal(p)) return { id, response: ctx.auth.apply(p.field, p.request, callerFromHeader(req.header), entry.index) };
     const caller = ctx.auth.enabled ? callerFromHeader(req.header) : undefined;
-    switch (req.field) {
-      case RaftRequestField.alarm:
-        return { id, response: applyAlarm(ctx, (decoded as AlarmRequest) ?? AlarmRequest.decode(req.body)) };
-      case RaftRequestField.put: {
-        corrupted(ctx);
-        capped(ctx);
-        const p = (decoded as PutRequest) ?? PutRequest.decode(req.body);
-        if (ctx.auth.enabled) ctx.auth.checkPut(caller, p.key, p.prev_kv, p.lease !== 0n ? ctx.lessor.lookup(p.lease)?.keys : undefined);
-        return { id, response: writeOnce(ctx, (txn) => applyPut(txn, p, ctx.leases)) };
-      }
-      case RaftRequestField.deleteRange: {
-        corrupted(ctx);
-        const d = (decoded as DeleteRangeRequest) ?? DeleteRangeRequest.decode(req.body);
-        if (ctx.auth.enabled) ctx.auth.checkDeleteRange(caller, d.key, d.range_end, d.prev_kv);
-        return { id, response: writeOnce(ctx, (txn) => applyDeleteRange(txn, d)) };
-      }
-      case RaftRequestField.txn: {
-        corrupted(ctx);
-        const t = (decoded as TxnRequest) ?? TxnRequest.decode(req.body);
-        if (ctx.alarms.has(AlarmType.NOSPACE) && !isTxnReadOnly(t)) throw Errors.noSpace();
-        if (ctx.auth.enabled) ctx.auth.checkTxn(caller, t, (lease) => ctx.lessor.lookup(lease)?.keys);
-        return { id, response: applyTxnEntry(ctx, t) };
-      }
-      case RaftRequestField.range:
-        corrupted(ctx);
-        return { id, response: applyRange(storeView(ctx.store), (decoded as RangeRequest) ?? RangeRequest.decode(req.body)) };
-      case RaftRequestField.compaction:
-        corrupted(ctx);
-        return applyCompaction(id, ctx, (decoded as CompactionRequest) ?? CompactionRequest.decode(req.body));
-      case RaftRequestField.leaseGrant:
-        corrupted(ctx);
-        capped(ctx);
-        return { id, response: applyLeaseGrant(ctx, (decoded as LeaseGrantRequest) ?? LeaseGrantRequest.decode(req.body)) };
-      case RaftRequestField.leaseRevoke: {
-        corrupted(ctx);
-        const r = (decoded as LeaseRevokeRequest) ?? LeaseRevokeRequest.decode(req.body);
-        const lease = ctx.lessor.lookup(r.ID);
-        // a revoke without a caller is the member's own (lease expiry): the API layer
-        // refuses clients without an identity while auth is on
-        if (ctx.auth.enabled && lease && caller) ctx.auth.checkLeaseRevoke(caller, lease.keys);
-        return { id, response: applyLeaseRevoke(ctx, r) };
-      }
-      case RaftRequestField.clusterMemberAttrSet: {
-        const attrs = decodeMemberAttributes(req.body);
-        ctx.membership.setAttributes(attrs.memberId, attrs.name, attrs.clientURLs);
-        return { id };
-      }
-      default:
-        throw new Error(`apply: entry ${entry.index} carries request field ${req.field} this member cannot apply`);
-    }
+    return { id, ...applyMemberRequest(ctx, p, caller) };
   } catch (err) {
-    if (err instanceof Error && err.message.startsWith('apply:')) throw err;
+    if (err instanceof UnappliableEntryError) throw err;
     return { id, error: err };
+  }
+}
+
+/** The member's own requests: etcd's applier chain (corrupt, capped, auth, then the store). */
+function applyMemberRequest(ctx: ApplyContext, p: AnyMemberProposal, caller: AuthInfo | undefined): Omit<ApplyOutcome, 'id'> {
+  switch (p.field) {
+    case RaftRequestField.alarm:
+      return { response: applyAlarm(ctx, p.request) };
+    case RaftRequestField.put: {
+      corrupted(ctx);
+      capped(ctx);
+      const r = p.request;
+      if (ctx.auth.enabled) ctx.auth.checkPut(caller, r.key, r.prev_kv, r.lease !== 0n ? ctx.lessor.lookup(r.lease)?.keys : undefined);
+      return { response: writeOnce(ctx, (txn) => applyPut(txn, r, ctx.leases)) };
+    }
+    case RaftRequestField.deleteRange: {
+      corrupted(ctx);
+      const r = p.request;
+      if (ctx.auth.enabled) ctx.auth.checkDeleteRange(caller, r.key, r.range_end, r.prev_kv);
+      return { response: writeOnce(ctx, (txn) => applyDeleteRange(txn, r)) };
+    }
+    case RaftRequestField.txn: {
+      corrupted(ctx);
+      const t = p.request;
+      if (ctx.alarms.has(AlarmType.NOSPACE) && !isTxnReadOnly(t)) throw Errors.noSpace();
+      if (ctx.auth.enabled) ctx.auth.checkTxn(caller, t, (lease) => ctx.lessor.lookup(lease)?.keys);
+      return { response: applyTxnEntry(ctx, t) };
+    }
+    case RaftRequestField.range:
+      corrupted(ctx);
+      return { response: applyRange(storeView(ctx.store), p.request) };
+    case RaftRequestField.compaction:
+      corrupted(ctx);
+      return applyCompaction(ctx, p.request);
+    case RaftRequestField.leaseGrant:
+      corrupted(ctx);
+      capped(ctx);
+      return { response: applyLeaseGrant(ctx, p.request) };
+    case RaftRequestField.leaseRevoke: {
+      corrupted(ctx);
+      const lease = ctx.lessor.lookup(p.request.ID);
+      // a revoke without a caller is the member's own (lease expiry): the API layer
+      // refuses clients without an identity while auth is on
+      if (ctx.auth.enabled && lease && caller) ctx.auth.checkLeaseRevoke(caller, lease.keys);
+      return { response: applyLeaseRevoke(ctx, p.request) };
+    }
+    case RaftRequestField.clusterMemberAttrSet: {
+      const attrs = p.request;
+      ctx.membership.setAttributes(attrs.memberId, attrs.name, attrs.clientURLs);
+      return {};
+    }
   }
 }
 
@@ -210,11 +220,11 @@ function zeroHeader(revision: number) {
   return { cluster_id: 0n, member_id: 0n, revision, raft_term: 0 };
 }
 
-function applyCompaction(id: number, ctx: ApplyContext, c: CompactionRequest): ApplyOutcome {
+function applyCompaction(ctx: ApplyContext, c: CompactionRequest): Omit<ApplyOutcome, 'id'> {
   const done = ctx.store.compact(c.revision);
   // a failed physical compaction must not surface as an unhandled rejection
   done.catch(() => {});
   const response: CompactionResponse = { header: { cluster_id: 0n, member_id: 0n, revision: ctx.store.rev, raft_term: 0 } };
-  return { id, response, done: c.physical ? done : undefined };
+  return { response, done: c.physical ? done : undefined };
 }
 

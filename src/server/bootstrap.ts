@@ -13,6 +13,7 @@ import { peerRequest, type PeerTlsOptions } from '../peer/dialer.js';
 import { clusterIdFor, memberIdFor } from './ids.js';
 import { decodeWalMetadata, encodeMemberContext, encodeWalMetadata } from './internal-records.js';
 import type { Member } from './membership.js';
+import { systemClock } from '../pkg/clock.js';
 import { raftConfig } from './raft-driver.js';
 
 export interface Booted {
@@ -90,7 +91,8 @@ function checkDataDirFiles(dataDir: string, walDir: string): void {
 }
 
 function raftOptions(opts: ServerOptions, applied: number) {
-  return { heartbeatIntervalMs: opts.heartbeatIntervalMs, electionTimeoutMs: opts.electionTimeoutMs, preVote: opts.preVote ?? true, applied };
+  const random = () => (opts.clock ?? systemClock).random();
+  return { heartbeatIntervalMs: opts.heartbeatIntervalMs, electionTimeoutMs: opts.electionTimeoutMs, preVote: opts.preVote ?? true, applied, random };
 }
 
 function initialMembers(opts: ServerOptions): Member[] {

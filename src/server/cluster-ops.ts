@@ -1,13 +1,16 @@
 // Membership changes (etcdserverpb.Cluster) and leader transfer, with etcd's checks:
 // duplicate peer URLs, one learner at most, quorum safety under --strict-reconfig-check,
 // and promotion only of a learner that has caught up with the leader.
-import { ConfChangeType, NONE, ProgressState, ProposalDroppedError, type ConfChange } from '../raft/index.js';
-import { GrpcCode, GrpcError } from '../api/grpc/status.js';
-import type { ApplyOutcome } from './apply.js';
+import { ConfChangeType, ProgressState, type ConfChange } from '../raft/index.js';
+import type { Clock } from '../pkg/clock.js';
 import { Errors } from './errors.js';
 import { memberIdFor } from './ids.js';
 import { encodeMemberContext } from './internal-records.js';
 import type { Member, Membership } from './membership.js';
+import type { Proposals } from './proposals.js';
+import type { PeerTlsOptions } from '../peer/dialer.js';
+import { forwardPromote, PromoteRefusedError } from '../peer/lease-forward.js';
+import { errorFromPeerText } from './errors.js';
 import type { RaftDriver } from './raft-driver.js';
 
 /** a learner is ready once its log has 90% of the leader's */
@@ -16,12 +19,11 @@ const LEARNER_READY_FRACTION = 0.9;
 /** What cluster operations need from the member. */
 export interface ClusterHost {
   readonly memberId: bigint;
-  nextRequestId(): number;
-  waitFor(id: number, decoded: unknown, propose: () => void): Promise<ApplyOutcome>;
-  /** raft took request `id`'s proposal: a timeout now means "outcome unknown", not "not written" */
-  markProposed(id: number): void;
-  /** whether request `id` still waits for its outcome */
-  isPending(id: number): boolean;
+  readonly clock: Clock;
+  /** proposes changes (waiting for a leader if none is known) and waits for their outcome */
+  readonly proposals: Pick<Proposals, 'proposeConfChange' | 'waitForLeader'>;
+  /** resolves once this member applied everything committed before the call */
+  linearizableReadBarrier(): Promise<void>;
 }
 
 export interface ClusterOpsOptions {
@@ -30,10 +32,9 @@ export interface ClusterOpsOptions {
   requestTimeoutMs: number;
   /** --experimental-max-learners */
   maxLearners: number;
+  /** TLS for asking the leader over the peer port */
+  peerTls?: PeerTlsOptions;
 }
-
-export const errLeaderTransferTimeout = (): GrpcError =>
-  new GrpcError(GrpcCode.Unavailable, 'etcdserver: request timed out, leader transfer took too long');
 
 export class ClusterOps {
   constructor(
@@ -52,7 +53,7 @@ export class ClusterOps {
     if (isLearner && members.filter((m) => m.isLearner).length >= this.opts.maxLearners) throw Errors.tooManyLearners();
     if (!isLearner && this.opts.strictReconfigCheck && !this.readyToAddVoter()) throw Errors.memberNotEnoughStarted();
     const member: Member = {
-      id: memberIdFor(urls, this.opts.token, Math.floor(Date.now() / 1000)),
+      id: memberIdFor(urls, this.opts.token, Math.floor(this.host.clock.wallMs() / 1000)),
       name: '',
       peerURLs: urls,
       clientURLs: [],
@@ -82,6 +83,25 @@ export class ClusterOps {
     return this.membership.list();
   }
 
+  /** Promotes a learner from any member: only the leader knows whether it caught up, so a follower asks it over the peer port. */
+  async promoteAnywhere(id: bigint): Promise<Member[]> {
+    if (this.driver.isLeader) return this.promote(id);
+    const m = this.membership.get(id);
+    if (!m) throw Errors.memberNotFound();
+    if (!m.isLearner) throw Errors.memberNotLearner();
+    const leader = await this.host.proposals.waitForLeader();
+    if (leader === this.host.memberId) return this.promote(id);
+    try {
+      await forwardPromote(this.membership.get(leader)?.peerURLs ?? [], id, this.opts.peerTls, this.opts.requestTimeoutMs);
+    } catch (err) {
+      if (err instanceof PromoteRefusedError) throw errorFromPeerText(err.message);
+      throw Errors.timeout();
+    }
+    // the promotion is committed; wait until it is applied here too
+    await this.host.linearizableReadBarrier().catch(() => {});
+    return this.membership.list();
+  }
+
   /** Promotes a learner; only the leader knows whether it has caught up. */
   async promote(id: bigint): Promise<Member[]> {
     const m = this.membership.get(id);
@@ -93,45 +113,29 @@ export class ClusterOps {
     return this.membership.list();
   }
 
-  /** Hands leadership to `target`; resolves once it leads. */
+  /** Hands leadership to `target`; resolves once it leads (told by the raft driver, not polled). */
   async moveLeader(target: bigint): Promise<void> {
     if (!this.driver.isLeader) throw Errors.notLeader();
     const m = this.membership.get(target);
     if (!m || m.isLearner) throw Errors.badLeaderTransferee();
     if (target === this.host.memberId) return;
+    const led = new Promise<void>((resolve, reject) => {
+      const done = (err?: Error): void => {
+        unsubscribe();
+        timer.cancel();
+        if (err) reject(err);
+        else resolve();
+      };
+      const unsubscribe = this.driver.onLeaderChange((lead) => lead === target && done());
+      const timer = this.host.clock.after(this.opts.requestTimeoutMs, () => done(Errors.leaderTransferTimeout()));
+    });
     this.driver.transferLeader(target);
-    const deadline = Date.now() + this.opts.requestTimeoutMs;
-    while (this.driver.leader !== target) {
-      if (Date.now() > deadline) throw errLeaderTransferTimeout();
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await led;
   }
 
   private async change(cc: Omit<ConfChange, 'context'>, member: Member): Promise<void> {
-    const requestId = this.host.nextRequestId();
-    const full: ConfChange = { ...cc, context: encodeMemberContext({ member, requestId }) };
-    const outcome = await this.host.waitFor(requestId, undefined, () => this.proposeWhenLed(full, requestId));
+    const outcome = await this.host.proposals.proposeConfChange((requestId) => ({ ...cc, context: encodeMemberContext({ member, requestId }) }));
     if (outcome.error) throw outcome.error;
-  }
-
-  /** Proposals need a leader; without one they are retried until the request times out. */
-  private proposeWhenLed(cc: ConfChange, requestId: number): void {
-    const deadline = Date.now() + this.opts.requestTimeoutMs;
-    const attempt = (): void => {
-      // a request that gave up (answered "no leader") must not be proposed after all
-      if (Date.now() > deadline || !this.host.isPending(requestId)) return;
-      if (this.driver.leader !== NONE) {
-        try {
-          this.driver.proposeConfChange(cc);
-          this.host.markProposed(requestId);
-          return;
-        } catch (err) {
-          if (!(err instanceof ProposalDroppedError)) throw err;
-        }
-      }
-      setTimeout(attempt, 50).unref();
-    };
-    attempt();
   }
 
   /** etcd's IsReadyToAddVotingMember: the new quorum must be met by members already started. */

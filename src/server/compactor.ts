@@ -10,21 +10,17 @@
 //
 // The clock is injected so the schedule can be tested without waiting.
 
-import { monotonicMs } from '../pkg/clock.js';
+import { systemClock, type Clock } from '../pkg/clock.js';
 
 export interface CompactorClock {
   now(): number;
   every(intervalMs: number, fn: () => void): { cancel(): void };
 }
 
-export const realClock: CompactorClock = {
-  now: monotonicMs,
-  every(intervalMs, fn) {
-    const t = setInterval(fn, intervalMs);
-    t.unref();
-    return { cancel: () => clearInterval(t) };
-  },
-};
+/** The compactor's view of the member's clock. */
+export function compactorClock(clock: Clock): CompactorClock {
+  return { now: () => clock.nowMs(), every: (intervalMs, fn) => clock.every(intervalMs, fn) };
+}
 
 export interface CompactionTarget {
   /** the store's current revision */
@@ -41,7 +37,7 @@ export interface Compactor {
   stop(): void;
 }
 
-export function startPeriodicCompactor(retentionMs: number, target: CompactionTarget, clock: CompactorClock = realClock): Compactor {
+export function startPeriodicCompactor(retentionMs: number, target: CompactionTarget, clock: CompactorClock = compactorClock(systemClock)): Compactor {
   const compactIntervalMs = Math.min(retentionMs, HOUR_MS);
   const sampleIntervalMs = compactIntervalMs / RETRY_DIVISOR;
   const keepSamples = Math.floor(retentionMs / sampleIntervalMs) + 1;
@@ -69,7 +65,7 @@ export function startPeriodicCompactor(retentionMs: number, target: CompactionTa
   return { stop: () => timer.cancel() };
 }
 
-export function startRevisionCompactor(retention: number, target: CompactionTarget, clock: CompactorClock = realClock): Compactor {
+export function startRevisionCompactor(retention: number, target: CompactionTarget, clock: CompactorClock = compactorClock(systemClock)): Compactor {
   let lastCompacted = 0;
   let busy = false;
   const timer = clock.every(REVISION_MODE_INTERVAL_MS, () => {
@@ -87,4 +83,39 @@ export function startRevisionCompactor(retention: number, target: CompactionTarg
     );
   });
   return { stop: () => timer.cancel() };
+}
+
+export interface AutoCompactionSettings {
+  mode: 'periodic' | 'revision';
+  /** periodic: keep this much history */
+  retentionMs?: number;
+  /** revision: keep this many revisions */
+  retentionRevisions?: number;
+}
+
+/**
+ * --auto-compaction-mode/-retention on the member: only the leader compacts (through the
+ * log); it starts when the member becomes leader and stops when it no longer is.
+ */
+export class AutoCompaction {
+  private compactor: Compactor | undefined;
+
+  constructor(
+    private readonly settings: AutoCompactionSettings | undefined,
+    private readonly target: CompactionTarget,
+    private readonly clock: CompactorClock,
+  ) {}
+
+  leading(isLeader: boolean): void {
+    if (!isLeader) return this.stop();
+    const ac = this.settings;
+    if (!ac || this.compactor) return;
+    if (ac.mode === 'periodic' && (ac.retentionMs ?? 0) > 0) this.compactor = startPeriodicCompactor(ac.retentionMs!, this.target, this.clock);
+    else if (ac.mode === 'revision' && (ac.retentionRevisions ?? 0) > 0) this.compactor = startRevisionCompactor(ac.retentionRevisions!, this.target, this.clock);
+  }
+
+  stop(): void {
+    this.compactor?.stop();
+    this.compactor = undefined;
+  }
 }

@@ -26,7 +26,7 @@ import type { Entry, HardState } from '../raft/types.js';
 import type { Snapshotter, Wal } from '../wal/index.js';
 import type { PeerTransport } from '../peer/transport.js';
 import type { Logger } from '../pkg/logger.js';
-import { monotonicMs } from '../pkg/clock.js';
+import type { Clock, Timer } from '../pkg/clock.js';
 import { Errors } from './errors.js';
 
 /** Entries kept behind a snapshot so slow followers can catch up from the log (etcd's default). */
@@ -62,6 +62,8 @@ export interface RaftDriverOptions {
   snapshotter: Snapshotter;
   transport: PeerTransport;
   heartbeatIntervalMs: number;
+  /** the member's clock: ticks, read deadlines and durations */
+  clock: Clock;
   /** the raft index the last raft snapshot covers */
   snapshotIndex: number;
   maxWals: number;
@@ -78,7 +80,7 @@ export interface RaftDriverOptions {
 export function raftConfig(
   id: bigint,
   storage: MemoryStorage,
-  opts: { heartbeatIntervalMs: number; electionTimeoutMs: number; preVote: boolean; applied: number },
+  opts: { heartbeatIntervalMs: number; electionTimeoutMs: number; preVote: boolean; applied: number; random: () => number },
 ) {
   return {
     id,
@@ -89,7 +91,7 @@ export function raftConfig(
     maxSizePerMsgBytes: MAX_SIZE_PER_MSG_BYTES,
     maxInflightMsgs: MAX_INFLIGHT_MSGS,
     storage,
-    random: Math.random,
+    random: opts.random,
     applied: opts.applied,
   };
 }
@@ -106,7 +108,11 @@ export class RaftDriver {
   private processing = false;
   private scheduled = false;
   private stopped = false;
-  private ticker: NodeJS.Timeout;
+  private ticker: Timer;
+  /** settles when the Ready loop in progress finishes (stop waits on it) */
+  private processed: Promise<void> = Promise.resolve();
+  /** told of every change of leader (NONE: no leader known); the member's waits for a leader listen here */
+  private readonly leaderListeners = new Set<(lead: bigint) => void>();
   private lead: bigint = NONE;
   private raftState: StateType = StateType.Follower;
   private snapshotIndex: number;
@@ -121,11 +127,17 @@ export class RaftDriver {
     this.node = opts.node;
     this.storage = opts.storage;
     this.snapshotIndex = opts.snapshotIndex;
-    this.ticker = setInterval(() => this.tick(), opts.heartbeatIntervalMs);
+    this.ticker = opts.clock.every(opts.heartbeatIntervalMs, () => this.tick());
   }
 
   get leader(): bigint {
     return this.lead;
+  }
+
+  /** Calls `listener` with the new leader each time it changes; returns the unsubscribe function. */
+  onLeaderChange(listener: (lead: bigint) => void): () => void {
+    this.leaderListeners.add(listener);
+    return () => void this.leaderListeners.delete(listener);
   }
 
   get isLeader(): boolean {
@@ -233,7 +245,7 @@ export class RaftDriver {
    */
   readIndex(timeoutMs: number): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.readQueue.push({ resolve, reject, deadlineMs: monotonicMs() + timeoutMs });
+      this.readQueue.push({ resolve, reject, deadlineMs: this.opts.clock.nowMs() + timeoutMs });
       this.startReadRound();
     });
   }
@@ -242,7 +254,7 @@ export class RaftDriver {
     if (this.readRound || this.readQueue.length === 0 || this.stopped) return;
     const ctx = Buffer.alloc(8);
     ctx.writeBigUInt64BE(BigInt(++this.readCounter));
-    this.readRound = { ctx: ctx.toString('hex'), waiters: this.readQueue, startedMs: monotonicMs() };
+    this.readRound = { ctx: ctx.toString('hex'), waiters: this.readQueue, startedMs: this.opts.clock.nowMs() };
     this.readQueue = [];
     this.node.readIndex(ctx);
     this.schedule();
@@ -252,7 +264,7 @@ export class RaftDriver {
   private checkReadRound(): void {
     const round = this.readRound;
     if (!round) return;
-    const now = monotonicMs();
+    const now = this.opts.clock.nowMs();
     const expired = round.waiters.filter((w) => w.deadlineMs <= now);
     for (const w of expired) w.reject(Errors.timeout());
     round.waiters = round.waiters.filter((w) => w.deadlineMs > now);
@@ -292,9 +304,14 @@ export class RaftDriver {
     });
   }
 
-  private async process(): Promise<void> {
-    if (this.processing || this.stopped) return;
+  private process(): Promise<void> {
+    if (this.processing || this.stopped) return this.processed;
     this.processing = true;
+    this.processed = this.runReadyLoop();
+    return this.processed;
+  }
+
+  private async runReadyLoop(): Promise<void> {
     try {
       while (!this.stopped && this.node.hasReady()) {
         const rd = this.node.ready();
@@ -315,13 +332,13 @@ export class RaftDriver {
     if (rd.sendBeforePersist) this.send(rd.messages);
     if (rd.snapshot && !isEmptySnapshot(rd.snapshot)) await this.installSnapshot(rd.snapshot);
     let saved: Promise<void> | undefined;
-    const saveStartMs = performance.now();
+    const saveStartMs = this.opts.clock.nowMs();
     if (rd.hardState || rd.entries.length > 0) saved = this.opts.wal.save(rd.hardState ?? null, rd.entries, rd.mustSync);
     // committed entries are already durable: apply them while this Ready's write runs
     if (rd.committedEntries.length > 0) this.opts.host.applyEntries(rd.committedEntries);
     if (saved) {
       await saved;
-      if (rd.mustSync) this.opts.onWalSync?.((performance.now() - saveStartMs) / 1000);
+      if (rd.mustSync) this.opts.onWalSync?.((this.opts.clock.nowMs() - saveStartMs) / 1000);
     }
     if (rd.entries.length > 0) this.storage.append(rd.entries);
     if (rd.hardState) this.storage.setHardState(rd.hardState as HardState);
@@ -338,6 +355,7 @@ export class RaftDriver {
     else if (lead !== NONE) this.opts.logger.info('leader elected', { leader: lead.toString(16) });
     else this.opts.logger.warn('lost the leader', {});
     this.opts.host.onSoftState(lead, state === StateType.Leader);
+    for (const l of this.leaderListeners) l(lead);
   }
 
   private send(messages: Message[]): void {
@@ -412,9 +430,9 @@ export class RaftDriver {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    clearInterval(this.ticker);
+    this.ticker.cancel();
     this.failReads(Errors.stopped());
-    while (this.processing) await new Promise((r) => setTimeout(r, 2));
+    await this.processed;
   }
 }
 

@@ -25,9 +25,17 @@ function fakeServer(f: Fixture) {
   let afterApply: ((field: number) => void) | undefined;
   const header = (revision: number): ResponseHeader => ({ cluster_id: 1n, member_id: 2n, revision, raft_term: 3 });
   const port: AuthServerPort = {
-    get auth() {
-      return f.store;
+    get authEnabled() {
+      return f.store.enabled;
     },
+    get authRevision() {
+      return f.store.revision;
+    },
+    authInfo: (token, cn) => f.store.authInfo(token, cn),
+    checkAdmin: (caller) => f.store.checkAdmin(caller),
+    checkWatch: (caller, key, end) => f.store.checkWatch(caller, key, end),
+    checkAuthAccess: (field, req, caller) => f.store.checkAccess(field, req, caller),
+    prepareAuth: (field, req) => f.store.prepare(field, req),
     async proposeAuth(field, request, caller) {
       assert.ok(isAuthField(field));
       const codec = AUTH_CODECS[field].request;
@@ -40,7 +48,7 @@ function fakeServer(f: Fixture) {
     },
     header,
     revision: 7,
-    async linearizableRead() {
+    async linearizableReadBarrier() {
       reads++;
     },
   };

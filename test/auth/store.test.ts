@@ -2,7 +2,9 @@
 // (etcd's exact text) or success each must give, then revisions, identity and checks.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { GrpcCode, GrpcError } from '../../src/api/grpc/status.js';
+import { GrpcCode } from '../../src/api/grpc/status.js';
+import { toGrpcError } from '../../src/api/errors.js';
+import { AuthError } from '../../src/auth/errors.js';
 import { AuthField as F, type AuthFieldNumber, type ClientAuthRequests } from '../../src/auth/fields.js';
 import { RaftRequestField } from '../../src/server/raft-request.js';
 import { Permission_Type } from '../../src/proto/authpb.js';
@@ -98,15 +100,15 @@ test('auth requests follow etcd rules and answer with etcd messages', async () =
   }
 });
 
-test('errors carry etcd gRPC codes', async () => {
+test('errors are auth domain errors that the API edge maps to etcd gRPC codes', async () => {
   const f = await fixture();
   try {
     const code = async (fn: () => unknown) => {
       try {
         await fn();
       } catch (err) {
-        assert.ok(err instanceof GrpcError, String(err));
-        return err.code;
+        assert.ok(err instanceof AuthError, String(err));
+        return toGrpcError(err).code;
       }
       return GrpcCode.OK;
     };

@@ -14,7 +14,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { after, before, test } from 'node:test';
 import { tempDir } from '../helpers/tmp.js';
-import { RefusalLog } from '../../src/api/tls-context.js';
+import { RefusalLog } from '../../src/pki/tls-context.js';
 import { chainTrustFrom, verifyChainLikeGo } from '../../src/pki/chain-verify.js';
 import { dial } from '../../src/peer/dialer.js';
 

@@ -13,7 +13,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import type { WatchStream, WatchStreamResponse } from '../../src/mvcc/watchable-store.js';
+import type { WatchStream, WatchStreamResponse } from '../../src/watch/watchable-store.js';
 import {
   describeExpected,
   describeReceived,

@@ -10,7 +10,7 @@ import {
   type WatchableStoreOptions,
   type WatchSink,
   type WatchStreamResponse,
-} from '../../src/mvcc/watchable-store.js';
+} from '../../src/watch/watchable-store.js';
 import { Event_EventType } from '../../src/proto/mvccpb.js';
 import { tempDir } from '../helpers/tmp.js';
 

@@ -3,7 +3,7 @@
 // client reads again it gets every event, in order, caught up from the backend.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DEFAULT_WATCH_STREAM_LIMITS, type WatchStreamResponse } from '../../src/mvcc/watchable-store.js';
+import { DEFAULT_WATCH_STREAM_LIMITS, type WatchStreamResponse } from '../../src/watch/watchable-store.js';
 import { RecordingSink, settle, StoreHarness } from './harness.js';
 
 const WRITES = 50_000;

@@ -8,7 +8,7 @@ import { WatcherGroup } from '../../src/watch/watcher-group.js';
 import { createOptions, encodeWatchResponse } from '../../src/api/watch-service.js';
 import { ResponseHeader, WatchCreateRequest, WatchCreateRequest_FilterType, WatchResponse } from '../../src/proto/etcdserverpb.js';
 import { Event, Event_EventType } from '../../src/proto/mvccpb.js';
-import { INVALID_WATCH_ID, WatchErrors, type WatchStreamResponse } from '../../src/mvcc/watchable-store.js';
+import { INVALID_WATCH_ID, WatchErrors, type WatchStreamResponse } from '../../src/watch/watchable-store.js';
 import { RecordingSink, settle, StoreHarness } from './harness.js';
 
 const HEADER = { cluster_id: 1n, member_id: 2n, revision: 0, raft_term: 3 };

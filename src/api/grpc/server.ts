@@ -42,6 +42,11 @@ export interface GrpcServerOptions {
   maxReceiveMessageBytes: number;
   /** called for each call that ends, for metrics */
   onCallDone?: (path: string, code: GrpcCode, kind: 'unary' | 'stream') => void;
+  /**
+   * turns what a handler throws into the status to answer (the API's one error mapping,
+   * src/api/errors.ts); default: a GrpcError as is, anything else Unknown with its text
+   */
+  toStatus?: (err: unknown) => GrpcError;
 }
 
 type Route = { kind: 'unary'; handler: UnaryHandler } | { kind: 'stream'; handler: StreamHandler };
@@ -54,7 +59,11 @@ export class GrpcRouter {
   private readonly routes = new Map<string, Route>();
   private readonly services = new Set<string>();
 
-  constructor(private readonly opts: GrpcServerOptions) {}
+  readonly toStatus: (err: unknown) => GrpcError;
+
+  constructor(private readonly opts: GrpcServerOptions) {
+    this.toStatus = opts.toStatus ?? asGrpcError;
+  }
 
   unary(path: string, handler: UnaryHandler): void {
     this.add(path, { kind: 'unary', handler });
@@ -108,7 +117,7 @@ export class GrpcRouter {
         }
       } catch (err) {
         failed = true;
-        this.respondError(stream, ctx.path, asGrpcError(err), 'unary');
+        this.respondError(stream, ctx.path, this.toStatus(err), 'unary');
       }
     };
     stream.onEnd = () => {
@@ -121,7 +130,7 @@ export class GrpcRouter {
       try {
         result = handler(request, ctx);
       } catch (err) {
-        this.respondError(stream, ctx.path, asGrpcError(err), 'unary');
+        this.respondError(stream, ctx.path, this.toStatus(err), 'unary');
         return;
       }
       if (result instanceof Uint8Array || result instanceof Framed) this.respondOk(stream, ctx.path, result);
@@ -152,7 +161,7 @@ export class GrpcRouter {
     };
     result.then(
       (bytes) => finish(() => this.respondOk(stream, ctx.path, bytes)),
-      (err) => finish(() => this.respondError(stream, ctx.path, asGrpcError(err), 'unary')),
+      (err) => finish(() => this.respondError(stream, ctx.path, this.toStatus(err), 'unary')),
     );
   }
 
@@ -216,7 +225,7 @@ export class GrpcRouter {
       try {
         messages = deframer.push(chunk);
       } catch (err) {
-        call.end(asGrpcError(err));
+        call.end(router.toStatus(err));
         return;
       }
       for (const m of messages) {
@@ -238,7 +247,7 @@ export class GrpcRouter {
     try {
       handler(call);
     } catch (err) {
-      call.end(asGrpcError(err));
+      call.end(router.toStatus(err));
     }
   }
 }

@@ -3,7 +3,7 @@
 // renewed certificates — and CA bundles, which etcd cannot reload — without a restart.
 import fs from 'node:fs';
 import tls from 'node:tls';
-import { chainTrustFrom, verifyChainLikeGo, type CertUsage, type ChainTrust } from '../pki/chain-verify.js';
+import { chainTrustFrom, verifyChainLikeGo, type CertUsage, type ChainTrust } from './chain-verify.js';
 
 export interface TlsFiles {
   certFile: string;
