@@ -21,26 +21,8 @@ import { JwtTokens } from './jwt.js';
 import { keyString, requestInterval, type KeyInterval } from './range-perms.js';
 import { DEFAULT_SIMPLE_TOKEN_TTL_SEC, NopTokens, SimpleTokens } from './simple-token.js';
 import { parseAuthTokenOption, type AuthInfo, type TokenConfig, type TokenProvider } from './tokens.js';
-import {
-  asGoBcryptVersion,
-  BCRYPT_MAX_COST,
-  BCRYPT_MIN_COST,
-  bytesEqual,
-  copyBytes,
-  DEFAULT_BCRYPT_COST,
-  DISABLED,
-  ENABLED,
-  ENABLED_KEY,
-  hasRootRole,
-  isValidPermissionRange,
-  REVISION_KEY,
-  ROOT_ROLE,
-  ROOT_USER,
-  userPerms,
-  utf8Compare,
-  type PermKind,
-  type UserPerms,
-} from './records.js';
+import { asGoBcryptVersion, BCRYPT_MAX_COST, BCRYPT_MIN_COST, bytesEqual, copyBytes, DEFAULT_BCRYPT_COST, DISABLED, ENABLED, ENABLED_KEY, hasRootRole, isValidPermissionRange, REVISION_KEY, ROOT_ROLE, ROOT_USER, userPerms, utf8Compare } from './records.js';
+import type { PermKind, UserPerms } from './records.js';
 
 export type { AuthInfo } from './tokens.js';
 
@@ -92,12 +74,8 @@ export class AuthStore {
   private checkedCost(cost: number | undefined): number {
     if (cost === undefined) return DEFAULT_BCRYPT_COST;
     if (Number.isInteger(cost) && cost >= BCRYPT_MIN_COST && cost <= BCRYPT_MAX_COST) return cost;
-    this.log?.warn('use default bcrypt cost instead of the invalid given cost', {
-      'min-cost': BCRYPT_MIN_COST,
-      'max-cost': BCRYPT_MAX_COST,
-      'default-cost': DEFAULT_BCRYPT_COST,
-      'given-cost': cost,
-    });
+    const fields = { 'min-cost': BCRYPT_MIN_COST, 'max-cost': BCRYPT_MAX_COST, 'default-cost': DEFAULT_BCRYPT_COST, 'given-cost': cost };
+    this.log?.warn('use default bcrypt cost instead of the invalid given cost', fields);
     return DEFAULT_BCRYPT_COST;
   }
 
@@ -596,6 +574,7 @@ export class AuthStore {
     if (!this.permsOf(ai.username, user)[kind].covers(iv)) throw AuthErrors.permissionDenied();
   }
 
+  /** the merged permissions of a user, cached until the next change */
   private permsOf(name: string, user: authpb.User): UserPerms {
     let perms = this.permCache.get(name);
     if (!perms) this.permCache.set(name, (perms = userPerms(user, (role) => this.roles.get(role))));
