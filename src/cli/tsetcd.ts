@@ -179,12 +179,14 @@ async function main(): Promise<void> {
     exitWith(1, `tsetcd: ${(err as Error).message}`);
   }
   let server: EtcdServer;
+  const options = serverOptions(config, logger, tlsSetup);
   try {
-    server = await EtcdServer.start(serverOptions(config, logger, tlsSetup));
+    server = await EtcdServer.start(options);
   } catch (err) {
     logger.fatal('failed to start member', { error: (err as Error).message });
     exitWith(1, `tsetcd: ${(err as Error).message}`);
   }
+  if (config.metrics === 'extensive') server.metrics.enableHandlingTimeHistogram();
   let clientApi;
   let peerApi;
   let metricsApi;
@@ -209,7 +211,7 @@ async function main(): Promise<void> {
     });
     peerApi.serveClientApi(clientApi.handlers);
     metricsApi = await serveMetricsApi(server, [...config.listenMetricsUrls], logger);
-    dashboard = await serveDashboard(server, { urls: [...config.listenDashboardUrls], logger, tlsFiles: tlsSetup.client });
+    dashboard = await serveDashboard(server, { urls: [...config.listenDashboardUrls], logger, tlsFiles: tlsSetup.client, peerTls: options.peerTls });
   } catch (err) {
     logger.fatal('failed to serve', { error: (err as Error).message });
     await server.stop().catch(() => {});

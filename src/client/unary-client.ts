@@ -1,6 +1,7 @@
 // A minimal gRPC client over node:http2 for unary calls: what the tools and tests
 // need to talk to a member without pulling in a gRPC library.
 import http2 from 'node:http2';
+import type { Duplex } from 'node:stream';
 import { frameMessage, MessageDeframer } from '../api/grpc/framing.js';
 import { decodeGrpcMessage, GrpcCode, GrpcError } from '../api/grpc/status.js';
 
@@ -41,15 +42,18 @@ function tlsConnectOptions(endpoint: string, tls: ClientTlsOptions | undefined):
 export class UnaryClient {
   private session: http2.ClientHttp2Session;
 
+  /** socket: a connection already made (e.g. by the peer dialer, which verifies as Go does) */
   constructor(
     readonly endpoint: string,
     readonly tls?: ClientTlsOptions,
+    private readonly socket?: () => Duplex,
   ) {
     this.session = this.connect();
   }
 
   private connect(): http2.ClientHttp2Session {
-    const s = http2.connect(this.endpoint, { ...tlsConnectOptions(this.endpoint, this.tls), settings: { initialWindowSize: 1 << 20 } });
+    const over = this.socket ? { createConnection: this.socket } : tlsConnectOptions(this.endpoint, this.tls);
+    const s = http2.connect(this.endpoint, { ...over, settings: { initialWindowSize: 1 << 20 } });
     s.on('error', () => {});
     s.on('close', () => {
       if (this.session === s) this.session = undefined as unknown as http2.ClientHttp2Session;
