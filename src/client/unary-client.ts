@@ -99,6 +99,27 @@ export class UnaryClient {
     return streamOn(this.session, path, metadata, false);
   }
 
+  /**
+   * An HTTP/2 PING on the open connection (none is opened for it): false when the ack does
+   * not come within `timeoutMs`, and the connection is then dropped so the next call
+   * connects again. True when there is no connection to check.
+   */
+  ping(timeoutMs: number): Promise<boolean> {
+    const s = this.session;
+    if (!s || s.closed || s.destroyed || s.connecting) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        s.destroy();
+        resolve(false);
+      }, timeoutMs);
+      s.ping((err) => {
+        clearTimeout(timer);
+        if (err) s.destroy();
+        resolve(!err);
+      });
+    });
+  }
+
   close(): void {
     this.session?.close();
   }

@@ -30,7 +30,6 @@ async function endpointsOf(config: ProxyConfig, logger: Logger): Promise<string[
 
 /** Notes about flags whose etcd behaviour has no counterpart here, logged at start. */
 function notices(config: ProxyConfig, logger: Logger): void {
-  if (config.serializableOrdering) logger.info('--experimental-serializable-ordering: the proxy talks to one member at a time, so serializable reads through it never go back in revision except across a member change');
   if (config.leasingPrefix) logger.warn('--experimental-leasing-prefix is accepted but reads are not served from leases; every linearizable read goes to the cluster');
   if (config.grpcLogging) logger.info('--experimental-enable-grpc-logging: each call is logged at debug level');
 }

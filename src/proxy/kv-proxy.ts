@@ -19,6 +19,7 @@ import {
 } from '../proto/etcdserverpb.js';
 import type { CallContext, GrpcRouter } from '../api/grpc/server.js';
 import { decodeRequest } from '../api/method.js';
+import { GrpcCode, GrpcError } from '../api/grpc/status.js';
 import type { RangeCache } from './cache.js';
 import type { Namespace } from './namespace.js';
 import type { ProxyMetrics } from './metrics.js';
@@ -30,6 +31,38 @@ export interface KvProxyDeps {
   cache: RangeCache;
   ns: Namespace;
   metrics: ProxyMetrics;
+  /** --experimental-serializable-ordering */
+  ordering?: SerializableOrdering;
+}
+
+/** clientv3/ordering's error when every member is behind what was already answered */
+const NO_GREATER_REVISION = new GrpcError(GrpcCode.Unknown, 'etcdclient: no cluster members have a revision higher than the previously received revision');
+
+/**
+ * etcd's ordering KV: the highest revision any answer carried is remembered, and a
+ * serializable read answered at a lower one is asked again of the next member (each
+ * member once); if none is recent enough the read fails.
+ */
+export class SerializableOrdering {
+  private highest = 0;
+
+  saw(revision: number | undefined): void {
+    if (revision !== undefined && revision > this.highest) this.highest = revision;
+  }
+
+  async read(upstream: Upstream, send: () => Promise<Buffer>): Promise<Buffer> {
+    for (let tries = 0; tries <= upstream.urls.length; tries++) {
+      const url = upstream.endpoint;
+      const raw = await send();
+      const rev = RangeResponse.decode(raw).header?.revision ?? 0;
+      if (rev >= this.highest) {
+        this.saw(rev);
+        return raw;
+      }
+      upstream.failed(url);
+    }
+    throw NO_GREATER_REVISION;
+  }
 }
 
 const M = KVService.methods;
@@ -70,6 +103,8 @@ export function registerKvProxy(router: GrpcRouter, d: KvProxyDeps): Set<string>
     const out = d.ns.active ? codec.req.encode(map.req(req)) : bytes;
     try {
       const answer = await send(path, out, ctx, false);
+      // every write answer's header is a revision the client has now seen
+      d.ordering?.saw((codec.res.decode(answer) as { header?: { revision: number } }).header?.revision);
       return d.ns.active ? codec.res.encode(map.res(codec.res.decode(answer))) : answer;
     } finally {
       for (const r of map.ranges(req)) d.cache.invalidate(r.key, r.end);
@@ -89,7 +124,8 @@ export function registerKvProxy(router: GrpcRouter, d: KvProxyDeps): Set<string>
       d.metrics.cacheMisses.inc();
     }
     const out = d.ns.active ? RangeRequest.encode(d.ns.range(req)) : bytes;
-    const raw = await send(M.Range.path, out, ctx, true);
+    const raw = d.ordering && req.serializable ? await d.ordering.read(d.upstream, () => send(M.Range.path, out, ctx, true)) : await send(M.Range.path, out, ctx, true);
+    if (d.ordering && !req.serializable) d.ordering.saw(RangeResponse.decode(raw).header?.revision);
     const answer = d.ns.active ? RangeResponse.encode(d.ns.rangeResponse(RangeResponse.decode(raw))) : raw;
     d.cache.add(cacheKey, req.key, req.range_end, req.revision, answer);
     d.metrics.cacheKeys.set(d.cache.size);

@@ -33,7 +33,7 @@ import { Upstream } from './upstream.js';
 import { Namespace } from './namespace.js';
 import { RangeCache } from './cache.js';
 import { ProxyMetrics } from './metrics.js';
-import { registerKvProxy } from './kv-proxy.js';
+import { registerKvProxy, SerializableOrdering } from './kv-proxy.js';
 import { registerWatchProxy } from './watch-proxy.js';
 import { Broadcasts } from './watch-broadcast.js';
 import { forwardedMetadata, forwardService, forwardUnary, remainingMs } from './forward.js';
@@ -86,7 +86,8 @@ function buildRouter(config: ProxyConfig, logger: Logger, upstream: Upstream, ns
     },
   });
   const cache = new RangeCache();
-  const taken = new Set<string>([...registerKvProxy(router, { upstream, cache, ns, metrics }), ...registerWatchProxy(router, upstream, broadcasts, ns)]);
+  const ordering = config.serializableOrdering ? new SerializableOrdering() : undefined;
+  const taken = new Set<string>([...registerKvProxy(router, { upstream, cache, ns, metrics, ...(ordering ? { ordering } : {}) }), ...registerWatchProxy(router, upstream, broadcasts, ns)]);
   const memberList = ClusterService.methods.MemberList.path;
   if (config.advertiseClientUrl !== '') {
     // etcd's cluster proxy: the registered proxies, else this one, never the members
@@ -147,6 +148,8 @@ export async function startProxy(config: ProxyConfig, logger: Logger, endpoints:
   if (config.upstreamTls.insecureSkipVerify) {
     logger.warn('--insecure-skip-tls-verify was given, this grpc proxy process skips authentication of etcd server TLS certificates. This option should be enabled only for testing purposes.');
   }
+  upstream.keepAlive(config.dialKeepaliveTimeMs, config.dialKeepaliveTimeoutMs, config.permitWithoutStream);
+  upstream.autoSync(config.endpointsAutoSyncIntervalMs, (err) => logger.warn('failed to sync endpoints', { error: err.message }));
   const ns = new Namespace(config.namespace);
   const metrics = new ProxyMetrics();
   const broadcasts = new Broadcasts(upstream, ns, metrics);

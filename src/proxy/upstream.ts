@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { UnaryClient, type ClientStream, type ClientTlsOptions } from '../client/unary-client.js';
 import { GrpcCode, GrpcError } from '../api/grpc/status.js';
+import { ClusterService, MemberListRequest, MemberListResponse } from '../proto/etcdserverpb.js';
 
 export interface UpstreamTls {
   cert: string;
@@ -122,7 +123,56 @@ export class Upstream {
   /** A streaming call on the current member; the caller reopens it elsewhere when it fails. */
   stream(path: string, metadata: Record<string, string>): { stream: ClientStream; url: string } {
     const url = this.endpoint;
-    return { stream: this.client(url).stream(path, metadata), url };
+    const stream = this.client(url).stream(path, metadata);
+    this.openStreams++;
+    const done = (): void => void this.openStreams--;
+    stream.done.then(done, done);
+    return { stream, url };
+  }
+
+  private openStreams = 0;
+  private timers: NodeJS.Timeout[] = [];
+
+  /**
+   * --dial-keepalive-time/-timeout: pings the current member's connection every `timeMs`;
+   * no answer within `timeoutMs` drops it and moves on to the next member. Without
+   * `permitWithoutStream` (--permit-without-stream), only while a stream is open, as grpc-go.
+   */
+  keepAlive(timeMs: number, timeoutMs: number, permitWithoutStream: boolean): void {
+    if (timeMs <= 0) return;
+    const timer = setInterval(() => {
+      if (!permitWithoutStream && this.openStreams === 0) return;
+      const url = this.endpoint;
+      void this.client(url).ping(timeoutMs).then((ok) => {
+        if (!ok) this.failed(url);
+      });
+    }, timeMs);
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  /**
+   * --endpoints-auto-sync-interval: every `intervalMs`, the member list replaces the
+   * endpoints (clientv3's AutoSync); the member in use stays current if still listed.
+   */
+  autoSync(intervalMs: number, onError: (err: Error) => void): void {
+    if (intervalMs <= 0) return;
+    const timer = setInterval(() => {
+      this.call(ClusterService.methods.MemberList.path, MemberListRequest.encode(MemberListRequest.create()), {}, { repeatable: true }).then(
+        (raw) => this.replaceEndpoints(MemberListResponse.decode(raw).members.flatMap((m) => m.clientURLs)),
+        (err: Error) => onError(err),
+      );
+    }, intervalMs);
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  private replaceEndpoints(urls: string[]): void {
+    if (urls.length === 0) return;
+    const current = this.endpoint;
+    this.urls.splice(0, this.urls.length, ...urls);
+    const at = this.urls.indexOf(current);
+    this.current = at >= 0 ? at : 0;
   }
 
   /** GET of an HTTP path (e.g. /metrics) on the current member, with the same TLS. */
@@ -131,6 +181,7 @@ export class Upstream {
   }
 
   close(): void {
+    for (const t of this.timers) clearInterval(t);
     for (const c of this.clients.values()) c.close();
     this.clients.clear();
   }

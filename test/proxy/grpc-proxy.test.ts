@@ -167,6 +167,27 @@ test('auth: the caller\'s token goes upstream, so each user gets their own permi
   }
 });
 
+test('--endpoints-auto-sync-interval: given one member, the proxy learns the others and outlives that one', async () => {
+  const only = cluster.members[1]!;
+  const synced = await startProxy({
+    endpoints: [only.clientUrl],
+    logPath: path.join(cluster.dir, 'proxy-sync.log'),
+    extraArgs: ['--endpoints-auto-sync-interval=200ms'],
+  });
+  try {
+    await new Promise((r) => setTimeout(r, 1000)); // a few syncs
+    await cluster.kill(only);
+    const r = await eventually('a write through the proxy after its only endpoint died', 20_000, async () => {
+      const put = await etcdctl(synced.addr, ['put', 'sync/k', 'v']);
+      return put.code === 0 ? put : undefined;
+    });
+    assert.equal(r.stdout, 'OK\n');
+  } finally {
+    await synced.stop();
+    await cluster.restart(only);
+  }
+});
+
 test('the proxy keeps serving reads, writes and open watches after its member is killed', async () => {
   const watch = watchWithEtcdctl(proxy.addr, ['k/kill']);
   try {

@@ -108,3 +108,20 @@ test('namespace: prefixInterval and stripping', () => {
 test('registration record is etcd\'s endpoint JSON', () => {
   assert.equal(endpointRecord('127.0.0.1:23790', 'vm'), '{"Op":0,"Addr":"127.0.0.1:23790","Metadata":"{\\"name\\":\\"vm\\"}"}');
 });
+
+test('serializable ordering: a read from a member behind what was seen goes to the next member', async () => {
+  const { Upstream } = await import('../../src/proxy/upstream.js');
+  const { SerializableOrdering } = await import('../../src/proxy/kv-proxy.js');
+  const { RangeResponse } = await import('../../src/proto/etcdserverpb.js');
+  const up = new Upstream(['m1:1', 'm2:2', 'm3:3'], { cert: '', key: '', ca: '', insecureSkipVerify: false });
+  const revisionAt: Record<string, number> = { 'http://m1:1': 5, 'http://m2:2': 9, 'http://m3:3': 7 };
+  const answer = async () => RangeResponse.encode(RangeResponse.create({ header: { cluster_id: 0n, member_id: 0n, revision: revisionAt[up.endpoint]!, raft_term: 0 } }));
+  const o = new SerializableOrdering();
+  o.saw(8);
+  const got = RangeResponse.decode(await o.read(up, answer));
+  assert.equal(got.header?.revision, 9);
+  assert.equal(up.endpoint, 'http://m2:2', 'the proxy stays on the member that was recent enough');
+  o.saw(20);
+  await assert.rejects(o.read(up, answer), /no cluster members have a revision higher than the previously received revision/);
+  up.close();
+});
