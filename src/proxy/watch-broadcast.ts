@@ -108,6 +108,7 @@ export class Broadcast {
     this.responses++;
     for (const r of this.receivers) r.deliver(visible);
     if (this.receivers.size > 1 && !isProgressNotify(resp)) this.group.metrics.eventsCoalescing.inc(this.receivers.size - 1);
+    if (this.stopped) return; // its last receiver left while being served
     if (resp.canceled) {
       // the cluster ended the watch (compacted revision, permission): so are the clients'
       this.group.dropBroadcast(this);

@@ -16,6 +16,7 @@ import {
 } from '../proto/etcdserverpb.js';
 import { asGrpcError, type GrpcRouter, type StreamCall } from '../api/grpc/server.js';
 import { decodeStreamMessage } from '../api/method.js';
+import { GrpcCode, GrpcError } from '../api/grpc/status.js';
 import { forwardedMetadata } from './forward.js';
 import type { Broadcasts, Receiver } from './watch-broadcast.js';
 import type { Upstream } from './upstream.js';
@@ -23,6 +24,11 @@ import type { Namespace } from './namespace.js';
 
 /** clientv3.InvalidWatchID: the id of a watch that was refused at creation */
 const INVALID_WATCH_ID = -1;
+/**
+ * etcd's proxy holds 1024 responses for a client stream that does not read; past that it
+ * ends the stream, so one stalled client cannot make the proxy buffer without bound.
+ */
+const MAX_UNREAD_RESPONSES = 1024;
 
 function isProgressNotify(r: WatchResponse): boolean {
   return r.events.length === 0 && !r.canceled && !r.created && r.compact_revision === 0 && (r.header?.revision ?? 0) !== 0;
@@ -96,8 +102,17 @@ function serveWatchStream(call: StreamCall, upstream: Upstream, broadcasts: Broa
   let closed = false;
   // creates are answered in the order they came, though each waits for a permission check
   let chain: Promise<void> = Promise.resolve();
+  let unread = 0;
+  call.onDrain = () => (unread = 0);
   const post = (r: WatchResponse): void => {
-    if (!closed) call.send(WatchResponse.encode(r));
+    if (closed || call.send(WatchResponse.encode(r)) || ++unread <= MAX_UNREAD_RESPONSES) return;
+    release();
+    call.end(new GrpcError(GrpcCode.Canceled, 'context canceled'));
+  };
+  const release = (): void => {
+    closed = true;
+    for (const w of watches.values()) broadcasts.delete(w);
+    watches.clear();
   };
 
   const create = async (cr: WatchCreateRequest): Promise<void> => {
@@ -137,11 +152,7 @@ function serveWatchStream(call: StreamCall, upstream: Upstream, broadcasts: Broa
     // progress requests: etcd's proxy does not answer them either
   };
   call.onHalfClose = () => {};
-  call.onClose = () => {
-    closed = true;
-    for (const w of watches.values()) broadcasts.delete(w);
-    watches.clear();
-  };
+  call.onClose = release;
 }
 
 /** etcd's checkPermissionForWatch: the member's refusal text, or undefined when allowed. */

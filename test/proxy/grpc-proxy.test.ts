@@ -240,3 +240,39 @@ test('--namespace: clients see their keys without the prefix; the cluster holds 
     await nsProxy.stop();
   }
 });
+
+test('a watching client that stops reading is cut off once 1024 responses wait for it; others go on', async () => {
+  const { default: http2 } = await import('node:http2');
+  const { frameMessage } = await import('../../src/api/grpc/framing.js');
+  const { WatchRequest, PutRequest } = await import('../../src/proto/etcdserverpb.js');
+  const { UnaryClient } = await import('../../src/client/unary-client.js');
+  // a client with small windows that never reads what it is sent
+  const session = http2.connect(`http://${proxy.addr}`, { settings: { initialWindowSize: 16 * 1024 } });
+  session.on('error', () => {});
+  const req = session.request({ ':method': 'POST', ':path': '/etcdserverpb.Watch/Watch', 'content-type': 'application/grpc', te: 'trailers' });
+  req.pause();
+  let status: string | undefined;
+  req.on('trailers', (t) => (status = String(t['grpc-status'])));
+  req.on('response', (h) => (status ??= h['grpc-status'] === undefined ? undefined : String(h['grpc-status'])));
+  req.on('error', () => {});
+  req.write(frameMessage(WatchRequest.encode({ create_request: { key: Buffer.from('slow/k'), range_end: new Uint8Array(0), start_revision: 0, progress_notify: false, filters: [], prev_kv: false, watch_id: 0, fragment: false } })));
+  const healthy = watchWithEtcdctl(proxy.addr, ['slow/k']);
+  const writer = new UnaryClient(`http://${proxy.addr}`);
+  try {
+    await eventually('both watches open', 15_000, async () => ((await proxy.metric('tsetcd_grpc_proxy_client_watches')) >= 2 ? true : undefined));
+    const value = Buffer.alloc(4096, 'v');
+    for (let i = 0; i < 1100; i += 50) {
+      await Promise.all(Array.from({ length: 50 }, () => writer.call('/etcdserverpb.KV/Put', PutRequest.encode(PutRequest.create({ key: Buffer.from('slow/k'), value })))));
+    }
+    // the proxy let go of the stalled watch; once the client reads again, it finds the end
+    await eventually('the stalled watch released', 30_000, async () => ((await proxy.metric('tsetcd_grpc_proxy_client_watches')) === 1 ? true : undefined));
+    req.on('data', () => {});
+    req.resume();
+    await eventually('the stalled stream was ended with Canceled', 20_000, async () => (status === '1' ? true : undefined));
+    await eventually('the reading watcher got all 1100 events', 30_000, async () => (healthy.output().split('\n').filter((l) => l === 'PUT').length === 1100 ? true : undefined));
+  } finally {
+    writer.close();
+    session.destroy();
+    await healthy.stop();
+  }
+});
