@@ -128,11 +128,12 @@ function runtimeRefusal(config: Config): string | undefined {
 }
 
 /** etcd's other modes of the same binary (`etcd gateway start`, `etcd grpc-proxy start`) */
-const OTHER_MODES = new Set(['gateway', 'grpc-proxy']);
+const OTHER_MODES = new Set(['gateway']);
 
 async function main(): Promise<void> {
   installClockFailpoint();
   const mode = process.argv[2];
+  if (mode === 'grpc-proxy') return (await import('../proxy/cli.js')).grpcProxyMain(process.argv.slice(3));
   if (mode !== undefined && OTHER_MODES.has(mode)) {
     exitWith(1, `tsetcd: etcd's ${mode} mode is not supported yet; run real etcd for it, or point clients at the members directly`);
   }

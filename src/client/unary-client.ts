@@ -97,6 +97,33 @@ export class UnaryClient {
     });
   }
 
+  /** Opens a streaming call on this client's connection (shared with its unary calls). */
+  stream(path: string, metadata?: Record<string, string>): ClientStream {
+    if (!this.session || this.session.closed || this.session.destroyed) this.session = this.connect();
+    return streamOn(this.session, path, metadata, false);
+  }
+
+  /**
+   * An HTTP/2 PING on the open connection (none is opened for it): false when the ack does
+   * not come within `timeoutMs`, and the connection is then dropped so the next call
+   * connects again. True when there is no connection to check.
+   */
+  ping(timeoutMs: number): Promise<boolean> {
+    const s = this.session;
+    if (!s || s.closed || s.destroyed || s.connecting) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        s.destroy();
+        resolve(false);
+      }, timeoutMs);
+      s.ping((err) => {
+        clearTimeout(timer);
+        if (err) s.destroy();
+        resolve(!err);
+      });
+    });
+  }
+
   close(): void {
     this.session?.close();
   }
@@ -120,18 +147,35 @@ export interface ClientStream {
 export function openStream(endpoint: string, path: string, tls?: ClientTlsOptions, metadata?: Record<string, string>): ClientStream {
   const session = http2.connect(endpoint, tlsConnectOptions(endpoint, tls));
   session.on('error', () => {});
-  const req = session.request({ ...metadata, ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers' });
+  return streamOn(session, path, metadata, true);
+}
+
+/** A call on `session`; `ownsSession`: the session is this call's alone and closes with it. */
+function streamOn(session: http2.ClientHttp2Session, path: string, metadata: Record<string, string> | undefined, ownsSession: boolean): ClientStream {
   const deframer = new MessageDeframer(MAX_RESPONSE_BYTES);
   const result = new CallStatus();
+  let req: http2.ClientHttp2Stream | undefined;
+  let openError: Error | undefined;
+  let canceled = false;
+  try {
+    req = session.request({ ...metadata, ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers' });
+  } catch (err) {
+    openError = err as Error;
+  }
   const stream: ClientStream = {
-    send: (m) => void req.write(frameMessage(m)),
-    end: () => void req.end(),
+    send: (m) => void req?.write(frameMessage(m)),
+    end: () => void req?.end(),
     cancel: () => {
-      req.close(http2.constants.NGHTTP2_CANCEL);
-      session.close();
+      canceled = true;
+      req?.close(http2.constants.NGHTTP2_CANCEL);
+      if (ownsSession) session.close();
     },
     onMessage: () => {},
     done: new Promise<void>((resolve, reject) => {
+      if (!req) {
+        reject(new GrpcError(GrpcCode.Unavailable, openError?.message ?? 'no connection'));
+        return;
+      }
       req.on('response', result.take);
       req.on('trailers', result.take);
       req.on('data', (chunk: Buffer) => {
@@ -139,9 +183,11 @@ export function openStream(endpoint: string, path: string, tls?: ClientTlsOption
       });
       req.on('error', () => {});
       req.on('close', () => {
-        session.close();
+        if (ownsSession) session.close();
         if (result.status === 0) resolve();
-        else reject(new GrpcError((result.status ?? GrpcCode.Canceled) as GrpcCode, result.status === undefined ? 'stream closed without a status' : result.message));
+        // no status: we canceled it, or the connection went away under it
+        else if (result.status === undefined) reject(new GrpcError(canceled ? GrpcCode.Canceled : GrpcCode.Unavailable, 'stream closed without a status'));
+        else reject(new GrpcError(result.status as GrpcCode, result.message));
       });
     }),
   };
