@@ -81,6 +81,7 @@ function serverOptions(config: Config, logger: Logger, tlsSetup: StartupTls): Se
     snapshotCatchUpEntries: config.snapshotCatchUpEntries,
     warningApplyDurationMs: config.warningApplyDurationMs,
     bootstrapDefragThresholdMb: config.bootstrapDefragThresholdMb,
+    leaseCheckpoint: config.leaseCheckpoint,
   };
 }
 

@@ -133,6 +133,17 @@ function clusteringProblem(state: FlagState): string | undefined {
   return undefined;
 }
 
+/** etcd's rule and warning for the two lease checkpoint flags. */
+function leaseCheckpointProblem(state: FlagState, warnings: string[]): string | undefined {
+  const enabled = state.values.get('experimental-enable-lease-checkpoint') === true;
+  const persist = state.values.get('experimental-enable-lease-checkpoint-persist') === true;
+  if (enabled && !persist) {
+    warnings.push('Detected that checkpointing is enabled without persistence. Consider enabling experimental-enable-lease-checkpoint-persist');
+  }
+  if (persist && !enabled) return 'setting experimental-enable-lease-checkpoint-persist requires experimental-enable-lease-checkpoint';
+  return undefined;
+}
+
 function warnAboutSizes(state: FlagState, warnings: string[]): void {
   const maxRequestBytes = num(state, 'max-request-bytes');
   if (maxRequestBytes > RECOMMENDED_MAX_REQUEST_BYTES) {
@@ -176,6 +187,7 @@ export function validateState(
         ? `AllowedCN and AllowedHostname are mutually exclusive (cn=${goQuote(cn)}, hostname=${goQuote(hostname)})`
         : undefined;
     },
+    () => leaseCheckpointProblem(state, warnings),
     () => {
       const metrics = str(state, 'metrics');
       return metrics === 'basic' || metrics === 'extensive'

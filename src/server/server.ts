@@ -62,6 +62,7 @@ import { etcdBackendHash } from '../snapshot/etcd-hash.js';
 import { bucketRecords, type EtcdExportContext } from '../snapshot/etcd-schema.js';
 import { fetchPeerHashes, initialVerdict, periodicVerdict, requestPeerHash, type HashAt, type PeerHash, type PeerRef } from './corrupt.js';
 import { monotonicMs } from '../pkg/clock.js';
+import { leaseCheckpointer, type LeaseCheckpointOptions } from './lease-checkpoint.js';
 
 export interface AutoCompactionOptions {
   mode: 'periodic' | 'revision';
@@ -123,6 +124,8 @@ export interface ServerOptions {
   warningApplyDurationMs?: number;
   /** --experimental-bootstrap-defrag-threshold-megabytes: defragment at start when that much would be freed (0: never) */
   bootstrapDefragThresholdMb?: number;
+  /** --experimental-enable-lease-checkpoint (+ -persist, tsetcd's --experimental-lease-checkpoint-interval) */
+  leaseCheckpoint?: LeaseCheckpointOptions;
 }
 
 /** etcd refuses proposals when this many are queued and not yet applied */
@@ -233,7 +236,8 @@ export class EtcdServer implements RaftHost {
       this.opts.logger.error('failed to commit tx', { error: err.message });
       this.fatal(err);
     };
-    this.lessor = new Lessor(b.backend, { minTtlSec: minLeaseTtlSec(opts), onExpired: (ids) => this.revokeExpired(ids) });
+    const checkpointer = leaseCheckpointer(opts.leaseCheckpoint, (f, body, req) => this.proposeOutcome(f, body, req));
+    this.lessor = new Lessor(b.backend, { minTtlSec: minLeaseTtlSec(opts), onExpired: (ids) => this.revokeExpired(ids), checkpointer });
     this.store.leases = this.lessor;
     this.lessor.restore(this.store.attachedLeases());
     this.alarms = new AlarmStore(b.backend);

@@ -19,9 +19,9 @@ describe('unsupported flags', () => {
 
   it('names every one that is set', () => {
     assert.equal(
-      fails(['--experimental-enable-lease-checkpoint', '--proxy=on', '--discovery=https://d.example/x', '--raft-read-timeout=1s']).message,
+      fails(['--experimental-compact-hash-check-enabled', '--proxy=on', '--discovery=https://d.example/x', '--raft-read-timeout=1s']).message,
       // listed in table (help) order
-      'tsetcd: --raft-read-timeout, --discovery, --proxy, --experimental-enable-lease-checkpoint are not supported yet',
+      'tsetcd: --raft-read-timeout, --discovery, --proxy, --experimental-compact-hash-check-enabled are not supported yet',
     );
   });
 
@@ -34,6 +34,16 @@ describe('unsupported flags', () => {
     const r = run(['--enable-v2'], {}, { bootstrapChecks: false });
     assert.equal(r.error, undefined);
     assert.ok(r.warnings.some((w) => w.includes('serves only the v3 API')), r.warnings.join('\n'));
+  });
+
+  it('lease checkpoint persistence needs checkpoints (etcd\'s rule), and checkpoints alone warn', () => {
+    assert.equal(
+      fails(['--experimental-enable-lease-checkpoint-persist']).message,
+      'setting experimental-enable-lease-checkpoint-persist requires experimental-enable-lease-checkpoint',
+    );
+    const r = run(['--experimental-enable-lease-checkpoint'], {}, { bootstrapChecks: false });
+    assert.equal(r.error, undefined);
+    assert.ok(r.warnings.includes('Detected that checkpointing is enabled without persistence. Consider enabling experimental-enable-lease-checkpoint-persist'));
   });
 
   it('accepts the flags kubeadm and etcd.conf.yml.sample set', () => {
@@ -76,8 +86,11 @@ describe('unsupported flags', () => {
       'experimental-compaction-batch-limit',
       'experimental-corrupt-check-time',
       'experimental-downgrade-check-time',
+      'experimental-enable-lease-checkpoint',
+      'experimental-enable-lease-checkpoint-persist',
       'experimental-enable-v2v3',
       'experimental-initial-corrupt-check',
+      'experimental-lease-checkpoint-interval',
       'experimental-max-learners',
       'experimental-memory-mlock',
       'experimental-peer-skip-client-san-verification',
