@@ -14,6 +14,7 @@ import { serveDashboard } from '../dashboard/server.js';
 import { Wal } from '../wal/index.js';
 import { TSETCD_VERSION } from './version.js';
 import { installClockFailpoint } from '../pkg/clock.js';
+import { runGatewayMode } from '../gateway/main.js';
 
 function exitWith(code: number, text: string): never {
   process.stderr.write(text.endsWith('\n') ? text : text + '\n');
@@ -128,12 +129,13 @@ function runtimeRefusal(config: Config): string | undefined {
   return undefined;
 }
 
-/** etcd's other modes of the same binary (`etcd gateway start`, `etcd grpc-proxy start`) */
-const OTHER_MODES = new Set(['gateway', 'grpc-proxy']);
+/** etcd's other modes of the same binary (`etcd grpc-proxy start`; `gateway` is src/gateway/) */
+const OTHER_MODES = new Set(['grpc-proxy']);
 
 async function main(): Promise<void> {
   installClockFailpoint();
   const mode = process.argv[2];
+  if (mode === 'gateway') return runGatewayMode(process.argv.slice(3));
   if (mode !== undefined && OTHER_MODES.has(mode)) {
     exitWith(1, `tsetcd: etcd's ${mode} mode is not supported yet; run real etcd for it, or point clients at the members directly`);
   }
