@@ -130,8 +130,8 @@ function experimental(name: string, kind: FlagKind, def: FlagValue, help: string
 const EXPERIMENTAL: FlagSpec[] = [
   experimental('experimental-initial-corrupt-check', 'bool', false, 'Compare data hashes with the other members before serving.', { supported: true }),
   experimental('experimental-corrupt-check-time', 'duration', 0, 'Interval between cluster-wide corruption checks (0 disables).', { supported: true }),
-  experimental('experimental-compact-hash-check-enabled', 'bool', false, 'Let the leader compare compaction hashes with followers.', { since: '3.5' }),
-  experimental('experimental-compact-hash-check-time', 'duration', 60 * S, 'Interval between compaction hash checks.', { since: '3.5' }),
+  experimental('experimental-compact-hash-check-enabled', 'bool', false, 'Record the KV hash at each compaction, and let the leader compare its recorded hashes with the other members\' (CORRUPT alarm on a mismatch). Set it on every member: one without it cannot answer for a compacted revision and is skipped.', { since: '3.5', supported: true }),
+  experimental('experimental-compact-hash-check-time', 'duration', 60 * S, 'Interval between compaction hash checks.', { since: '3.5', supported: true }),
   experimental('experimental-enable-v2v3', 'string', '', 'Serve the v2 API from the v3 store under this prefix.', { supported: true, inert: 'tsetcd serves no v2 API (see --enable-v2)' }),
   experimental('experimental-backend-bbolt-freelist-type', 'string', '', 'Free-list layout of the backend database (array or map).', { defaultText: 'array', supported: true, inert: 'the backend is LMDB, whose free pages have a single layout' }),
   experimental('experimental-enable-lease-checkpoint', 'bool', false, 'Let the leader write remaining lease TTLs to the log, so a new leader does not reset them to the full TTL.', { supported: true }),

@@ -3,7 +3,7 @@
 // a flag tsetcd does not implement may only carry its default value.
 
 import { FLAGS } from './flags.js';
-import { goQuote } from './goparse.js';
+import { formatGoDuration, goQuote } from './goparse.js';
 import { bindUrlProblem, hostUrlProblem } from './urls.js';
 import { parseRotationConfig } from '../pkg/log-rotation.js';
 import type { ConfigSource, FlagState, FlagValue } from './types.js';
@@ -188,6 +188,10 @@ export function validateState(
         : undefined;
     },
     () => leaseCheckpointProblem(state, warnings),
+    () => {
+      const ns = num(state, 'experimental-compact-hash-check-time');
+      return ns <= 0 ? `--experimental-compact-hash-check-time must be >0 (set to ${formatGoDuration(ns)})` : undefined;
+    },
     () => {
       const metrics = str(state, 'metrics');
       return metrics === 'basic' || metrics === 'extensive'

@@ -19,9 +19,9 @@ describe('unsupported flags', () => {
 
   it('names every one that is set', () => {
     assert.equal(
-      fails(['--experimental-compact-hash-check-enabled', '--proxy=on', '--discovery=https://d.example/x', '--raft-read-timeout=1s']).message,
+      fails(['--experimental-enable-distributed-tracing', '--proxy=on', '--discovery=https://d.example/x', '--raft-read-timeout=1s']).message,
       // listed in table (help) order
-      'tsetcd: --raft-read-timeout, --discovery, --proxy, --experimental-compact-hash-check-enabled are not supported yet',
+      'tsetcd: --raft-read-timeout, --discovery, --proxy, --experimental-enable-distributed-tracing are not supported yet',
     );
   });
 
@@ -34,6 +34,10 @@ describe('unsupported flags', () => {
     const r = run(['--enable-v2'], {}, { bootstrapChecks: false });
     assert.equal(r.error, undefined);
     assert.ok(r.warnings.some((w) => w.includes('serves only the v3 API')), r.warnings.join('\n'));
+  });
+
+  it('a compact hash check interval must be positive (etcd\'s rule)', () => {
+    assert.equal(fails(['--experimental-compact-hash-check-time=0s']).message, '--experimental-compact-hash-check-time must be >0 (set to 0s)');
   });
 
   it('lease checkpoint persistence needs checkpoints (etcd\'s rule), and checkpoints alone warn', () => {
@@ -83,6 +87,8 @@ describe('unsupported flags', () => {
       'enable-v2',
       'experimental-backend-bbolt-freelist-type',
       'experimental-bootstrap-defrag-threshold-megabytes',
+      'experimental-compact-hash-check-enabled',
+      'experimental-compact-hash-check-time',
       'experimental-compaction-batch-limit',
       'experimental-corrupt-check-time',
       'experimental-downgrade-check-time',
