@@ -83,6 +83,7 @@ function serverOptions(config: Config, logger: Logger, tlsSetup: StartupTls): Se
     warningApplyDurationMs: config.warningApplyDurationMs,
     bootstrapDefragThresholdMb: config.bootstrapDefragThresholdMb,
     leaseCheckpoint: config.leaseCheckpoint,
+    raftConnTimeouts: config.raftConnTimeouts,
     compactHashCheck: config.compactHashCheckTimeMs > 0 ? { intervalMs: config.compactHashCheckTimeMs } : undefined,
   };
 }

@@ -31,8 +31,8 @@ const MEMBER: FlagSpec[] = [
   { name: 'grpc-keepalive-timeout', kind: 'duration', default: 20 * S, section: 'Member', supported: true, help: 'How long to wait for a ping reply before closing the connection (0 disables).' },
   { name: 'socket-reuse-port', since: '3.5', kind: 'bool', default: false, yamlKey: null, section: 'Member', supported: true, help: 'Set SO_REUSEPORT on listeners, so several processes can listen on one port (needs Node.js 22.12 or later; earlier ones cannot set it and tsetcd refuses to start).' },
   { name: 'socket-reuse-address', since: '3.5', kind: 'bool', default: false, yamlKey: null, section: 'Member', supported: true, inert: 'Node.js always sets SO_REUSEADDR on listening sockets', help: 'Set SO_REUSEADDR on listeners.' },
-  { name: 'raft-read-timeout', since: '3.5', kind: 'duration', default: 5 * S, yamlKey: null, section: 'Member', supported: false, help: 'Read timeout of connections between members.' },
-  { name: 'raft-write-timeout', since: '3.5', kind: 'duration', default: 5 * S, yamlKey: null, section: 'Member', supported: false, help: 'Write timeout of connections between members.' },
+  { name: 'raft-read-timeout', since: '3.5', kind: 'duration', default: 5 * S, yamlKey: null, section: 'Member', supported: true, help: 'A raft stream from a member on which nothing arrives for this long is closed (senders keep idle streams alive with a heartbeat every third of it; 0: no deadline).' },
+  { name: 'raft-write-timeout', since: '3.5', kind: 'duration', default: 5 * S, yamlKey: null, section: 'Member', supported: true, help: 'A raft stream to a member that does not take written bytes for this long is closed and redialed (0: no deadline).' },
 ];
 
 const CLUSTERING: FlagSpec[] = [

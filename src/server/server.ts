@@ -64,6 +64,7 @@ import { fetchPeerHashes, initialVerdict, periodicVerdict, requestPeerHash, type
 import { monotonicMs } from '../pkg/clock.js';
 import { leaseCheckpointer, type LeaseCheckpointOptions } from './lease-checkpoint.js';
 import { CompactHashes, startCompactHashCheck } from './compact-hash-check.js';
+import type { RaftConnTimeouts } from '../peer/link-deadlines.js';
 
 export interface AutoCompactionOptions {
   mode: 'periodic' | 'revision';
@@ -129,6 +130,8 @@ export interface ServerOptions {
   leaseCheckpoint?: LeaseCheckpointOptions;
   /** --experimental-compact-hash-check-enabled with --experimental-compact-hash-check-time */
   compactHashCheck?: { intervalMs: number };
+  /** --raft-read-timeout / --raft-write-timeout on peer streams (default 5 s each) */
+  raftConnTimeouts?: RaftConnTimeouts;
 }
 
 /** etcd refuses proposals when this many are queued and not yet applied */
@@ -278,6 +281,7 @@ export class EtcdServer implements RaftHost {
       snapshotDir: snapDir,
       logger: opts.logger,
       onMessage: (from, m) => this.driver.receive(from, m),
+      connTimeouts: opts.raftConnTimeouts,
       onSnapshot: (from, m, file) => this.driver.receiveSnapshot(from, m, file),
       onUnreachable: (to) => this.driver.unreachable(to),
       isKnownPeer: (id) => this.membership.get(id) !== undefined || this.transport.hasPeer(id),
