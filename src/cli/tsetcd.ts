@@ -15,6 +15,7 @@ import { Wal } from '../wal/index.js';
 import { TSETCD_VERSION } from './version.js';
 import { installClockFailpoint } from '../pkg/clock.js';
 import { runGatewayMode } from '../gateway/main.js';
+import { discoverInitialCluster } from '../config/discovery.js';
 
 function exitWith(code: number, text: string): never {
   process.stderr.write(text.endsWith('\n') ? text : text + '\n');
@@ -156,7 +157,7 @@ async function main(): Promise<void> {
     const e = result.error!;
     exitWith(e.exitCode, e.usage ? `${e.message}\n${usageText()}` : e.message);
   }
-  const config = result.config;
+  let config = result.config;
   const logger = loggerFor(config);
   for (const n of result.notices) logger.info(n);
   for (const w of result.warnings) logger.warn(w);
@@ -167,6 +168,7 @@ async function main(): Promise<void> {
   }
 
   if (!Wal.exists(config.walDir)) {
+    config = await discoverInitialCluster(config, logger).catch((err: Error) => exitWith(1, `tsetcd: ${err.message}`));
     const check = checkBootstrap(config);
     for (const w of check.warnings) logger.warn(w);
     if (check.error) {
