@@ -1,6 +1,6 @@
-// Every flag etcd 3.4 accepts (plus the 3.5 additions operators commonly pass),
-// with its type, default, YAML key and whether tsetcd implements it yet.
-// To support a flag: flip `supported` to true and read it in build.ts.
+// Every flag etcd 3.4 accepts (plus the 3.5 additions), with its type, default,
+// YAML key and whether tsetcd implements it: all but the v2 proxy's, which are
+// refused when set (validate.ts). Flags with nothing to act on carry `inert`.
 
 import type { FlagSpec, FlagValue, FlagKind, YamlGoType } from './types.js';
 
@@ -127,6 +127,9 @@ function experimental(name: string, kind: FlagKind, def: FlagValue, help: string
   return { name, kind, default: def, section: 'Experimental feature', supported: false, help, ...extra };
 }
 
+/** Why the tracing flags are accepted but do nothing (see docs/ARCHITECTURE.md, "Tracing"). */
+const NO_TRACING = 'tsetcd has no OpenTelemetry exporter yet: no request spans are recorded or sent to the collector';
+
 const EXPERIMENTAL: FlagSpec[] = [
   experimental('experimental-initial-corrupt-check', 'bool', false, 'Compare data hashes with the other members before serving.', { supported: true }),
   experimental('experimental-corrupt-check-time', 'duration', 0, 'Interval between cluster-wide corruption checks (0 disables).', { supported: true }),
@@ -148,11 +151,11 @@ const EXPERIMENTAL: FlagSpec[] = [
   experimental('experimental-bootstrap-defrag-threshold-megabytes', 'uint', 0, 'Defragment at start when that frees at least this many MB (0 disables).', { since: '3.5', supported: true }),
   experimental('experimental-max-learners', 'int', 1, 'Most learners the cluster may hold.', { since: '3.5', supported: true }),
   experimental('experimental-snapshot-catchup-entries', 'uint64', 5000, 'Entries kept after a snapshot so slow followers can catch up.', { since: '3.5', supported: true }),
-  experimental('experimental-enable-distributed-tracing', 'bool', false, 'Export OpenTelemetry traces.', { since: '3.5' }),
-  experimental('experimental-distributed-tracing-address', 'string', 'localhost:4317', 'OpenTelemetry collector address.', { since: '3.5' }),
-  experimental('experimental-distributed-tracing-service-name', 'string', 'etcd', 'Service name reported in traces.', { since: '3.5' }),
-  experimental('experimental-distributed-tracing-instance-id', 'string', '', 'Instance ID reported in traces.', { since: '3.5' }),
-  experimental('experimental-distributed-tracing-sampling-rate', 'int', 0, 'Spans sampled per million.', { since: '3.5' }),
+  experimental('experimental-enable-distributed-tracing', 'bool', false, 'Export OpenTelemetry traces.', { since: '3.5', supported: true, inert: NO_TRACING }),
+  experimental('experimental-distributed-tracing-address', 'string', 'localhost:4317', 'OpenTelemetry collector address.', { since: '3.5', supported: true, inert: NO_TRACING }),
+  experimental('experimental-distributed-tracing-service-name', 'string', 'etcd', 'Service name reported in traces.', { since: '3.5', supported: true, inert: NO_TRACING }),
+  experimental('experimental-distributed-tracing-instance-id', 'string', '', 'Instance ID reported in traces.', { since: '3.5', supported: true, inert: NO_TRACING }),
+  experimental('experimental-distributed-tracing-sampling-rate', 'int', 0, 'Spans sampled per million.', { since: '3.5', supported: true, inert: NO_TRACING }),
 ];
 
 const UNSAFE: FlagSpec[] = [

@@ -1,6 +1,7 @@
 // Checks on the merged flag values, in etcd's order and with etcd's words
-// (embed.Config.Validate and its logging setup), preceded by our own rule:
-// a flag tsetcd does not implement may only carry its default value.
+// (embed.Config.Validate and its logging setup), preceded by our own rule: the
+// v2 proxy's flags (the only ones tsetcd does not implement) may only carry
+// their default values.
 
 import { FLAGS } from './flags.js';
 import { formatGoDuration, goQuote } from './goparse.js';
@@ -28,8 +29,8 @@ function sameValue(a: FlagValue | undefined, b: FlagValue | undefined): boolean 
 }
 
 /**
- * Names every unsupported flag whose value is not its default. In config-file
- * mode the YAML key is named instead of the flag.
+ * Names every unsupported flag (the v2 proxy's) whose value is not its default,
+ * and what to run instead. In config-file mode the YAML key is named instead.
  */
 export function unsupportedProblem(state: FlagState, yamlKeyOf?: ReadonlyMap<string, string>): string | undefined {
   const names: string[] = [];
@@ -39,7 +40,7 @@ export function unsupportedProblem(state: FlagState, yamlKeyOf?: ReadonlyMap<str
     names.push(yamlKeyOf?.get(f.name) ?? `--${f.name}`);
   }
   if (names.length === 0) return undefined;
-  return `tsetcd: ${names.join(', ')} ${names.length === 1 ? 'is' : 'are'} not supported yet`;
+  return `tsetcd: ${names.join(', ')} ${names.length === 1 ? 'is a v2 proxy setting' : 'are v2 proxy settings'}, and the v2 proxy is not supported (etcd 3.6 removed it too): run \`tsetcd grpc-proxy start\` or \`tsetcd gateway start\` in front of the cluster, or point clients at the members`;
 }
 
 /** Go's %q of a []string: ["a" "b"]. */

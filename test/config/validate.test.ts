@@ -14,14 +14,14 @@ const LOCAL = [
 
 describe('unsupported flags', () => {
   it('refuses one by name', () => {
-    assert.deepEqual(fails(['--proxy=readonly']), { message: 'tsetcd: --proxy is not supported yet', exitCode: 1 });
+    assert.deepEqual(fails(['--proxy=readonly']), { message: 'tsetcd: --proxy is a v2 proxy setting, and the v2 proxy is not supported (etcd 3.6 removed it too): run `tsetcd grpc-proxy start` or `tsetcd gateway start` in front of the cluster, or point clients at the members', exitCode: 1 });
   });
 
   it('names every one that is set', () => {
     assert.equal(
       fails(['--proxy-refresh-interval=1000', '--proxy=on']).message,
       // listed in table (help) order
-      'tsetcd: --proxy, --proxy-refresh-interval are not supported yet',
+      'tsetcd: --proxy, --proxy-refresh-interval are v2 proxy settings, and the v2 proxy is not supported (etcd 3.6 removed it too): run `tsetcd grpc-proxy start` or `tsetcd gateway start` in front of the cluster, or point clients at the members',
     );
   });
 
@@ -94,7 +94,12 @@ describe('unsupported flags', () => {
       'experimental-compact-hash-check-time',
       'experimental-compaction-batch-limit',
       'experimental-corrupt-check-time',
+      'experimental-distributed-tracing-address',
+      'experimental-distributed-tracing-instance-id',
+      'experimental-distributed-tracing-sampling-rate',
+      'experimental-distributed-tracing-service-name',
       'experimental-downgrade-check-time',
+      'experimental-enable-distributed-tracing',
       'experimental-enable-lease-checkpoint',
       'experimental-enable-lease-checkpoint-persist',
       'experimental-enable-v2v3',
