@@ -5,6 +5,7 @@ import { EntryType, type Entry } from '../raft/types.js';
 import {
   CompactionRequest,
   DeleteRangeRequest,
+  LeaseCheckpointRequest,
   LeaseGrantRequest,
   LeaseRevokeRequest,
   PutRequest,
@@ -25,6 +26,7 @@ import { decodeRaftRequest, RaftRequestField } from './raft-request.js';
 import { decodeMemberAttributes } from './internal-records.js';
 import type { Membership } from './membership.js';
 import { Errors } from './errors.js';
+import { applyLeaseCheckpoint } from './lease-checkpoint.js';
 
 export interface ApplyOutcome {
   /** request ID the proposer waits on (0: nobody waits) */
@@ -112,6 +114,9 @@ export function applyEntry(entry: Entry, ctx: ApplyContext, decoded?: unknown): 
         if (ctx.auth.enabled && lease && caller) ctx.auth.checkLeaseRevoke(caller, lease.keys);
         return { id, response: applyLeaseRevoke(ctx, r) };
       }
+      case RaftRequestField.leaseCheckpoint:
+        applyLeaseCheckpoint(ctx.lessor, (decoded as LeaseCheckpointRequest) ?? LeaseCheckpointRequest.decode(req.body));
+        return { id };
       case RaftRequestField.clusterMemberAttrSet: {
         const attrs = decodeMemberAttributes(req.body);
         ctx.membership.setAttributes(attrs.memberId, attrs.name, attrs.clientURLs);

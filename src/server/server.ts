@@ -62,6 +62,9 @@ import { etcdBackendHash } from '../snapshot/etcd-hash.js';
 import { bucketRecords, type EtcdExportContext } from '../snapshot/etcd-schema.js';
 import { fetchPeerHashes, initialVerdict, periodicVerdict, requestPeerHash, type HashAt, type PeerHash, type PeerRef } from './corrupt.js';
 import { monotonicMs } from '../pkg/clock.js';
+import { leaseCheckpointer, type LeaseCheckpointOptions } from './lease-checkpoint.js';
+import { CompactHashes, startCompactHashCheck } from './compact-hash-check.js';
+import type { RaftConnTimeouts } from '../peer/link-deadlines.js';
 
 export interface AutoCompactionOptions {
   mode: 'periodic' | 'revision';
@@ -123,6 +126,12 @@ export interface ServerOptions {
   warningApplyDurationMs?: number;
   /** --experimental-bootstrap-defrag-threshold-megabytes: defragment at start when that much would be freed (0: never) */
   bootstrapDefragThresholdMb?: number;
+  /** --experimental-enable-lease-checkpoint (+ -persist, tsetcd's --experimental-lease-checkpoint-interval) */
+  leaseCheckpoint?: LeaseCheckpointOptions;
+  /** --experimental-compact-hash-check-enabled with --experimental-compact-hash-check-time */
+  compactHashCheck?: { intervalMs: number };
+  /** --raft-read-timeout / --raft-write-timeout on peer streams (default 5 s each) */
+  raftConnTimeouts?: RaftConnTimeouts;
 }
 
 /** etcd refuses proposals when this many are queued and not yet applied */
@@ -186,6 +195,8 @@ export class EtcdServer implements RaftHost {
   private defragging: Promise<void> | undefined;
   private readonly startedAtMs = monotonicMs();
   private corruptCheckTimer: NodeJS.Timeout | undefined;
+  private readonly compactHashes: CompactHashes | undefined;
+  private stopCompactHashCheck: (() => void) | undefined;
   /** told when a defragmentation starts (true) and ends (false) */
   readonly defragListeners = new Set<(active: boolean) => void>();
   private corruptCheckRunning = false;
@@ -233,7 +244,8 @@ export class EtcdServer implements RaftHost {
       this.opts.logger.error('failed to commit tx', { error: err.message });
       this.fatal(err);
     };
-    this.lessor = new Lessor(b.backend, { minTtlSec: minLeaseTtlSec(opts), onExpired: (ids) => this.revokeExpired(ids) });
+    const checkpointer = leaseCheckpointer(opts.leaseCheckpoint, (f, body, req) => this.proposeOutcome(f, body, req));
+    this.lessor = new Lessor(b.backend, { minTtlSec: minLeaseTtlSec(opts), onExpired: (ids) => this.revokeExpired(ids), checkpointer });
     this.store.leases = this.lessor;
     this.lessor.restore(this.store.attachedLeases());
     this.alarms = new AlarmStore(b.backend);
@@ -248,6 +260,8 @@ export class EtcdServer implements RaftHost {
     });
     this.watchable = new WatchableStore(this.store, b.backend);
     this.changeListeners.add((changes, rev) => this.watchable.notify(changes, rev));
+    this.compactHashes = opts.compactHashCheck ? new CompactHashes() : undefined;
+    this.store.onCompactionHash = this.compactHashes && ((h) => this.compactHashes!.add(h));
     this.applyCtx = {
       auth: this.auth,
       alarms: this.alarms,
@@ -267,6 +281,7 @@ export class EtcdServer implements RaftHost {
       snapshotDir: snapDir,
       logger: opts.logger,
       onMessage: (from, m) => this.driver.receive(from, m),
+      connTimeouts: opts.raftConnTimeouts,
       onSnapshot: (from, m, file) => this.driver.receiveSnapshot(from, m, file),
       onUnreachable: (to) => this.driver.unreachable(to),
       isKnownPeer: (id) => this.membership.get(id) !== undefined || this.transport.hasPeer(id),
@@ -312,6 +327,12 @@ export class EtcdServer implements RaftHost {
     this.maybeCampaign();
     this.driver.schedule();
     this.startCorruptionMonitor();
+    this.stopCompactHashCheck = this.compactHashes && startCompactHashCheck(this.compactHashes, this.opts, this.memberId, {
+      peerHashes: (rev) => this.peerHashes(rev),
+      raiseCorrupt: (id) => this.raiseCorrupt(id),
+      isLeader: () => this.isLeader,
+      requestTimeoutMs: this.requestTimeoutMs,
+    });
     this.opts.logger.info('member is running', { 'local-member-id': this.memberId.toString(16), 'applied-index': this.appliedIndex, revision: this.store.rev });
   }
 
@@ -320,6 +341,7 @@ export class EtcdServer implements RaftHost {
     this.stopped = true;
     clearInterval(this.retryTimer);
     if (this.corruptCheckTimer) clearInterval(this.corruptCheckTimer);
+    this.stopCompactHashCheck?.();
     this.compactor?.stop();
     this.lessor.stop();
     this.watchable.close();
@@ -703,6 +725,9 @@ export class EtcdServer implements RaftHost {
   }
 
   hashKV(revision: number): HashKVResponse {
+    // a compaction's own revision is answered from the hash recorded before it (etcd's HashStorage)
+    const stored = this.compactHashes?.byRev(revision);
+    if (stored) return { header: this.header(this.store.rev), hash: stored.hash, compact_revision: stored.compactRevision, hash_revision: stored.revision };
     const h = this.store.hashKV(revision);
     return { header: this.header(h.currentRev), hash: h.hash, compact_revision: h.compactRev, hash_revision: h.hashRev };
   }
@@ -767,12 +792,14 @@ export class EtcdServer implements RaftHost {
     await this.linearizableReadBarrier();
     const after = this.hashAt(0);
     const verdict = periodicVerdict(before, after, peers, this.opts.logger);
-    if (verdict.corrupt && !this.alarms.has(AlarmType.CORRUPT)) {
-      // member 0: which member is wrong is not known, as etcd says
-      const req = AlarmRequest.create({ action: AlarmRequest_AlarmAction.ACTIVATE, memberID: 0n, alarm: AlarmType.CORRUPT });
-      await this.proposeOutcome(RaftRequestField.alarm, AlarmRequest.encode(req), req);
-    }
+    // member 0: which member is wrong is not known, as etcd says
+    if (verdict.corrupt && !this.alarms.has(AlarmType.CORRUPT)) await this.raiseCorrupt(0n);
     return verdict.corrupt;
+  }
+
+  private async raiseCorrupt(memberId: bigint): Promise<void> {
+    const req = AlarmRequest.create({ action: AlarmRequest_AlarmAction.ACTIVATE, memberID: memberId, alarm: AlarmType.CORRUPT });
+    await this.proposeOutcome(RaftRequestField.alarm, AlarmRequest.encode(req), req);
   }
 
   /** Rewrites the backend without free pages; commits wait while the copy is made. */
