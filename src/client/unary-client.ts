@@ -207,7 +207,9 @@ export function openStream(endpoint: string, path: string, tls?: ClientTlsOption
           r.on('close', () => {
             s.close();
             if (result.status === 0) resolve();
-            else reject(new GrpcError((result.status ?? GrpcCode.Canceled) as GrpcCode, result.status === undefined ? 'stream closed without a status' : result.message));
+            else if (result.status !== undefined) reject(new GrpcError(result.status as GrpcCode, result.message));
+            // ended by the caller, or else by the connection going away
+            else reject(new GrpcError(cancelled ? GrpcCode.Canceled : GrpcCode.Unavailable, 'stream closed without a status'));
           });
           for (const f of pending.splice(0)) f(r);
         },

@@ -229,9 +229,16 @@ export class CtlClient {
    */
   async openStream(path: string): Promise<ClientStream> {
     await this.ensureAuthenticated();
-    const endpoint = this.endpoints[this.current % this.endpoints.length]!;
+    const at = this.current;
+    const endpoint = this.endpoints[at % this.endpoints.length]!;
     const { url, tls } = endpointTarget(endpoint, this.settings);
-    return openStream(url, path, tls, this.metadata());
+    const stream = openStream(url, path, tls, this.metadata());
+    // a stream that lost its connection: the next one goes to the next endpoint (as
+    // clientv3's balancer moves away from a member that went down)
+    stream.done.catch((err: unknown) => {
+      if (isTransportFailure(err) && this.current === at) this.current++;
+    });
+    return stream;
   }
 
   /**
