@@ -6,6 +6,7 @@
 // offline commands (snapshot restore/status, defrag --data-dir: the storage engine and a
 // worker thread found by its URL) stay where tsc wrote them. Runs as part of `npm run build`.
 import { build } from 'esbuild';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -29,6 +30,9 @@ const keepStorageOut = {
     });
   },
 };
+
+// chunk names carry content hashes: old ones would pile up
+fs.rmSync(outdir, { recursive: true, force: true });
 
 await build({
   entryPoints: { tsetcdctl: path.join(root, 'dist/src/cli/tsetcdctl.js') },
