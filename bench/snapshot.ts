@@ -11,13 +11,11 @@
 //
 // Printed, never asserted; not run by the tests. Results go to docs/PERFORMANCE.md.
 import { spawn } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { UnaryClient } from '../src/client/unary-client.js';
-import { PutRequest } from '../src/proto/etcdserverpb.js';
 import { freePorts, REPO_ROOT, startMember, TSETCD_BIN } from '../test/e2e/harness.js';
+import { putRandomValues } from '../test/helpers/load.js';
 
 const SIZE_MIB = Number(process.argv[2] ?? 1024);
 const VALUE_BYTES = 256 * 1024;
@@ -41,21 +39,6 @@ function timed(cmd: string, args: string[]): Promise<number> {
   });
 }
 
-async function load(endpoint: string): Promise<void> {
-  const c = new UnaryClient(endpoint);
-  const n = Math.ceil((SIZE_MIB * 1024 * 1024) / VALUE_BYTES);
-  let next = 0;
-  const writer = async (): Promise<void> => {
-    while (next < n) {
-      const i = next++;
-      const req = PutRequest.create({ key: Buffer.from(`/bench/${String(i).padStart(8, '0')}`), value: crypto.randomBytes(VALUE_BYTES) });
-      await c.call('/etcdserverpb.KV/Put', PutRequest.encode(req), { timeoutMs: 60_000 });
-    }
-  };
-  await Promise.all(Array.from({ length: WRITERS }, writer));
-  c.close();
-}
-
 interface Row {
   impl: string;
   fileBytes: number;
@@ -72,7 +55,7 @@ async function measure(impl: 'etcd' | 'tsetcd', dir: string): Promise<Row> {
   const dataDir = path.join(dir, `${impl}-data`);
   const member = await startMember({ bin: impl === 'etcd' ? 'etcd' : TSETCD_BIN, dataDir, ports, extraArgs: ['--quota-backend-bytes=8589934592'] });
   try {
-    await load(member.clientUrl);
+    await putRandomValues(member.clientUrl, { count: Math.ceil((SIZE_MIB * 1024 * 1024) / VALUE_BYTES), valueBytes: VALUE_BYTES, writers: WRITERS, keyPrefix: '/bench/' });
     const pid = member.proc.pid!;
     await new Promise((r) => setTimeout(r, 1000));
     const rssBeforeBytes = rssBytes(pid);

@@ -81,7 +81,7 @@ export interface ClientServices {
 export function clientServices(server: ClientPorts, logger?: Logger, options: ClientApiOptions = {}): ClientServices {
   const router = new GrpcRouter({
     maxReceiveMessageBytes: server.maxRequestBytes + GRPC_OVERHEAD_BYTES,
-    onCallDone: (path, code, kind) => server.metrics.grpcDone(path, code, kind),
+    onCallDone: (path, code, kind, startedAtMs) => server.metrics.grpcDone(path, code, kind, startedAtMs),
     toStatus: toGrpcError,
   });
   const methods: AnyUnaryMethod[] = [

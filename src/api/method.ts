@@ -51,3 +51,13 @@ export function registerUnary(router: GrpcRouter, methods: AnyUnaryMethod[]): vo
     });
   }
 }
+
+/** Decodes one message of a streaming call; a message that cannot be decoded ends the call. */
+export function decodeStreamMessage<T>(codec: Codec<T>, bytes: Uint8Array, call: { end(err: GrpcError): void }): T | undefined {
+  try {
+    return decodeRequest(codec, bytes);
+  } catch (err) {
+    call.end(err instanceof GrpcError ? err : new GrpcError(GrpcCode.Internal, String(err)));
+    return undefined;
+  }
+}

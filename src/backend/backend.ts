@@ -9,8 +9,9 @@
 // raft snapshot releases WAL segments).
 import fs from 'node:fs';
 import path from 'node:path';
-import { open, type Database, type DatabaseOptions, type RootDatabase } from 'lmdb';
+import { open, type Database, type RootDatabase } from 'lmdb';
 import { assertTsetcdBackendFile } from './file-kind.js';
+import { LmdbFileReader, lmdbUsedBytes, parseDbRecord, type LmdbTree } from '../lmdbfile/reader.js';
 
 export const BUCKETS = ['key', 'meta', 'lease', 'members', 'members_removed', 'cluster', 'alarm', 'auth', 'authUsers', 'authRoles'] as const;
 export type BucketName = (typeof BUCKETS)[number];
@@ -20,10 +21,14 @@ type BinaryDb = Database<Buffer, Buffer>;
 /** A frozen read-only view of the backend (see Backend.readView). */
 export interface BackendView {
   range(bucket: BucketName): Iterable<readonly [Buffer, Buffer]>;
-  /** like range, but each value is a view of LMDB's memory, valid only until the next entry */
-  rangeUncopied(bucket: BucketName): Iterable<readonly [Buffer, Buffer]>;
-  /** like range, with each value's length in place of the value */
-  rangeSizes(bucket: BucketName): Iterable<readonly [Buffer, number]>;
+  /**
+   * like range, but read from the data file with positioned reads instead of through
+   * LMDB's memory map (which would leave every page read resident in the process): key
+   * and value are views of a reused buffer, valid only until the next entry
+   */
+  rangeFromFile(bucket: BucketName): Iterable<readonly [Buffer, Buffer]>;
+  /** like rangeFromFile, with each value's length in place of the value (values are not read) */
+  sizesFromFile(bucket: BucketName): Iterable<readonly [Buffer, number]>;
   release(): void;
 }
 
@@ -50,6 +55,14 @@ export interface BackendOptions {
   batchIntervalMs?: number;
   /** --backend-batch-limit: operations that make a batch commit at once (default 10,000) */
   batchLimit?: number;
+  /**
+   * For loading a new file that nothing else opens meanwhile (snapshot restore): LMDB
+   * writes through its memory map (MDB_WRITEMAP) instead of building every dirty page in
+   * memory and writing it again at commit, which halves the copying of a bulk load.
+   * LMDB extends such a file to the whole map size (sparse); close() cuts it back to the
+   * pages in use, so the member that opens it later sees an ordinary file.
+   */
+  writeMap?: boolean;
 }
 
 /**
@@ -65,8 +78,6 @@ export const DEFAULT_MAP_SIZE_BYTES = 16 * 1024 ** 3;
 export class Backend {
   private env: RootDatabase<Buffer, Buffer>;
   private dbs = new Map<BucketName, BinaryDb>();
-  private rawDbs = new Map<BucketName, BinaryDb>();
-  private sizeDbs = new Map<BucketName, Database<number, Buffer>>();
   /** changes of the write group in progress */
   private group: Overlay | null = null;
   private groupOps = 0;
@@ -118,21 +129,13 @@ export class Backend {
       cache: false,
       keyEncoding: 'binary',
       encoding: 'binary',
+      useWritemap: opts.writeMap === true,
     });
   }
 
   private openBuckets(): void {
     this.dbs.clear();
-    this.rawDbs.clear();
-    this.sizeDbs.clear();
-    for (const name of BUCKETS) {
-      this.dbs.set(name, this.env.openDB<Buffer, Buffer>({ name, keyEncoding: 'binary', encoding: 'binary' }));
-      // the same trees read without copying values: a view of LMDB's memory, good until
-      // the next entry (snapshot streaming) ...
-      this.rawDbs.set(name, this.env.openDB<Buffer, Buffer>(withDecoder(name, (b) => Buffer.from(b.buffer, b.byteOffset, b.length))));
-      // ... or only the value's length (the layout pass of a snapshot)
-      this.sizeDbs.set(name, this.env.openDB<number, Buffer>(withDecoder(name, (b) => b.length)));
-    }
+    for (const name of BUCKETS) this.dbs.set(name, this.env.openDB<Buffer, Buffer>({ name, keyEncoding: 'binary', encoding: 'binary' }));
   }
 
   private db(bucket: BucketName): BinaryDb {
@@ -387,29 +390,58 @@ export class Backend {
    * transaction): what a snapshot streams while writes go on. Scans of the view can be
    * repeated and always see the same data. Call release() when done; a defragmentation
    * keeps the old file open until every view on it is released.
+   *
+   * The FromFile scans read the trees of this transaction's snapshot from the data file
+   * (src/lmdbfile/reader.ts): the open transaction keeps LMDB from reusing their pages.
+   * The file is opened here, in the same turn as the transaction, while this.filePath is
+   * still the environment's file (swaps rename synchronously, so a later one cannot come
+   * in between); the descriptor keeps that file even after a swap renames another over it.
    */
   readView(): BackendView {
     this.commit();
     const env = this.env;
     const dbs = new Map(this.dbs);
-    const rawDbs = new Map(this.rawDbs);
-    const sizeDbs = new Map(this.sizeDbs);
     const txn = env.useReadTransaction();
+    let fd: number;
+    try {
+      fd = fs.openSync(this.filePath, 'r');
+    } catch (err) {
+      txn.done();
+      throw err;
+    }
     this.views.set(env, (this.views.get(env) ?? 0) + 1);
     let released = false;
-    function* scan<V>(from: Map<BucketName, Database<V, Buffer>>, bucket: BucketName): Generator<readonly [Buffer, V]> {
+    let reader: LmdbFileReader | undefined;
+    const live = (): void => {
       if (released) throw new Error('backend: read view used after release');
-      const db = from.get(bucket);
+    };
+    const treeOf = (bucket: BucketName): LmdbTree => {
+      if (!dbs.has(bucket)) throw new Error(`backend: unknown bucket ${bucket}`);
+      // the main database maps each bucket's name to its tree's record, as of this
+      // transaction; lmdb-js names a tree with its name and a NUL byte, plain LMDB without
+      const name = Buffer.from(bucket, 'latin1');
+      for (const { key, value } of env.getRange({ transaction: txn, start: name, limit: 2 })) if (isTreeName(key as Buffer, name)) return parseDbRecord(value as Buffer);
+      return { flags: 0, depth: 0, entries: 0, root: undefined };
+    };
+    const fileReader = (): LmdbFileReader => (reader ??= LmdbFileReader.onFd(fd));
+    function* scan(bucket: BucketName): Generator<readonly [Buffer, Buffer]> {
+      live();
+      const db = dbs.get(bucket);
       if (!db) throw new Error(`backend: unknown bucket ${bucket}`);
-      for (const { key, value } of db.getRange({ transaction: txn })) yield [key as Buffer, value] as const;
+      for (const { key, value } of db.getRange({ transaction: txn })) yield [key as Buffer, value as Buffer] as const;
+    }
+    function* fromFile<V>(bucket: BucketName, read: (r: LmdbFileReader, tree: LmdbTree) => Iterable<readonly [Buffer, V]>): Generator<readonly [Buffer, V]> {
+      live();
+      yield* read(fileReader(), treeOf(bucket));
     }
     return {
-      range: (bucket) => scan(dbs, bucket),
-      rangeUncopied: (bucket) => scan(rawDbs, bucket),
-      rangeSizes: (bucket) => scan(sizeDbs, bucket),
+      range: (bucket) => scan(bucket),
+      rangeFromFile: (bucket) => fromFile(bucket, (r, t) => r.entries(t)),
+      sizesFromFile: (bucket) => fromFile(bucket, (r, t) => r.sizes(t)),
       release: () => {
         if (released) return;
         released = true;
+        fs.closeSync(fd);
         txn.done();
         this.viewReleased(env);
       },
@@ -445,6 +477,7 @@ export class Backend {
   async close(): Promise<void> {
     await this.forceCommit();
     await this.env.close();
+    if (this.opts.writeMap) trimToUsed(this.filePath);
   }
 
   private assertWriting(): void {
@@ -472,20 +505,21 @@ function treePages(s: LmdbTreeStats): number {
   return s.treeBranchPageCount + s.treeLeafPageCount + s.overflowPages;
 }
 
-/**
- * Options for a read-only handle whose values go through `decode` instead of being copied
- * into a Buffer (lmdb-js's custom encoder; its typings omit the option). lmdb-js hands the
- * decoder its shared value buffer with `length` set to the value's size (`byteLength` is
- * the whole buffer's), so `length` is what bounds the value.
- */
-function withDecoder<V>(name: string, decode: (b: Uint8Array) => V): DatabaseOptions & { name: string } {
-  const encoder = {
-    encode: (): never => {
-      throw new Error('backend: a read-only handle was written to');
-    },
-    decode,
-  };
-  return { name, keyEncoding: 'binary', encoder } as DatabaseOptions & { name: string };
+/** Cuts a closed LMDB file back to its pages in use (see BackendOptions.writeMap), durably. */
+function trimToUsed(file: string): void {
+  const fd = fs.openSync(file, 'r+');
+  try {
+    fs.ftruncateSync(fd, lmdbUsedBytes(fd));
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Whether a main-database key names the tree `name` (see readView). */
+function isTreeName(key: Buffer, name: Buffer): boolean {
+  const nul = key.length === name.length + 1 && key[name.length] === 0;
+  return (key.length === name.length || nul) && key.subarray(0, name.length).equals(name);
 }
 
 function latin1(b: Uint8Array): string {

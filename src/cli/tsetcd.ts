@@ -14,6 +14,8 @@ import { serveDashboard } from '../dashboard/server.js';
 import { Wal } from '../wal/index.js';
 import { TSETCD_VERSION } from './version.js';
 import { installClockFailpoint } from '../pkg/clock.js';
+import { runGatewayMode } from '../gateway/main.js';
+import { discoverInitialCluster } from '../config/discovery.js';
 
 function exitWith(code: number, text: string): never {
   process.stderr.write(text.endsWith('\n') ? text : text + '\n');
@@ -81,6 +83,9 @@ function serverOptions(config: Config, logger: Logger, tlsSetup: StartupTls): Se
     snapshotCatchUpEntries: config.snapshotCatchUpEntries,
     warningApplyDurationMs: config.warningApplyDurationMs,
     bootstrapDefragThresholdMb: config.bootstrapDefragThresholdMb,
+    leaseCheckpoint: config.leaseCheckpoint,
+    raftConnTimeouts: config.raftConnTimeouts,
+    compactHashCheck: config.compactHashCheckTimeMs > 0 ? { intervalMs: config.compactHashCheckTimeMs } : undefined,
   };
 }
 
@@ -127,15 +132,12 @@ function runtimeRefusal(config: Config): string | undefined {
   return undefined;
 }
 
-/** etcd's other modes of the same binary (`etcd gateway start`, `etcd grpc-proxy start`) */
-const OTHER_MODES = new Set(['gateway', 'grpc-proxy']);
 
 async function main(): Promise<void> {
   installClockFailpoint();
   const mode = process.argv[2];
-  if (mode !== undefined && OTHER_MODES.has(mode)) {
-    exitWith(1, `tsetcd: etcd's ${mode} mode is not supported yet; run real etcd for it, or point clients at the members directly`);
-  }
+  if (mode === 'grpc-proxy') return (await import('../proxy/cli.js')).grpcProxyMain(process.argv.slice(3));
+  if (mode === 'gateway') return runGatewayMode(process.argv.slice(3));
   const result = parseConfig(process.argv.slice(2), process.env, { bootstrapChecks: false });
   if (result.action === 'help') {
     process.stdout.write(helpText());
@@ -151,7 +153,7 @@ async function main(): Promise<void> {
     const e = result.error!;
     exitWith(e.exitCode, e.usage ? `${e.message}\n${usageText()}` : e.message);
   }
-  const config = result.config;
+  let config = result.config;
   const logger = loggerFor(config);
   for (const n of result.notices) logger.info(n);
   for (const w of result.warnings) logger.warn(w);
@@ -162,6 +164,7 @@ async function main(): Promise<void> {
   }
 
   if (!Wal.exists(config.walDir)) {
+    config = await discoverInitialCluster(config, logger).catch((err: Error) => exitWith(1, `tsetcd: ${err.message}`));
     const check = checkBootstrap(config);
     for (const w of check.warnings) logger.warn(w);
     if (check.error) {
@@ -179,12 +182,14 @@ async function main(): Promise<void> {
     exitWith(1, `tsetcd: ${(err as Error).message}`);
   }
   let server: EtcdServer;
+  const options = serverOptions(config, logger, tlsSetup);
   try {
-    server = await EtcdServer.start(serverOptions(config, logger, tlsSetup));
+    server = await EtcdServer.start(options);
   } catch (err) {
     logger.fatal('failed to start member', { error: (err as Error).message });
     exitWith(1, `tsetcd: ${(err as Error).message}`);
   }
+  if (config.metrics === 'extensive') server.metrics.enableHandlingTimeHistogram();
   let clientApi;
   let peerApi;
   let metricsApi;
@@ -209,7 +214,7 @@ async function main(): Promise<void> {
     });
     peerApi.serveClientApi(clientApi.handlers);
     metricsApi = await serveMetricsApi(server, [...config.listenMetricsUrls], logger);
-    dashboard = await serveDashboard(server, { urls: [...config.listenDashboardUrls], logger, tlsFiles: tlsSetup.client });
+    dashboard = await serveDashboard(server, { urls: [...config.listenDashboardUrls], logger, tlsFiles: tlsSetup.client, peerTls: options.peerTls });
   } catch (err) {
     logger.fatal('failed to serve', { error: (err as Error).message });
     await server.stop().catch(() => {});

@@ -192,6 +192,11 @@ export function buildConfig(state: FlagState, source: ConfigSource, configFile: 
     snapshotCatchUpEntries: num(state, 'experimental-snapshot-catchup-entries'),
     warningApplyDurationMs: num(state, 'experimental-warning-apply-duration') / NS_PER_MS,
     bootstrapDefragThresholdMb: num(state, 'experimental-bootstrap-defrag-threshold-megabytes'),
+    raftConnTimeouts: { readTimeoutMs: num(state, 'raft-read-timeout') / NS_PER_MS, writeTimeoutMs: num(state, 'raft-write-timeout') / NS_PER_MS },
+    compactHashCheckTimeMs: bool(state, 'experimental-compact-hash-check-enabled') ? num(state, 'experimental-compact-hash-check-time') / NS_PER_MS : 0,
+    leaseCheckpoint: bool(state, 'experimental-enable-lease-checkpoint')
+      ? { intervalMs: num(state, 'experimental-lease-checkpoint-interval') / NS_PER_MS, persist: bool(state, 'experimental-enable-lease-checkpoint-persist') }
+      : undefined,
     enableGrpcGateway: bool(state, 'enable-grpc-gateway'),
     cors: list(state, 'cors'),
     hostWhitelist: list(state, 'host-whitelist'),

@@ -1,6 +1,6 @@
-// Every flag etcd 3.4 accepts (plus the 3.5 additions operators commonly pass),
-// with its type, default, YAML key and whether tsetcd implements it yet.
-// To support a flag: flip `supported` to true and read it in build.ts.
+// Every flag etcd 3.4 accepts (plus the 3.5 additions), with its type, default,
+// YAML key and whether tsetcd implements it: all but the v2 proxy's, which are
+// refused when set (validate.ts). Flags with nothing to act on carry `inert`.
 
 import type { FlagSpec, FlagValue, FlagKind, YamlGoType } from './types.js';
 
@@ -31,8 +31,8 @@ const MEMBER: FlagSpec[] = [
   { name: 'grpc-keepalive-timeout', kind: 'duration', default: 20 * S, section: 'Member', supported: true, help: 'How long to wait for a ping reply before closing the connection (0 disables).' },
   { name: 'socket-reuse-port', since: '3.5', kind: 'bool', default: false, yamlKey: null, section: 'Member', supported: true, help: 'Set SO_REUSEPORT on listeners, so several processes can listen on one port (needs Node.js 22.12 or later; earlier ones cannot set it and tsetcd refuses to start).' },
   { name: 'socket-reuse-address', since: '3.5', kind: 'bool', default: false, yamlKey: null, section: 'Member', supported: true, inert: 'Node.js always sets SO_REUSEADDR on listening sockets', help: 'Set SO_REUSEADDR on listeners.' },
-  { name: 'raft-read-timeout', since: '3.5', kind: 'duration', default: 5 * S, yamlKey: null, section: 'Member', supported: false, help: 'Read timeout of connections between members.' },
-  { name: 'raft-write-timeout', since: '3.5', kind: 'duration', default: 5 * S, yamlKey: null, section: 'Member', supported: false, help: 'Write timeout of connections between members.' },
+  { name: 'raft-read-timeout', since: '3.5', kind: 'duration', default: 5 * S, yamlKey: null, section: 'Member', supported: true, help: 'A raft stream from a member on which nothing arrives for this long is closed (senders keep idle streams alive with a heartbeat every third of it; 0: no deadline).' },
+  { name: 'raft-write-timeout', since: '3.5', kind: 'duration', default: 5 * S, yamlKey: null, section: 'Member', supported: true, help: 'A raft stream to a member that does not take written bytes for this long is closed and redialed (0: no deadline).' },
 ];
 
 const CLUSTERING: FlagSpec[] = [
@@ -41,11 +41,11 @@ const CLUSTERING: FlagSpec[] = [
   { name: 'initial-cluster-state', kind: 'choice', choices: ['new', 'existing'], default: 'new', section: 'Clustering', supported: true, help: "'new' to bootstrap a new cluster, 'existing' to join one that is running." },
   { name: 'initial-cluster-token', kind: 'string', default: 'etcd-cluster', section: 'Clustering', supported: true, help: 'Token that sets this cluster apart from others during bootstrap; pick a unique one per cluster.' },
   { name: 'advertise-client-urls', kind: 'urls', default: ['http://localhost:2379'], urlExceptions: [''], yamlType: 'string', section: 'Clustering', supported: true, help: 'Client URLs of this member to publish to clients; they must be reachable by them.' },
-  { name: 'discovery', kind: 'string', default: '', section: 'Clustering', supported: false, help: 'Discovery service URL to bootstrap the cluster through.' },
-  { name: 'discovery-fallback', kind: 'choice', choices: ['exit', 'proxy'], default: 'proxy', section: 'Clustering', supported: true, inert: 'it applies only with --discovery, which tsetcd does not support yet', help: "What to do when the discovery service fails: 'exit' or 'proxy' (v2 only)." },
-  { name: 'discovery-proxy', kind: 'string', default: '', section: 'Clustering', supported: true, inert: 'it applies only with --discovery, which tsetcd does not support yet', help: 'HTTP proxy for reaching the discovery service.' },
-  { name: 'discovery-srv', kind: 'string', default: '', section: 'Clustering', supported: false, help: 'DNS domain whose SRV records list the initial members.' },
-  { name: 'discovery-srv-name', kind: 'string', default: '', section: 'Clustering', supported: false, help: 'Suffix added to the SRV record names looked up for discovery.' },
+  { name: 'discovery', kind: 'string', default: '', section: 'Clustering', supported: true, help: 'URL of a v2 discovery service to bootstrap the cluster through (its URL is then the cluster token).' },
+  { name: 'discovery-fallback', kind: 'choice', choices: ['exit', 'proxy'], default: 'proxy', section: 'Clustering', supported: true, help: "What to do when the discovery cluster is full: 'exit', or 'proxy' (etcd then runs as a v2 proxy; tsetcd has none and stops with a sentence saying what to do)." },
+  { name: 'discovery-proxy', kind: 'string', default: '', section: 'Clustering', supported: true, help: 'HTTP proxy for reaching the discovery service.' },
+  { name: 'discovery-srv', kind: 'string', default: '', section: 'Clustering', supported: true, help: 'DNS domain whose SRV records (_etcd-server-ssl._tcp / _etcd-server._tcp) list the initial members. TSETCD_DNS_SERVERS=ip[:port],... asks other name servers than the system\'s.' },
+  { name: 'discovery-srv-name', kind: 'string', default: '', section: 'Clustering', supported: true, help: 'Suffix added to the SRV record names looked up for discovery.' },
   { name: 'strict-reconfig-check', kind: 'bool', default: true, section: 'Clustering', supported: true, help: 'Refuse membership changes that would lose quorum.' },
   { name: 'pre-vote', kind: 'bool', default: false, section: 'Clustering', supported: true, help: 'Run a pre-vote round before an election to avoid needless disruption.' },
   { name: 'auto-compaction-retention', kind: 'string', default: '0', section: 'Clustering', supported: true, help: 'How much history to keep when compacting automatically (0 disables). A period such as 5m, or a bare number of hours, in periodic mode; a revision count in revision mode.' },
@@ -127,15 +127,19 @@ function experimental(name: string, kind: FlagKind, def: FlagValue, help: string
   return { name, kind, default: def, section: 'Experimental feature', supported: false, help, ...extra };
 }
 
+/** Why the tracing flags are accepted but do nothing (see docs/ARCHITECTURE.md, "Tracing"). */
+const NO_TRACING = 'tsetcd has no OpenTelemetry exporter yet: no request spans are recorded or sent to the collector';
+
 const EXPERIMENTAL: FlagSpec[] = [
   experimental('experimental-initial-corrupt-check', 'bool', false, 'Compare data hashes with the other members before serving.', { supported: true }),
   experimental('experimental-corrupt-check-time', 'duration', 0, 'Interval between cluster-wide corruption checks (0 disables).', { supported: true }),
-  experimental('experimental-compact-hash-check-enabled', 'bool', false, 'Let the leader compare compaction hashes with followers.', { since: '3.5' }),
-  experimental('experimental-compact-hash-check-time', 'duration', 60 * S, 'Interval between compaction hash checks.', { since: '3.5' }),
+  experimental('experimental-compact-hash-check-enabled', 'bool', false, 'Record the KV hash at each compaction, and let the leader compare its recorded hashes with the other members\' (CORRUPT alarm on a mismatch). Set it on every member: one without it cannot answer for a compacted revision and is skipped.', { since: '3.5', supported: true }),
+  experimental('experimental-compact-hash-check-time', 'duration', 60 * S, 'Interval between compaction hash checks.', { since: '3.5', supported: true }),
   experimental('experimental-enable-v2v3', 'string', '', 'Serve the v2 API from the v3 store under this prefix.', { supported: true, inert: 'tsetcd serves no v2 API (see --enable-v2)' }),
   experimental('experimental-backend-bbolt-freelist-type', 'string', '', 'Free-list layout of the backend database (array or map).', { defaultText: 'array', supported: true, inert: 'the backend is LMDB, whose free pages have a single layout' }),
-  experimental('experimental-enable-lease-checkpoint', 'bool', false, 'Let the leader checkpoint remaining lease TTLs to the other members.'),
-  experimental('experimental-enable-lease-checkpoint-persist', 'bool', false, 'Also persist checkpointed lease TTLs; needs --experimental-enable-lease-checkpoint.', { hidden: true }),
+  experimental('experimental-enable-lease-checkpoint', 'bool', false, 'Let the leader write remaining lease TTLs to the log, so a new leader does not reset them to the full TTL.', { supported: true }),
+  experimental('experimental-enable-lease-checkpoint-persist', 'bool', false, 'Also store checkpointed TTLs in the lease records, so they survive restarts; needs --experimental-enable-lease-checkpoint.', { supported: true }),
+  experimental('experimental-lease-checkpoint-interval', 'duration', 0, 'Wait between two checkpoints of one lease (etcd fixes it at 5m outside its tests).', { since: 'tsetcd', defaultText: '5m', supported: true }),
   experimental('experimental-compaction-batch-limit', 'int', 0, 'Most revisions removed per compaction batch.', { defaultText: '1000', supported: true }),
   experimental('experimental-peer-skip-client-san-verification', 'bool', false, 'Do not check the SAN of certificates presented by members.', { yamlKey: null, supported: true, inert: "tsetcd never checks a member's client certificate SAN against its address (it checks the chain, --peer-cert-allowed-cn/-hostname and the CRL)" }),
   experimental('experimental-watch-progress-notify-interval', 'duration', 0, 'Interval of progress notifications sent to idle watches.', { defaultText: '10m', supported: true }),
@@ -147,11 +151,11 @@ const EXPERIMENTAL: FlagSpec[] = [
   experimental('experimental-bootstrap-defrag-threshold-megabytes', 'uint', 0, 'Defragment at start when that frees at least this many MB (0 disables).', { since: '3.5', supported: true }),
   experimental('experimental-max-learners', 'int', 1, 'Most learners the cluster may hold.', { since: '3.5', supported: true }),
   experimental('experimental-snapshot-catchup-entries', 'uint64', 5000, 'Entries kept after a snapshot so slow followers can catch up.', { since: '3.5', supported: true }),
-  experimental('experimental-enable-distributed-tracing', 'bool', false, 'Export OpenTelemetry traces.', { since: '3.5' }),
-  experimental('experimental-distributed-tracing-address', 'string', 'localhost:4317', 'OpenTelemetry collector address.', { since: '3.5' }),
-  experimental('experimental-distributed-tracing-service-name', 'string', 'etcd', 'Service name reported in traces.', { since: '3.5' }),
-  experimental('experimental-distributed-tracing-instance-id', 'string', '', 'Instance ID reported in traces.', { since: '3.5' }),
-  experimental('experimental-distributed-tracing-sampling-rate', 'int', 0, 'Spans sampled per million.', { since: '3.5' }),
+  experimental('experimental-enable-distributed-tracing', 'bool', false, 'Export OpenTelemetry traces.', { since: '3.5', supported: true, inert: NO_TRACING }),
+  experimental('experimental-distributed-tracing-address', 'string', 'localhost:4317', 'OpenTelemetry collector address.', { since: '3.5', supported: true, inert: NO_TRACING }),
+  experimental('experimental-distributed-tracing-service-name', 'string', 'etcd', 'Service name reported in traces.', { since: '3.5', supported: true, inert: NO_TRACING }),
+  experimental('experimental-distributed-tracing-instance-id', 'string', '', 'Instance ID reported in traces.', { since: '3.5', supported: true, inert: NO_TRACING }),
+  experimental('experimental-distributed-tracing-sampling-rate', 'int', 0, 'Spans sampled per million.', { since: '3.5', supported: true, inert: NO_TRACING }),
 ];
 
 const UNSAFE: FlagSpec[] = [

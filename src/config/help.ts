@@ -53,7 +53,7 @@ function flagLines(f: FlagSpec): string {
   const notes: string[] = [];
   if (f.since === 'tsetcd') notes.push('tsetcd only');
   else if (f.since !== undefined) notes.push(`etcd ${f.since}`);
-  if (!f.supported) notes.push('not supported by tsetcd yet');
+  if (!f.supported) notes.push('refused: tsetcd has no v2 proxy');
   if (f.inert !== undefined) notes.push(`no effect in tsetcd: ${f.inert}`);
   const suffix = notes.length > 0 ? ` [${notes.join('; ')}]` : '';
   return `  --${f.name} '${defaultShown(f)}'\n    ${f.help}${suffix}\n`;

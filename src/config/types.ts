@@ -203,6 +203,12 @@ export interface Config {
   readonly snapshotCatchUpEntries: number;
   readonly warningApplyDurationMs: number;
   readonly bootstrapDefragThresholdMb: number;
+  /** --raft-read-timeout / --raft-write-timeout in ms */
+  readonly raftConnTimeouts: { readonly readTimeoutMs: number; readonly writeTimeoutMs: number };
+  /** --experimental-compact-hash-check-time when --experimental-compact-hash-check-enabled, else 0 */
+  readonly compactHashCheckTimeMs: number;
+  /** --experimental-enable-lease-checkpoint (+ -persist, -interval in ms; 0: 5 minutes); undefined when off */
+  readonly leaseCheckpoint: { readonly intervalMs: number; readonly persist: boolean } | undefined;
   /** --grpc-keepalive-min-time, --grpc-keepalive-interval, --grpc-keepalive-timeout, in ms */
   readonly grpcKeepaliveMinTimeMs: number;
   readonly grpcKeepaliveIntervalMs: number;

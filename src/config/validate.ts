@@ -1,9 +1,10 @@
 // Checks on the merged flag values, in etcd's order and with etcd's words
-// (embed.Config.Validate and its logging setup), preceded by our own rule:
-// a flag tsetcd does not implement may only carry its default value.
+// (embed.Config.Validate and its logging setup), preceded by our own rule: the
+// v2 proxy's flags (the only ones tsetcd does not implement) may only carry
+// their default values.
 
 import { FLAGS } from './flags.js';
-import { goQuote } from './goparse.js';
+import { formatGoDuration, goQuote } from './goparse.js';
 import { bindUrlProblem, hostUrlProblem } from './urls.js';
 import { parseRotationConfig } from '../pkg/log-rotation.js';
 import type { ConfigSource, FlagState, FlagValue } from './types.js';
@@ -28,8 +29,8 @@ function sameValue(a: FlagValue | undefined, b: FlagValue | undefined): boolean 
 }
 
 /**
- * Names every unsupported flag whose value is not its default. In config-file
- * mode the YAML key is named instead of the flag.
+ * Names every unsupported flag (the v2 proxy's) whose value is not its default,
+ * and what to run instead. In config-file mode the YAML key is named instead.
  */
 export function unsupportedProblem(state: FlagState, yamlKeyOf?: ReadonlyMap<string, string>): string | undefined {
   const names: string[] = [];
@@ -39,7 +40,7 @@ export function unsupportedProblem(state: FlagState, yamlKeyOf?: ReadonlyMap<str
     names.push(yamlKeyOf?.get(f.name) ?? `--${f.name}`);
   }
   if (names.length === 0) return undefined;
-  return `tsetcd: ${names.join(', ')} ${names.length === 1 ? 'is' : 'are'} not supported yet`;
+  return `tsetcd: ${names.join(', ')} ${names.length === 1 ? 'is a v2 proxy setting' : 'are v2 proxy settings'}, and the v2 proxy is not supported (etcd 3.6 removed it too): run \`tsetcd grpc-proxy start\` or \`tsetcd gateway start\` in front of the cluster, or point clients at the members`;
 }
 
 /** Go's %q of a []string: ["a" "b"]. */
@@ -133,6 +134,17 @@ function clusteringProblem(state: FlagState): string | undefined {
   return undefined;
 }
 
+/** etcd's rule and warning for the two lease checkpoint flags. */
+function leaseCheckpointProblem(state: FlagState, warnings: string[]): string | undefined {
+  const enabled = state.values.get('experimental-enable-lease-checkpoint') === true;
+  const persist = state.values.get('experimental-enable-lease-checkpoint-persist') === true;
+  if (enabled && !persist) {
+    warnings.push('Detected that checkpointing is enabled without persistence. Consider enabling experimental-enable-lease-checkpoint-persist');
+  }
+  if (persist && !enabled) return 'setting experimental-enable-lease-checkpoint-persist requires experimental-enable-lease-checkpoint';
+  return undefined;
+}
+
 function warnAboutSizes(state: FlagState, warnings: string[]): void {
   const maxRequestBytes = num(state, 'max-request-bytes');
   if (maxRequestBytes > RECOMMENDED_MAX_REQUEST_BYTES) {
@@ -175,6 +187,11 @@ export function validateState(
       return cn !== '' && hostname !== ''
         ? `AllowedCN and AllowedHostname are mutually exclusive (cn=${goQuote(cn)}, hostname=${goQuote(hostname)})`
         : undefined;
+    },
+    () => leaseCheckpointProblem(state, warnings),
+    () => {
+      const ns = num(state, 'experimental-compact-hash-check-time');
+      return ns <= 0 ? `--experimental-compact-hash-check-time must be >0 (set to ${formatGoDuration(ns)})` : undefined;
     },
     () => {
       const metrics = str(state, 'metrics');

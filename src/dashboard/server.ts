@@ -22,8 +22,11 @@ import type { AnyUnaryMethod, Codec } from '../api/method.js';
 import type { CallContext } from '../api/grpc/server.js';
 import { GrpcCode, GrpcError } from '../api/grpc/status.js';
 import { secureContextOptions, type TlsFiles } from '../pki/tls-context.js';
-import { SnapshotResponse, WatchRequest, WatchResponse } from '../proto/etcdserverpb.js';
+import { SnapshotResponse, WatchRequest } from '../proto/etcdserverpb.js';
 import { openInProcessStream } from './stream.js';
+import { WatchRelay } from './watch-relay.js';
+import { ClusterStatus } from './member-status.js';
+import type { PeerTlsOptions } from '../peer/dialer.js';
 
 /** one cookie per dashboard port: browsers share cookies across ports, tokens are per member */
 export const COOKIE_PREFIX = 'tsetcd-dashboard-token-';
@@ -38,6 +41,8 @@ export interface DashboardOptions {
   urls: URL[];
   logger: Logger;
   tlsFiles?: TlsFiles;
+  /** this member's credentials for dialing peers: the Cluster view asks them for their Status */
+  peerTls?: PeerTlsOptions;
   /** where the built UI lives; defaults to dist/dashboard-ui beside this module */
   assetsDir?: string;
 }
@@ -61,15 +66,22 @@ type Req = http.IncomingMessage;
 type Res = http.ServerResponse;
 
 export async function serveDashboard(server: EtcdServer, opts: DashboardOptions): Promise<Dashboard> {
-  const handler = dashboardHandler(server, clientServices(server), loadAssets(opts.assetsDir ?? DEFAULT_ASSETS_DIR), opts.tlsFiles?.clientCertAuth ?? false);
+  if (opts.urls.length === 0) return { close: async () => {} };
+  const services = clientServices(server);
+  const cluster = new ClusterStatus(server, services.methods.find((m) => m.path === '/etcdserverpb.Maintenance/Status')!, opts.peerTls);
+  const handler = dashboardHandler(server, services, cluster, loadAssets(opts.assetsDir ?? DEFAULT_ASSETS_DIR), opts.tlsFiles?.clientCertAuth ?? false);
   const servers: http.Server[] = [];
+  const close = async (): Promise<void> => {
+    cluster.close();
+    await Promise.all(servers.map(closeServer));
+  };
   try {
     for (const url of opts.urls) servers.push(await listen(url, handler, opts));
   } catch (err) {
-    await Promise.all(servers.map(closeServer));
+    await close();
     throw err;
   }
-  return { close: async () => void (await Promise.all(servers.map(closeServer))) };
+  return { close };
 }
 
 async function listen(url: URL, handler: (req: Req, res: Res) => void, opts: DashboardOptions): Promise<http.Server> {
@@ -134,7 +146,7 @@ interface Caller {
   commonName?: string;
 }
 
-function dashboardHandler(server: EtcdServer, services: ClientServices, assets: Map<string, Asset>, certRequired: boolean): (req: Req, res: Res) => void {
+function dashboardHandler(server: EtcdServer, services: ClientServices, cluster: ClusterStatus, assets: Map<string, Asset>, certRequired: boolean): (req: Req, res: Res) => void {
   const unary = new Map<string, AnyUnaryMethod>();
   for (const m of services.methods) {
     const paths = m.gatewayPath === undefined ? [] : Array.isArray(m.gatewayPath) ? m.gatewayPath : [m.gatewayPath];
@@ -159,6 +171,7 @@ function dashboardHandler(server: EtcdServer, services: ClientServices, assets: 
     if (pathname === '/api/watch' && req.method === 'POST') return void watch(services, caller, req, res);
     if (pathname === '/api/snapshot' && req.method === 'GET') return snapshot(services, caller, res);
     if (pathname === '/api/metrics' && req.method === 'GET') return void metrics(server, res);
+    if (pathname === '/api/cluster/status' && req.method === 'GET') return void cluster.all().then((members) => sendJson(res, 200, { members }));
     sendJson(res, 404, { error: '404 page not found' });
   };
 }
@@ -309,7 +322,10 @@ async function metrics(server: EtcdServer, res: Res): Promise<void> {
   }
 }
 
-/** One watch per request: the body is a WatchRequest as JSON; each response is one JSON line. */
+/**
+ * One watch per request: the body is a WatchRequest as JSON; the answer is JSON lines,
+ * batched and thinned by WatchRelay (each {"result": WatchResponse} or {"skipped": n}).
+ */
 async function watch(services: ClientServices, caller: Caller, req: Req, res: Res): Promise<void> {
   let request: WatchRequest;
   try {
@@ -320,14 +336,18 @@ async function watch(services: ClientServices, caller: Caller, req: Req, res: Re
   res.writeHead(200, { 'Content-Type': 'application/x-ndjson', 'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no' });
   res.flushHeaders();
   const controller = new AbortController();
+  const relay = new WatchRelay({ write: (text) => res.write(text), get backedUp() { return res.writableNeedDrain; } });
   const stream = openInProcessStream(services.router.streamHandler('/etcdserverpb.Watch/Watch')!, callContext('/etcdserverpb.Watch/Watch', caller, controller.signal), {
-    onMessage: (bytes) => void res.write(JSON.stringify({ result: WatchResponse.toJSON(WatchResponse.decode(bytes)) }) + '\n'),
+    onMessage: (bytes) => relay.push(bytes),
     onEnd: (err) => {
+      relay.close();
+      relay.flush(true);
       if (err) res.write(JSON.stringify({ error: err.message, code: err.code }) + '\n');
       res.end();
     },
   });
   res.on('close', () => {
+    relay.close();
     controller.abort();
     stream.close();
   });

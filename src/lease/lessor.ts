@@ -7,6 +7,7 @@ import type { Backend } from '../backend/backend.js';
 import type { LeaseAttachments } from '../mvcc/store.js';
 import { ExpiryHeap } from './expiry-heap.js';
 import { systemClock, type Clock, type Timer } from '../pkg/clock.js';
+import type { LeaseCheckpointer } from './checkpoint.js';
 
 /** etcd's limit on a lease TTL, in seconds */
 export const MAX_LEASE_TTL_SEC = 9_000_000_000;
@@ -25,6 +26,8 @@ export interface Lease {
   ttlSec: number;
   /** when the lease expires on the primary; Infinity elsewhere */
   expiresAtMs: number;
+  /** seconds left at the last applied checkpoint (0: none); a new primary starts from it */
+  remainingTtlSec: number;
   readonly keys: Set<string>;
 }
 
@@ -57,6 +60,8 @@ export interface LessorOptions {
   clock?: LessorClock;
   /** called with expired leases on the primary; the server proposes their revokes */
   onExpired: (ids: bigint[]) => void;
+  /** set with --experimental-enable-lease-checkpoint */
+  checkpointer?: LeaseCheckpointer;
 }
 
 export class Lessor implements LeaseAttachments {
@@ -88,6 +93,7 @@ export class Lessor implements LeaseAttachments {
     this.heap.clear();
     this.expiring.clear();
     this.clock.clearTimer();
+    this.opts.checkpointer?.stop();
   }
 
   /** Loads persisted leases after a restart; their clocks start when the member is promoted. */
@@ -95,7 +101,9 @@ export class Lessor implements LeaseAttachments {
     for (const { key, value } of this.backend.range('lease')) {
       const id = key.readBigInt64BE(0);
       const ttlSec = Number(value.readBigInt64BE(0));
-      this.leases.set(id, { id, ttlSec, expiresAtMs: Infinity, keys: new Set() });
+      // a persisted checkpoint follows the TTL (--experimental-enable-lease-checkpoint-persist)
+      const remainingTtlSec = value.length >= 16 ? Number(value.readBigInt64BE(8)) : 0;
+      this.leases.set(id, { id, ttlSec, remainingTtlSec, expiresAtMs: Infinity, keys: new Set() });
     }
     for (const [k, id] of attached) this.leases.get(id)?.keys.add(k);
   }
@@ -117,10 +125,13 @@ export class Lessor implements LeaseAttachments {
     if (id === 0n) throw new LeaseError('not-found');
     if (ttlSec > MAX_LEASE_TTL_SEC) throw new LeaseError('ttl-too-large');
     if (this.leases.has(id)) throw new LeaseError('exists');
-    const lease: Lease = { id, ttlSec: Math.max(ttlSec, this.opts.minTtlSec), expiresAtMs: Infinity, keys: new Set() };
+    const lease: Lease = { id, ttlSec: Math.max(ttlSec, this.opts.minTtlSec), remainingTtlSec: 0, expiresAtMs: Infinity, keys: new Set() };
     this.leases.set(id, lease);
     this.persist(lease);
-    if (this.primary) this.refresh(lease, 0);
+    if (this.primary) {
+      this.refresh(lease, 0);
+      this.opts.checkpointer?.schedule(lease, this.clock.now());
+    }
     return lease;
   }
 
@@ -144,8 +155,25 @@ export class Lessor implements LeaseAttachments {
     if (!lease || this.expiring.has(id) || (this.primary && lease.expiresAtMs <= this.clock.now())) {
       throw new LeaseError('not-found');
     }
+    const cp = this.opts.checkpointer;
+    if (cp && lease.remainingTtlSec > 0) {
+      // the full TTL again here, and through the log on every member
+      lease.remainingTtlSec = 0;
+      cp.clear(id);
+    }
     this.refresh(lease, 0);
+    cp?.schedule(lease, this.clock.now());
     return lease.ttlSec;
+  }
+
+  /** Applies a checkpoint from the log: the TTL a future primary restarts the lease with. */
+  checkpoint(id: bigint, remainingTtlSec: number): void {
+    const lease = this.leases.get(id);
+    if (!lease) return;
+    lease.remainingTtlSec = remainingTtlSec;
+    const cp = this.opts.checkpointer;
+    if (cp?.persist) this.persist(lease);
+    if (this.primary) cp?.schedule(lease, this.clock.now());
   }
 
   /** Seconds left (truncated, as etcd reports it); the TTL when this member runs no clock. */
@@ -162,11 +190,19 @@ export class Lessor implements LeaseAttachments {
     this.leases.get(id)?.keys.delete(key);
   }
 
-  /** This member became leader: every lease gets a fresh TTL (plus `extendMs`), as etcd does. */
+  /**
+   * This member became leader: every lease's clock restarts (plus `extendMs`), from its
+   * checkpointed TTL if it has one, else from the full TTL, as etcd does.
+   */
   promote(extendMs: number): void {
     this.primary = true;
     this.heap.clear();
-    for (const lease of this.leases.values()) this.refresh(lease, extendMs);
+    const cp = this.opts.checkpointer;
+    cp?.start(() => cp.collect(this.clock.now(), (id) => this.leases.get(id)));
+    for (const lease of this.leases.values()) {
+      this.refresh(lease, extendMs);
+      cp?.schedule(lease, this.clock.now());
+    }
     this.armTimer();
   }
 
@@ -176,15 +212,18 @@ export class Lessor implements LeaseAttachments {
     this.heap.clear();
     this.expiring.clear();
     this.clock.clearTimer();
+    this.opts.checkpointer?.stop();
     for (const lease of this.leases.values()) lease.expiresAtMs = Infinity;
   }
 
   stop(): void {
     this.clock.clearTimer();
+    this.opts.checkpointer?.stop();
   }
 
   private refresh(lease: Lease, extendMs: number): void {
-    lease.expiresAtMs = this.clock.now() + extendMs + lease.ttlSec * 1000;
+    const ttlSec = lease.remainingTtlSec > 0 ? lease.remainingTtlSec : lease.ttlSec;
+    lease.expiresAtMs = this.clock.now() + extendMs + ttlSec * 1000;
     this.heap.push({ id: lease.id, expiresAtMs: lease.expiresAtMs });
     const top = this.heap.peek();
     if (top && top.id === lease.id) this.armTimer();
@@ -231,9 +270,11 @@ export class Lessor implements LeaseAttachments {
     this.armTimer();
   }
 
+  /** The TTL, then the checkpointed remaining TTL when there is one (16 bytes then). */
   private persist(lease: Lease): void {
-    const v = Buffer.alloc(8);
+    const v = Buffer.alloc(lease.remainingTtlSec > 0 ? 16 : 8);
     v.writeBigInt64BE(BigInt(lease.ttlSec));
+    if (lease.remainingTtlSec > 0) v.writeBigInt64BE(BigInt(lease.remainingTtlSec), 8);
     this.backend.put('lease', idBytes(lease.id), v);
   }
 }

@@ -68,6 +68,8 @@ export class MvccStore {
   readonly stats: MvccOpStats = { ranges: 0, puts: 0, deletes: 0, txns: 0, putBytes: 0 };
   /** revisions scanned per physical compaction batch (--experimental-compaction-batch-limit) */
   compactionBatchLimit = COMPACTION_BATCH;
+  /** given each compaction's hash (HashKV at its revision just before it), for compaction hash checks */
+  onCompactionHash: ((h: { revision: number; compactRevision: number; hash: number }) => void) | undefined;
   private index = new TreeIndex();
   /** key (latin1) -> lease currently attached to its live generation */
   private keyLeases = new Map<string, bigint>();
@@ -130,7 +132,7 @@ export class MvccStore {
       this.compactMainRev = scheduled;
       if (this.currentRev < scheduled) this.currentRev = scheduled;
       const keep = this.index.compact(scheduled);
-      if (scheduled !== finished) this.compacting = this.physicalCompaction(scheduled, keep);
+      if (scheduled !== finished) this.compacting = this.physicalCompaction(scheduled, keep, finished > 0 ? finished : -1);
     }
   }
 
@@ -199,17 +201,24 @@ export class MvccStore {
   compact(rev: number): Promise<void> {
     if (rev <= this.compactMainRev) throw errCompacted();
     if (rev > this.currentRev) throw errFutureRev();
+    const previousCompactRev = this.compactMainRev;
     this.compactMainRev = rev;
     this.backend.put('meta', META_SCHEDULED_COMPACT, revToBytes(rev, 0));
     const keep = this.index.compact(rev);
     const previous = this.compacting;
-    this.compacting = previous.then(() => this.physicalCompaction(rev, keep));
+    this.compacting = previous.then(() => this.physicalCompaction(rev, keep, previousCompactRev));
     return this.compacting;
   }
 
-  private async physicalCompaction(rev: number, keep: Set<string>): Promise<void> {
+  private async physicalCompaction(rev: number, keep: Set<string>, previousCompactRev: number): Promise<void> {
     const end = revToBytes(rev + 1, 0);
     let start: Buffer | undefined;
+    const onHash = this.onCompactionHash;
+    if (onHash) {
+      // nothing at or below `rev` is deleted yet: the hash HashKV(rev) gave before the compaction
+      await yieldToLoop();
+      onHash({ revision: rev, compactRevision: previousCompactRev, hash: this.hashUpTo(rev, previousCompactRev, keep) });
+    }
     for (;;) {
       await yieldToLoop();
       const doomed: Buffer[] = [];
@@ -247,7 +256,10 @@ export class MvccStore {
     if (rev > 0 && rev <= compactRev) throw errCompacted();
     if (rev > this.currentRev) throw errFutureRev();
     const upper = rev === 0 ? this.currentRev : rev;
-    const keep = this.index.keep(upper);
+    return { hash: this.hashUpTo(upper, compactRev, this.index.keep(upper)), currentRev: this.currentRev, compactRev, hashRev: upper };
+  }
+
+  private hashUpTo(upper: number, compactRev: number, keep: Set<string>): number {
     let hash = crc32c(KEY_BUCKET_NAME);
     for (const { key, value } of this.backend.range('key', undefined, revToBytes(upper + 1, 0))) {
       const r = bytesToRev(key);
@@ -255,7 +267,7 @@ export class MvccStore {
       if (r.main === compactRev && isTombstoneBytes(key)) continue;
       hash = crc32c(value, crc32c(key, hash));
     }
-    return { hash, currentRev: this.currentRev, compactRev, hashRev: upper };
+    return hash;
   }
 
   private readMetaRev(name: Buffer): number {

@@ -13,6 +13,7 @@
 import type net from 'node:net';
 import { systemClock, type Clock, type Timer } from '../pkg/clock.js';
 import { CertificateRefusedError, dial, type PeerTlsOptions } from './dialer.js';
+import { DEFAULT_RAFT_TIMEOUTS, StreamLink, type RaftConnTimeouts } from './link-deadlines.js';
 import { BAD_CERT_TEXT, encodeHello, frameAll, MAX_REJECT_REASON_BYTES, RAFT_PREFACE, REJECT_BAD_CERT, REJECT_REMOVED, REJECT_WITH_REASON, type Hello } from './protocol.js';
 
 /** queued messages per peer before new ones are dropped (etcd buffers 4096 per stream) */
@@ -60,7 +61,7 @@ function goDialError(err: unknown): string {
 }
 
 /** Time, timers and randomness: the member's clock, injected so tests can pin the backoff. */
-export type PeerStreamClock = Pick<Clock, 'nowMs' | 'random' | 'after'>;
+export type PeerStreamClock = Pick<Clock, 'nowMs' | 'random' | 'after' | 'every'>;
 
 /** The next backoff after a failure, and the delay to wait now: half fixed, half random. */
 export function nextBackoff(backoffMs: number, capMs: number, random: () => number): { backoffMs: number; delayMs: number } {
@@ -70,6 +71,7 @@ export function nextBackoff(backoffMs: number, capMs: number, random: () => numb
 
 export class PeerStream {
   private socket: net.Socket | undefined;
+  private link: StreamLink | undefined;
   private connecting = false;
   private queue: Uint8Array[] = [];
   private queuedBytes = 0;
@@ -92,6 +94,7 @@ export class PeerStream {
     private readonly tlsOpts: PeerTlsOptions | undefined,
     private readonly events: PeerStreamEvents,
     private readonly clock: PeerStreamClock = systemClock,
+    private readonly timeouts: RaftConnTimeouts = DEFAULT_RAFT_TIMEOUTS,
   ) {}
 
   setUrls(urls: string[]): void {
@@ -151,7 +154,7 @@ export class PeerStream {
     const batch = this.queue;
     this.queue = [];
     this.queuedBytes = 0;
-    this.socket.write(frameAll(batch));
+    this.link?.write(frameAll(batch));
   }
 
   private connect(): void {
@@ -180,7 +183,8 @@ export class PeerStream {
 
   /** A dial succeeded: send the hello and the queue, and watch for a refusal. */
   private attach(socket: net.Socket): void {
-    socket.write(Buffer.concat([RAFT_PREFACE, encodeHello(this.hello)]));
+    this.link = new StreamLink(socket, this.timeouts, this.clock);
+    this.link.write(Buffer.concat([RAFT_PREFACE, encodeHello(this.hello)]));
     const connectedAtMs = this.clock.nowMs();
     let refusal: Buffer | undefined;
     let error = '';

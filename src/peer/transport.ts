@@ -5,6 +5,7 @@ import type net from 'node:net';
 import path from 'node:path';
 import { dial, type PeerTlsOptions } from './dialer.js';
 import { PeerStream } from './peer-stream.js';
+import { armReadDeadline, DEFAULT_RAFT_TIMEOUTS, type RaftConnTimeouts } from './link-deadlines.js';
 import { destroyWhenIdle, systemClock, type Clock, type Timer } from '../pkg/clock.js';
 import { RefusalLog } from '../pki/tls-context.js';
 import { decodeHello, encodeHello, FrameReader, HELLO_BYTES, MAX_FRAME_BYTES, MAX_REJECT_REASON_BYTES, PREFACE_BYTES, RAFT_PREFACE, REJECT_REMOVED, REJECT_WITH_REASON, SNAP_PREFACE } from './protocol.js';
@@ -40,6 +41,8 @@ export interface TransportOptions {
   isRemovedPeer(id: bigint): boolean;
   /** a peer told us this member was removed from the cluster */
   onRemovedFromCluster(): void;
+  /** --raft-read-timeout / --raft-write-timeout (default 5 s each) */
+  connTimeouts?: RaftConnTimeouts;
 }
 
 /**
@@ -112,7 +115,7 @@ export class PeerTransport {
       onRemoved: () => this.opts.onRemovedFromCluster(),
       log: (msg, fields) => this.opts.logger.info(msg, fields),
       warn: (msg, fields) => this.opts.logger.warn(msg, fields),
-    }, this.clock);
+    }, this.clock, this.opts.connTimeouts);
     this.streams.set(id, stream);
     if (!this.partition.blocks(id)) stream.start();
   }
@@ -227,6 +230,7 @@ export class PeerTransport {
         // the peer is up: our stream to it need not wait out a backoff
         this.streams.get(hello.from)?.kick();
         if (!isSnapshot) {
+          armReadDeadline(socket, (this.opts.connTimeouts ?? DEFAULT_RAFT_TIMEOUTS).readTimeoutMs);
           const from = hello.from;
           let set = this.incomingFrom.get(from);
           if (!set) this.incomingFrom.set(from, (set = new Set()));
@@ -247,7 +251,8 @@ export class PeerTransport {
           });
           snap.push(chunk);
         } else {
-          for (const f of frames.push(chunk)) if (!this.partition.blocks(hello.from)) this.opts.onMessage(hello.from, f);
+          // an empty frame is the sender's link heartbeat
+          for (const f of frames.push(chunk)) if (f.length > 0 && !this.partition.blocks(hello.from)) this.opts.onMessage(hello.from, f);
         }
       } catch (err) {
         this.opts.logger.warn('dropped a malformed peer stream', { 'remote-peer-id': hello.from.toString(16), error: (err as Error).message });

@@ -26,6 +26,19 @@ export interface MetricsSource {
 
 // etcd's buckets for disk latencies: 1 ms doubling 14 times (up to ~8 s)
 const DISK_BUCKETS_SEC = Array.from({ length: 14 }, (_, i) => 0.001 * 2 ** i);
+// go-grpc-prometheus's handling-time histogram uses the Prometheus client's default
+// buckets (prometheus.DefBuckets), so etcd's Grafana panels read ours unchanged
+const GRPC_HANDLING_BUCKETS_SEC = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+type GrpcLabels = 'grpc_type' | 'grpc_service' | 'grpc_method';
+
+/** A call path's metric children, resolved once: label hashing per call costs throughput. */
+interface GrpcPathMetrics {
+  labels: Record<GrpcLabels, string>;
+  started: { inc(): void };
+  handled: Map<number, { inc(): void }>;
+  handling?: { observe(v: number): void };
+}
 
 export class Metrics {
   readonly registry = new Registry();
@@ -35,6 +48,9 @@ export class Metrics {
   readonly proposalsFailed: Counter;
   readonly grpcStarted: Counter<'grpc_type' | 'grpc_service' | 'grpc_method'>;
   readonly grpcHandled: Counter<'grpc_type' | 'grpc_service' | 'grpc_method' | 'grpc_code'>;
+  /** grpc_server_handling_seconds: only with --metrics=extensive, as etcd */
+  private grpcHandling?: Histogram<GrpcLabels>;
+  private readonly grpcByPath = new Map<string, GrpcPathMetrics>();
 
   constructor(source: MetricsSource) {
     const r = this.registry;
@@ -125,16 +141,42 @@ export class Metrics {
     });
   }
 
-  /** Records one finished gRPC call; `path` is /package.Service/Method. */
-  grpcDone(path: string, code: number, kind: 'unary' | 'stream'): void {
+  /**
+   * --metrics=extensive: adds go-grpc-prometheus's handling-time histogram (etcd calls
+   * grpc_prometheus.EnableHandlingTimeHistogram for it).
+   */
+  enableHandlingTimeHistogram(): void {
+    if (this.grpcHandling) return;
+    this.grpcHandling = new Histogram({
+      name: 'grpc_server_handling_seconds',
+      help: 'Histogram of response latency (seconds) of gRPC that had been application-level handled by the server.',
+      labelNames: ['grpc_type', 'grpc_service', 'grpc_method'],
+      buckets: GRPC_HANDLING_BUCKETS_SEC,
+      registers: [this.registry],
+    });
+    this.grpcByPath.clear();
+  }
+
+  /** Records one finished gRPC call; `path` is /package.Service/Method, startedAtMs from performance.now(). */
+  grpcDone(path: string, code: number, kind: 'unary' | 'stream', startedAtMs?: number): void {
+    const m = this.grpcPath(path, kind);
+    m.started.inc();
+    let handled = m.handled.get(code);
+    if (!handled) m.handled.set(code, (handled = this.grpcHandled.labels({ ...m.labels, grpc_code: GRPC_CODE_NAMES[code] ?? 'Unknown' })));
+    handled.inc();
+    if (m.handling && startedAtMs !== undefined) m.handling.observe((performance.now() - startedAtMs) / 1000);
+  }
+
+  private grpcPath(path: string, kind: 'unary' | 'stream'): GrpcPathMetrics {
+    const key = kind + path;
+    let m = this.grpcByPath.get(key);
+    if (m) return m;
     const slash = path.lastIndexOf('/');
-    const labels = {
-      grpc_type: kind === 'unary' ? 'unary' : 'bidi_stream',
-      grpc_service: path.slice(1, slash),
-      grpc_method: path.slice(slash + 1),
-    };
-    this.grpcStarted.inc(labels);
-    this.grpcHandled.inc({ ...labels, grpc_code: GRPC_CODE_NAMES[code] ?? 'Unknown' });
+    const labels = { grpc_type: kind === 'unary' ? 'unary' : 'bidi_stream', grpc_service: path.slice(1, slash), grpc_method: path.slice(slash + 1) };
+    m = { labels, started: this.grpcStarted.labels(labels), handled: new Map(), handling: this.grpcHandling?.labels(labels) };
+    // paths come from routes, but a client can send any path: unknown ones share no cache slot
+    if (this.grpcByPath.size < MAX_CACHED_GRPC_PATHS) this.grpcByPath.set(key, m);
+    return m;
   }
 
   async text(): Promise<string> {
@@ -145,6 +187,9 @@ export class Metrics {
     return this.registry.contentType;
   }
 }
+
+/** more than the client API's methods (about 60), fewer than a path-scanning client could make */
+const MAX_CACHED_GRPC_PATHS = 256;
 
 const GRPC_CODE_NAMES = [
   'OK',

@@ -22,6 +22,7 @@ import { decodeRaftRequest, RaftRequestField } from './raft-request.js';
 import { decodeProposal, isAuthProposal, type AnyMemberProposal, type AnyProposal } from './proposal-types.js';
 import type { Membership } from './membership.js';
 import { Errors } from './errors.js';
+import { applyLeaseCheckpoint } from './lease-checkpoint.js';
 
 export interface ApplyOutcome {
   /** request ID the proposer waits on (0: nobody waits) */
@@ -128,6 +129,9 @@ function applyMemberRequest(ctx: ApplyContext, p: AnyMemberProposal, caller: Aut
       if (ctx.auth.enabled && lease && caller) ctx.auth.checkLeaseRevoke(caller, lease.keys);
       return { response: applyLeaseRevoke(ctx, p.request) };
     }
+    case RaftRequestField.leaseCheckpoint:
+      applyLeaseCheckpoint(ctx.lessor, p.request);
+      return {};
     case RaftRequestField.clusterMemberAttrSet: {
       const attrs = p.request;
       ctx.membership.setAttributes(attrs.memberId, attrs.name, attrs.clientURLs);

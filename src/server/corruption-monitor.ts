@@ -61,7 +61,7 @@ export class CorruptionMonitor {
   }
 
   /** The other members' hashes at `revision`, over the peer port. */
-  private peerHashes(revision: number, known: readonly Member[] = []): Promise<PeerHash[]> {
+  peerHashes(revision: number, known: readonly Member[] = []): Promise<PeerHash[]> {
     const byId = new Map<bigint, PeerRef>();
     for (const x of [...known, ...this.m.membership.list()]) if (x.id !== this.m.memberId) byId.set(x.id, { id: x.id, peerUrls: x.peerURLs });
     const ask = (url: string, rev: number) => requestPeerHash(url, rev, this.m.opts.peerTls, this.m.requestTimeoutMs);

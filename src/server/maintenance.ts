@@ -6,6 +6,7 @@ import { AlarmRequest, AlarmRequest_AlarmAction, AlarmType, type AlarmResponse, 
 import { etcdBackendHash } from '../snapshot/etcd-hash.js';
 import { bucketRecords, type EtcdExportContext } from '../snapshot/etcd-schema.js';
 import { Errors } from './errors.js';
+import type { CompactHashes } from './compact-hash-check.js';
 import { CLUSTER_VERSION } from './options.js';
 import type { ServerParts } from './parts.js';
 import { RaftRequestField } from './raft-request.js';
@@ -18,7 +19,11 @@ export class Maintenance {
   /** told when a defragmentation starts (true) and ends (false) */
   private readonly defragListeners = new Set<(active: boolean) => void>();
 
-  constructor(private readonly m: ServerParts) {}
+  constructor(
+    private readonly m: ServerParts,
+    /** compactions' hashes, kept with --experimental-compact-hash-check-enabled */
+    private readonly compactHashes?: CompactHashes,
+  ) {}
 
   /**
    * etcd's Hash of the whole backend, computed over the etcd (3.5) view of the buckets,
@@ -31,6 +36,9 @@ export class Maintenance {
   }
 
   hashKV(revision: number): HashKVResponse {
+    // a compaction's own revision is answered from the hash recorded before it (etcd's HashStorage)
+    const stored = this.compactHashes?.byRev(revision);
+    if (stored) return { header: this.m.header(this.m.store.rev), hash: stored.hash, compact_revision: stored.compactRevision, hash_revision: stored.revision };
     const h = this.m.store.hashKV(revision);
     return { header: this.m.header(h.currentRev), hash: h.hash, compact_revision: h.compactRev, hash_revision: h.hashRev };
   }

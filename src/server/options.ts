@@ -3,6 +3,8 @@ import type { Logger } from '../pkg/logger.js';
 import type { Clock } from '../pkg/clock.js';
 import type { PeerTlsOptions } from '../peer/dialer.js';
 import type { AutoCompactionSettings } from './compactor.js';
+import type { LeaseCheckpointOptions } from './lease-checkpoint.js';
+import type { RaftConnTimeouts } from '../peer/link-deadlines.js';
 
 /** --auto-compaction-mode and --auto-compaction-retention */
 export type AutoCompactionOptions = AutoCompactionSettings;
@@ -59,6 +61,12 @@ export interface ServerOptions {
   warningApplyDurationMs?: number;
   /** --experimental-bootstrap-defrag-threshold-megabytes: defragment at start when that much would be freed (0: never) */
   bootstrapDefragThresholdMb?: number;
+  /** --experimental-enable-lease-checkpoint (+ -persist, tsetcd's --experimental-lease-checkpoint-interval) */
+  leaseCheckpoint?: LeaseCheckpointOptions;
+  /** --experimental-compact-hash-check-enabled with --experimental-compact-hash-check-time */
+  compactHashCheck?: { intervalMs: number };
+  /** --raft-read-timeout / --raft-write-timeout on peer streams (default 5 s each) */
+  raftConnTimeouts?: RaftConnTimeouts;
   /** time, timers and randomness for everything the member runs (default: the system's) */
   clock?: Clock;
 }

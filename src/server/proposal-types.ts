@@ -6,6 +6,7 @@ import {
   AlarmRequest,
   CompactionRequest,
   DeleteRangeRequest,
+  LeaseCheckpointRequest,
   LeaseGrantRequest,
   LeaseRevokeRequest,
   PutRequest,
@@ -39,6 +40,7 @@ export interface MemberProposals {
   [F.leaseGrant]: Kind<LeaseGrantRequest, LeaseGrantResponse>;
   [F.leaseRevoke]: Kind<LeaseRevokeRequest, LeaseRevokeResponse>;
   [F.alarm]: Kind<AlarmRequest, AlarmResponse>;
+  [F.leaseCheckpoint]: Kind<LeaseCheckpointRequest, undefined>;
   [F.clusterMemberAttrSet]: Kind<MemberAttributes, undefined>;
 }
 
@@ -78,6 +80,8 @@ export function decodeProposal(field: number, body: Uint8Array): AnyProposal | u
       return { field, request: LeaseRevokeRequest.decode(body) };
     case F.alarm:
       return { field, request: AlarmRequest.decode(body) };
+    case F.leaseCheckpoint:
+      return { field, request: LeaseCheckpointRequest.decode(body) };
     case F.clusterMemberAttrSet:
       return { field, request: decodeMemberAttributes(body) };
   }

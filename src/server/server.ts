@@ -19,7 +19,7 @@ import { memberMetricsSource } from './member-metrics.js';
 import { NONE, type ConfState, type Snapshot } from '../raft/index.js';
 import type { Entry } from '../raft/types.js';
 import type { Wal } from '../wal/index.js';
-import { CompactionRequest } from '../proto/etcdserverpb.js';
+import { AlarmType, CompactionRequest } from '../proto/etcdserverpb.js';
 import type * as pb from '../proto/etcdserverpb.js';
 import type { BackendView } from '../backend/backend.js';
 import type { EtcdExportContext } from '../snapshot/etcd-schema.js';
@@ -49,6 +49,9 @@ import { Applier } from './applier.js';
 import { ConfChangeApplier } from './membership-apply.js';
 import { installSnapshot, releaseSnapshotFile, snapshotFileForPeer } from './snapshots.js';
 import { Campaigner, Publisher } from './startup.js';
+import { leaseCheckpointer } from './lease-checkpoint.js';
+import { CompactHashes, startCompactHashCheck } from './compact-hash-check.js';
+import { RaftRequestField } from './raft-request.js';
 
 export { CLUSTER_VERSION, minLeaseTtlSec, SERVER_VERSION, type AutoCompactionOptions, type ServerOptions } from './options.js';
 
@@ -90,6 +93,8 @@ export class EtcdServer implements RaftHost, ServerParts, ClientPorts, PeerPort 
   private wasLeader = false;
   private lastLeader: bigint = NONE;
   private readonly startedAtMs: number;
+  private readonly compactHashes: CompactHashes | undefined;
+  private stopCompactHashCheck: (() => void) | undefined;
 
   static async start(opts: ServerOptions): Promise<EtcdServer> {
     const booted = await boot(opts);
@@ -130,7 +135,8 @@ export class EtcdServer implements RaftHost, ServerParts, ClientPorts, PeerPort 
       this.opts.logger.error('failed to commit tx', { error: err.message });
       this.fatal(err);
     };
-    this.lessor = new Lessor(b.backend, { minTtlSec: minLeaseTtlSec(opts), clock: lessorClock(this.clock), onExpired: (ids) => this.leases.revokeExpired(ids) });
+    const checkpointer = leaseCheckpointer(opts.leaseCheckpoint, (req, body) => this.proposals.propose(RaftRequestField.leaseCheckpoint, req, body));
+    this.lessor = new Lessor(b.backend, { minTtlSec: minLeaseTtlSec(opts), clock: lessorClock(this.clock), onExpired: (ids) => this.leases.revokeExpired(ids), checkpointer });
     this.store.leases = this.lessor;
     this.lessor.restore(this.store.attachedLeases());
     this.alarms = new AlarmStore(b.backend);
@@ -140,6 +146,8 @@ export class EtcdServer implements RaftHost, ServerParts, ClientPorts, PeerPort 
     this.auth = new AuthStore(b.backend, { bcryptCost: a?.bcryptCost, token: a?.token, tokenTtlSec: a?.tokenTtlSec, clientCertAuth: a?.clientCertAuth ?? false, logger: opts.logger, clock });
     this.watchable = new WatchableStore(this.store, b.backend, {}, this.clock);
     this.changeListeners.add((changes, rev) => this.watchable.notify(changes, rev));
+    this.compactHashes = opts.compactHashCheck ? new CompactHashes() : undefined;
+    this.store.onCompactionHash = this.compactHashes && ((h) => this.compactHashes!.add(h));
     this.applyCtx = {
       auth: this.auth,
       alarms: this.alarms,
@@ -185,7 +193,7 @@ export class EtcdServer implements RaftHost, ServerParts, ClientPorts, PeerPort 
       peerTls: opts.peerTls,
     });
     this.leases = new LeaseOps(this);
-    this.maintenance = new Maintenance(this);
+    this.maintenance = new Maintenance(this, this.compactHashes);
     this.kv = new KvOps(this, this.applyCtx.leases, this.maintenance);
     this.autoCompaction = new AutoCompaction(opts.autoCompaction, { revision: () => this.store.rev, compact: (rev) => this.autoCompact(rev) }, compactorClock(this.clock));
     this.corruption = new CorruptionMonitor(this, this.maintenance);
@@ -205,6 +213,7 @@ export class EtcdServer implements RaftHost, ServerParts, ClientPorts, PeerPort 
       snapshotDir: `${this.opts.dataDir}/member/snap`,
       logger: this.opts.logger,
       onMessage: (from, m) => this.driver.receive(from, m),
+      connTimeouts: this.opts.raftConnTimeouts,
       onSnapshot: (from, m, file) => this.driver.receiveSnapshot(from, m, file),
       onUnreachable: (to) => this.driver.unreachable(to),
       isKnownPeer: (id) => this.membership.get(id) !== undefined || this.transport.hasPeer(id),
@@ -221,6 +230,13 @@ export class EtcdServer implements RaftHost, ServerParts, ClientPorts, PeerPort 
     this.campaigner.start();
     this.driver.schedule();
     this.corruption.start();
+    this.stopCompactHashCheck = this.compactHashes && startCompactHashCheck(this.compactHashes, this.opts, this.memberId, {
+      peerHashes: (rev) => this.corruption.peerHashes(rev),
+      raiseCorrupt: (id) => this.maintenance.raiseAlarm(id, AlarmType.CORRUPT),
+      isLeader: () => this.isLeader,
+      requestTimeoutMs: this.requestTimeoutMs,
+      clock: this.clock,
+    });
     this.opts.logger.info('member is running', { 'local-member-id': this.memberId.toString(16), 'applied-index': this.applier.appliedIndex, revision: this.store.rev });
   }
 
@@ -230,6 +246,7 @@ export class EtcdServer implements RaftHost, ServerParts, ClientPorts, PeerPort 
     this.campaigner.stop();
     this.publisher.stop();
     this.corruption.stop();
+    this.stopCompactHashCheck?.();
     this.autoCompaction.stop();
     this.lessor.stop();
     this.watchable.close();

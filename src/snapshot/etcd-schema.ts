@@ -14,7 +14,9 @@
 //                    (8-byte big-endian) and "confState" (Go JSON of raftpb.ConfState);
 //                    tsetcd keeps those in its WAL, so they come from ctx.
 //   lease            same key (8-byte big-endian ID); tsetcd's value is the TTL as 8-byte
-//                    big-endian, etcd's a leasepb.Lease {ID=1, TTL=2, RemainingTTL=3}.
+//                    big-endian, followed by the checkpointed remaining TTL (8 more bytes)
+//                    when one was persisted; etcd's a leasepb.Lease {ID=1, TTL=2,
+//                    RemainingTTL=3}.
 //   members          tsetcd: 16-hex-digit key, JSON {id,name,peerURLs,clientURLs,isLearner};
 //                    etcd: unpadded hex key, Go JSON of membership.Member
 //                    {"id":<decimal>,"peerURLs":[..],"isLearner":true?,"name"?,"clientURLs"?}.
@@ -26,8 +28,7 @@
 //                    etcd: key = etcdserverpb.AlarmMember protobuf. Values empty in both.
 //   auth, authUsers, authRoles   same keys, same values (authpb.User / authpb.Role).
 // Not carried to etcd: tsetcd's cluster ID. Not carried from etcd: "term", "confState",
-// "clusterVersion", 3.5's cluster "downgrade", 3.6's meta "storageVersion", a lease's
-// remaining TTL (tsetcd restarts every lease's clock at its full TTL, as etcd 3.4 does).
+// "clusterVersion", 3.5's cluster "downgrade", 3.6's meta "storageVersion".
 import type { Backend, BucketName } from '../backend/backend.js';
 import { AlarmMember } from '../proto/etcdserverpb.js';
 
@@ -78,7 +79,7 @@ export function toEtcdBucket(bucket: BucketName, records: Iterable<Record>, ctx:
     case 'meta':
       return sorted(metaToEtcd(records, ctx));
     case 'lease':
-      return sorted(map(records, ([k, v]) => [k, encodeLease(leaseIdOf(k), readInt64(v, 'lease TTL'))]));
+      return sorted(map(records, ([k, v]) => [k, encodeLease(leaseIdOf(k), ...leaseRecord(v))]));
     case 'members':
       return sorted(map(records, ([, v]) => memberToEtcd(v)));
     case 'members_removed':
@@ -101,7 +102,7 @@ export function fromEtcdBucket(bucket: string, records: Iterable<Record>, ctx: E
     case 'meta':
       return sorted(filter(records, ([k]) => META_KEPT.has(k.toString('latin1')) || (drop(k), false)));
     case 'lease':
-      return sorted(map(records, ([k, v]) => [k, int64Bytes(decodeLease(v).ttl)]));
+      return sorted(map(records, ([k, v]) => [k, leaseValue(decodeLease(v))]));
     case 'members':
       return sorted(map(records, ([k, v]) => memberFromEtcd(k, v)));
     case 'members_removed':
@@ -154,11 +155,23 @@ function leaseIdOf(key: Buffer): bigint {
   return key.readBigInt64BE(0);
 }
 
-/** leasepb.Lease {ID int64 = 1, TTL int64 = 2}: zero fields are left out, as gogoproto does. */
-export function encodeLease(id: bigint, ttl: bigint): Buffer {
+/** tsetcd's lease value: the TTL, and the persisted remaining TTL when there is one. */
+function leaseRecord(v: Buffer): [ttl: bigint, remainingTtl: bigint] {
+  if (v.length === 16) return [v.readBigInt64BE(0), v.readBigInt64BE(8)];
+  return [readInt64(v, 'lease TTL'), 0n];
+}
+
+function leaseValue(l: { ttl: bigint; remainingTtl: bigint }): Buffer {
+  if (l.remainingTtl <= 0n) return int64Bytes(l.ttl);
+  return Buffer.concat([int64Bytes(l.ttl), int64Bytes(l.remainingTtl)]);
+}
+
+/** leasepb.Lease {ID = 1, TTL = 2, RemainingTTL = 3}: zero fields left out, as gogoproto does. */
+export function encodeLease(id: bigint, ttl: bigint, remainingTtl = 0n): Buffer {
   const parts: number[] = [];
   if (id !== 0n) parts.push(0x08, ...varint(id));
   if (ttl !== 0n) parts.push(0x10, ...varint(ttl));
+  if (remainingTtl !== 0n) parts.push(0x18, ...varint(remainingTtl));
   return Buffer.from(parts);
 }
 

@@ -3,6 +3,9 @@
 // the LMDB backend. Nothing is copied to disk first and nothing is held in memory beyond
 // the page being written (plus the branch keys of the tree being built), so a snapshot of
 // any size streams with a flat footprint; the consumer pulls, which is the backpressure.
+// The key bucket (nearly all the bytes) is read from the database file with positioned
+// reads, not through LMDB's memory map, so the pages read do not become resident in the
+// member either (its RSS stays flat, as etcd's does: bbolt copies its file with read(2)).
 import { BUCKETS, type BackendView } from '../backend/backend.js';
 import { bboltFileChunks, type BboltBucket } from '../bbolt/writer.js';
 import { toEtcdBucket, type EtcdExportContext } from './etcd-schema.js';
@@ -23,10 +26,11 @@ export interface SnapshotStream {
 
 export function etcdSnapshotStream(view: BackendView, ctx: EtcdExportContext): SnapshotStream {
   const buckets: BboltBucket[] = BUCKETS.map((name) =>
-    // the key bucket is most of the data and passes through unchanged: read without
-    // copies, and laid out from lengths alone; the other buckets are small and converted
+    // the key bucket is most of the data and passes through unchanged: read from the file
+    // into reused buffers, and laid out from lengths alone (no value read); the other
+    // buckets are small and converted
     name === 'key'
-      ? { name: Buffer.from(name, 'latin1'), entries: () => view.rangeUncopied(name), layoutEntries: () => view.rangeSizes(name) }
+      ? { name: Buffer.from(name, 'latin1'), entries: () => view.rangeFromFile(name), layoutEntries: () => view.sizesFromFile(name) }
       : { name: Buffer.from(name, 'latin1'), entries: () => toEtcdBucket(name, view.range(name), ctx) },
   );
   let total: number | undefined;

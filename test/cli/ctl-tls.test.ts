@@ -30,18 +30,21 @@ function text(r: Result): Out {
   return { stdout: r.stdout.toString('utf8'), stderr: r.stderr, code: r.code };
 }
 
-function ctl(args: string[], opts: { env?: Record<string, string>; stdin?: string } = {}): Promise<Out> {
-  return run(BIN.tsetcdctl, args, opts).then(text);
-}
-
-/** real etcdctl, without its JSON log lines on stderr */
-async function etcdctl(args: string[], opts: { env?: Record<string, string>; stdin?: string } = {}): Promise<Out> {
-  const r = text(await run('etcdctl', args, { ...opts, env: { ETCDCTL_API: '3', ...opts.env } }));
+/** stderr without clientv3's JSON log lines (retries), which both clients print */
+function withoutLogLines(r: Out): Out {
   const stderr = r.stderr
     .split('\n')
     .filter((l) => !l.startsWith('{"level":'))
     .join('\n');
   return { ...r, stderr };
+}
+
+async function ctl(args: string[], opts: { env?: Record<string, string>; stdin?: string } = {}): Promise<Out> {
+  return withoutLogLines(text(await run(BIN.tsetcdctl, args, opts)));
+}
+
+async function etcdctl(args: string[], opts: { env?: Record<string, string>; stdin?: string } = {}): Promise<Out> {
+  return withoutLogLines(text(await run('etcdctl', args, { ...opts, env: { ETCDCTL_API: '3', ...opts.env } })));
 }
 
 /** tsetcdctl's answer; the same as etcdctl's when etcdctl is installed */

@@ -114,7 +114,7 @@ describe('help', () => {
 
   it('starts with the usage and marks unsupported flags', () => {
     assert.ok(helpText().startsWith(usageText()));
-    assert.match(helpText(), /--proxy 'off'\n {4}.*\[not supported by tsetcd yet\]/);
+    assert.match(helpText(), /--proxy 'off'\n {4}.*\[refused: tsetcd has no v2 proxy\]/);
     assert.match(helpText(), /--data-dir '\$\{name\}\.etcd'/);
   });
 });

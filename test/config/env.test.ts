@@ -90,7 +90,7 @@ describe('ETCD_* environment', () => {
   });
 
   it('refuses unsupported flags given through the environment', () => {
-    assert.equal(fails([], { ETCD_PROXY: 'on' }).message, 'tsetcd: --proxy is not supported yet');
+    assert.equal(fails([], { ETCD_PROXY: 'on' }).message, 'tsetcd: --proxy is a v2 proxy setting, and the v2 proxy is not supported (etcd 3.6 removed it too): run `tsetcd grpc-proxy start` or `tsetcd gateway start` in front of the cluster, or point clients at the members');
   });
 
   it('ignores ETCD_VERSION with a warning instead of printing the version', () => {

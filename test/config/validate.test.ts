@@ -14,14 +14,14 @@ const LOCAL = [
 
 describe('unsupported flags', () => {
   it('refuses one by name', () => {
-    assert.deepEqual(fails(['--discovery-srv=example.com']), { message: 'tsetcd: --discovery-srv is not supported yet', exitCode: 1 });
+    assert.deepEqual(fails(['--proxy=readonly']), { message: 'tsetcd: --proxy is a v2 proxy setting, and the v2 proxy is not supported (etcd 3.6 removed it too): run `tsetcd grpc-proxy start` or `tsetcd gateway start` in front of the cluster, or point clients at the members', exitCode: 1 });
   });
 
   it('names every one that is set', () => {
     assert.equal(
-      fails(['--experimental-enable-lease-checkpoint', '--proxy=on', '--discovery=https://d.example/x', '--raft-read-timeout=1s']).message,
+      fails(['--proxy-refresh-interval=1000', '--proxy=on']).message,
       // listed in table (help) order
-      'tsetcd: --raft-read-timeout, --discovery, --proxy, --experimental-enable-lease-checkpoint are not supported yet',
+      'tsetcd: --proxy, --proxy-refresh-interval are v2 proxy settings, and the v2 proxy is not supported (etcd 3.6 removed it too): run `tsetcd grpc-proxy start` or `tsetcd gateway start` in front of the cluster, or point clients at the members',
     );
   });
 
@@ -34,6 +34,20 @@ describe('unsupported flags', () => {
     const r = run(['--enable-v2'], {}, { bootstrapChecks: false });
     assert.equal(r.error, undefined);
     assert.ok(r.warnings.some((w) => w.includes('serves only the v3 API')), r.warnings.join('\n'));
+  });
+
+  it('a compact hash check interval must be positive (etcd\'s rule)', () => {
+    assert.equal(fails(['--experimental-compact-hash-check-time=0s']).message, '--experimental-compact-hash-check-time must be >0 (set to 0s)');
+  });
+
+  it('lease checkpoint persistence needs checkpoints (etcd\'s rule), and checkpoints alone warn', () => {
+    assert.equal(
+      fails(['--experimental-enable-lease-checkpoint-persist']).message,
+      'setting experimental-enable-lease-checkpoint-persist requires experimental-enable-lease-checkpoint',
+    );
+    const r = run(['--experimental-enable-lease-checkpoint'], {}, { bootstrapChecks: false });
+    assert.equal(r.error, undefined);
+    assert.ok(r.warnings.includes('Detected that checkpointing is enabled without persistence. Consider enabling experimental-enable-lease-checkpoint-persist'));
   });
 
   it('accepts the flags kubeadm and etcd.conf.yml.sample set', () => {
@@ -64,8 +78,11 @@ describe('unsupported flags', () => {
       'cors',
       'data-dir',
       'debug',
+      'discovery',
       'discovery-fallback',
       'discovery-proxy',
+      'discovery-srv',
+      'discovery-srv-name',
       'election-timeout',
       'enable-grpc-gateway',
       'enable-log-rotation',
@@ -73,11 +90,21 @@ describe('unsupported flags', () => {
       'enable-v2',
       'experimental-backend-bbolt-freelist-type',
       'experimental-bootstrap-defrag-threshold-megabytes',
+      'experimental-compact-hash-check-enabled',
+      'experimental-compact-hash-check-time',
       'experimental-compaction-batch-limit',
       'experimental-corrupt-check-time',
+      'experimental-distributed-tracing-address',
+      'experimental-distributed-tracing-instance-id',
+      'experimental-distributed-tracing-sampling-rate',
+      'experimental-distributed-tracing-service-name',
       'experimental-downgrade-check-time',
+      'experimental-enable-distributed-tracing',
+      'experimental-enable-lease-checkpoint',
+      'experimental-enable-lease-checkpoint-persist',
       'experimental-enable-v2v3',
       'experimental-initial-corrupt-check',
+      'experimental-lease-checkpoint-interval',
       'experimental-max-learners',
       'experimental-memory-mlock',
       'experimental-peer-skip-client-san-verification',
@@ -128,6 +155,8 @@ describe('unsupported flags', () => {
       'peer-trusted-ca-file',
       'pre-vote',
       'quota-backend-bytes',
+      'raft-read-timeout',
+      'raft-write-timeout',
       'self-signed-cert-validity',
       'snapshot-count',
       'socket-reuse-address',

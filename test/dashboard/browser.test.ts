@@ -3,8 +3,10 @@
 // the page asks for a login; after logging in with the keyboard, keys are browsed and
 // edited (etcdctl sees the edits), a watch shows an etcdctl put as it happens, move-leader
 // changes the leader the Cluster view shows, and the downloaded snapshot passes
-// `etcdctl snapshot status`. Every form control has a label, and the views fit a phone
-// as well as 1280×800. Screenshots go to dist/test-output/dashboard (or
+// `etcdctl snapshot status`. The Cluster view has every member's raft status (asked over
+// the peer port) and shows a stopped member as unreachable. A read-only user gets views
+// without put/delete/maintenance controls, and the member refuses its writes anyway.
+// Every form control has a label, and the views fit a phone as well as 1280×800. Screenshots go to dist/test-output/dashboard (or
 // $TSETCD_TEST_OUTPUT_DIR/dashboard). Skips, saying why, without Chromium or etcdctl.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -126,6 +128,16 @@ test('dashboard in a browser: login, keys, watch, move-leader, snapshot, refusal
       await page.goto(`${base}/#/cluster`);
       await page.reload();
       await waitText(page, '#leader-id', new RegExp(`^${oldLeaderId}$`));
+      // every member's own raft status, not just this member's
+      await page.waitForFunction(() => document.querySelectorAll('table[aria-label=Members] tbody tr').length === 3);
+      const rows = await page.$$eval('table[aria-label=Members] tbody tr', (trs: any[]) => trs.map((tr) => [...tr.cells].map((c: any) => c.innerText)));
+      for (const cells of rows) {
+        assert.match(cells[3], /^\d+$/, `raft term of ${cells[1]}: ${cells.join(' | ')}`);
+        assert.match(cells[4], /^\d+$/, 'raft index');
+        assert.match(cells[6], /\d( kB| MB| B)$/, 'db size');
+        assert.match(cells[8], /^3\.\d+\.\d+$/, 'version');
+      }
+      assert.equal(new Set(rows.map((c) => c[3])).size, 1, 'one term across the members');
       await shot(page, 'cluster');
       await page.goto(`${base}/#/maintenance`);
       const target = await page.waitForFunction(() => document.querySelectorAll('select option[value]:not([value=""])').length >= 2 && document.querySelector('select option:not([value=""])').value);
@@ -194,6 +206,71 @@ test('dashboard in a browser: login, keys, watch, move-leader, snapshot, refusal
       await page.waitForSelector('form[aria-label="Log in"]');
       const status = await page.evaluate(async () => (await fetch('/api/v3/maintenance/status', { method: 'POST', headers: { 'X-Tsetcd-Dashboard': '1' }, body: '{}' })).status);
       assert.equal(status, 401);
+    });
+    await t.test('a read-only user sees read-only views, and the member refuses its writes anyway', async () => {
+      for (const args of [
+        ['user', 'add', 'reader:readpw'],
+        ['role', 'add', 'ro'],
+        ['role', 'grant-permission', 'ro', 'read', 'app/', '--prefix'],
+        ['user', 'grant-role', 'reader', 'ro'],
+      ]) {
+        assertOk(await etcdctl(ep, [ROOT, ...args]), args);
+      }
+      await page.goto(`${base}/#/keys/app/`);
+      await page.reload();
+      await page.waitForSelector('form[aria-label="Log in"]');
+      await page.type('input[name=name]', 'reader');
+      await page.type('input[name=password]', 'readpw');
+      await page.keyboard.press('Enter');
+      await page.waitForSelector('nav[aria-label=Views]');
+      assert.match(await text(page, 'header'), /reader/);
+      assert.doesNotMatch(await text(page, 'header'), /\(root\)/);
+      await waitText(page, '[role=note]', /Read-only: reader's roles grant no write permission/);
+      assert.equal(await page.$('form[aria-label="Put a key"]'), null, 'no put form');
+      await clickByText(page, 'nav[aria-label="Key tree"] button', 'edited');
+      await waitText(page, 'pre[aria-label=Value]', /^from the browser$/);
+      assert.deepEqual(await page.$$eval('section[aria-label="Key app/edited"] button', (bs: any[]) => bs.map((b) => b.innerText)), [], 'no delete button');
+      await shot(page, 'readonly-keys');
+      await page.goto(`${base}/#/maintenance`);
+      await waitText(page, '[role=note]', /Read-only: snapshot, defragment/);
+      assert.deepEqual(await page.$$eval('main#view button, main#view input, main#view select', (els: any[]) => els.map((e) => e.outerHTML)), [], 'no maintenance controls');
+      await shot(page, 'readonly-maintenance');
+      await page.goto(`${base}/#/auth`);
+      await waitText(page, 'table[aria-label=Users]', /reader\s+ro/);
+      assert.equal(await page.$('form[aria-label="Add a user"]'), null);
+
+      // what the hidden controls would have sent, sent anyway from the page: refused
+      const refused = await page.evaluate(async () => {
+        const call = async (path: string, body: unknown) => {
+          const res = await fetch(`/api/v3${path}`, { method: 'POST', headers: { 'X-Tsetcd-Dashboard': '1' }, body: JSON.stringify(body) });
+          return [res.status, ((await res.json()) as { error?: string }).error];
+        };
+        return [
+          await call('/kv/put', { key: btoa('app/edited'), value: btoa('changed') }),
+          await call('/kv/deleterange', { key: btoa('app/edited') }),
+          await call('/maintenance/defragment', {}),
+          [(await fetch('/api/snapshot')).status, ''],
+        ];
+      });
+      assert.deepEqual(refused, [
+        [403, 'etcdserver: permission denied'],
+        [403, 'etcdserver: permission denied'],
+        [403, 'etcdserver: permission denied'],
+        [403, ''],
+      ]);
+      assert.equal((await etcdctl(ep, [ROOT, 'get', 'app/edited', '--print-value-only'])).stdout, 'from the browser\n', 'nothing changed');
+    });
+
+    await t.test('the Cluster view shows a stopped member as unreachable', async () => {
+      const victim = cluster.running.find((m) => m.name !== leader.name)!;
+      await cluster.stop(victim);
+      await page.goto(`${base}/#/cluster`);
+      await page.reload();
+      await waitText(page, `table[aria-label=Members] tr[data-member="${victim.id}"]`, /unreachable: /);
+      const answering = await page.$$eval('table[aria-label=Members] tbody tr:not([data-member="' + victim.id + '"])', (trs: any[]) => trs.map((tr) => tr.cells[3].innerText));
+      assert.equal(answering.length, 2);
+      for (const term of answering) assert.match(term, /^\d+$/, 'the others still answer');
+      await shot(page, 'cluster-member-down');
     });
     assert.deepEqual(pageErrors, [], 'no script errors on the page');
   } finally {

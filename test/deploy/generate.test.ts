@@ -3,7 +3,9 @@
 // sentence naming the key; generated certificates carry each member's host; the
 // Kubernetes manifests validate against Kubernetes' schemas and build with kubectl
 // kustomize; the OpenRC config is a config file tsetcd accepts; the docker compose file
-// and the systemd environment files are settings tsetcd accepts.
+// and the systemd environment files are settings tsetcd accepts. Every target turns the
+// web dashboard on (port 2382 unless --dashboard-port says otherwise; 0 turns it off),
+// with the client URLs' scheme, and --metrics=extensive for its latency chart.
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
@@ -46,6 +48,8 @@ test('systemd: one environment file per member, each a valid tsetcd configuratio
     assert.equal(vars['ETCD_ADVERTISE_CLIENT_URLS'], `https://10.0.0.1${i + 1}:2379`);
     assert.equal(vars['ETCD_QUOTA_BACKEND_BYTES'], '8589934592');
     assert.equal(vars['ETCD_SNAPSHOT_COUNT'], '5000');
+    assert.deepEqual(r.config!.listenDashboardUrls.map(String), [`https://10.0.0.1${i + 1}:2382/`]);
+    assert.equal(r.config!.metrics, 'extensive');
     const cert = new X509Certificate(fs.readFileSync(path.join(out, 'pki', `${name}.pem`)));
     assert.match(cert.subjectAltName ?? '', new RegExp(`IP Address:10\\.0\\.0\\.1${i + 1}`));
     assert.ok(cert.checkIssued(new X509Certificate(fs.readFileSync(path.join(out, 'pki/ca.pem')))));
@@ -68,6 +72,7 @@ test('openrc: the init script is a shell script and each conf.yml is a config fi
   assert.equal(r.config!.name, 'm2');
   assert.equal(r.config!.clientTls.clientCertAuth, true);
   assert.equal(r.config!.peerTls.clientCertAuth, true);
+  assert.deepEqual(r.config!.listenDashboardUrls.map(String), ['https://10.0.0.12:2382/']);
 });
 
 test('docker: compose services carry tsetcd flags tsetcd accepts, with fixed IPs on one subnet', () => {
@@ -81,6 +86,7 @@ test('docker: compose services carry tsetcd flags tsetcd accepts, with fixed IPs
   const r = parseConfig(args, {});
   assert.equal(r.error, undefined, r.error?.message);
   assert.equal(compose.services.m3.networks.tsetcd.ipv4_address, '10.0.0.13');
+  assert.deepEqual(r.config!.listenDashboardUrls.map(String), ['https://0.0.0.0:2382/']);
   assert.match(fs.readFileSync(path.join(out, 'docker-run.sh'), 'utf8'), /docker run -d \\\n {2}--name m3/);
 });
 
@@ -100,6 +106,8 @@ test('kubernetes: the manifests validate against Kubernetes schemas and build wi
   assert.equal(c.livenessProbe.httpGet.path, '/livez');
   assert.equal(c.readinessProbe.httpGet.path, '/readyz');
   assert.ok(sts.spec.template.spec.affinity.podAntiAffinity);
+  assert.deepEqual(c.ports.find((p: { name: string }) => p.name === 'dashboard'), { name: 'dashboard', containerPort: 2382 });
+  assert.ok(c.args.includes('--listen-dashboard-urls=https://0.0.0.0:2382') && c.args.includes('--metrics=extensive'), c.args.join(' '));
   const cert = new X509Certificate(fs.readFileSync(path.join(out, 'pki/k8s-member.pem')));
   assert.match(cert.subjectAltName ?? '', /DNS:\*\.my-etcd-headless\.etcd\.svc\.cluster\.local/);
   if (hasCommand('kubectl')) assert.match(execFileSync('kubectl', ['kustomize', out]).toString(), /kind: PodDisruptionBudget/);
@@ -116,6 +124,12 @@ test('a YAML spec file gives the same settings as the flags, and flags win over 
   assert.equal(b['ETCD_INITIAL_CLUSTER_TOKEN'], 'prod');
   assert.equal(b['ETCD_WAL_DIR'], '/wal/b');
   assert.equal(b['ETCD_SNAPSHOT_COUNT'], '888');
+  assert.equal(b['ETCD_LISTEN_DASHBOARD_URLS'], 'https://192.168.1.12:2382');
+  const off = path.join(tmp, 'nodashboard');
+  deployTool(['systemd', `--spec=${spec}`, `--out=${off}`, '--dashboard-port=0']);
+  const a = envFile(path.join(off, 'a/tsetcd.env'));
+  assert.equal(a['ETCD_LISTEN_DASHBOARD_URLS'], undefined, '--dashboard-port=0: no dashboard');
+  assert.equal(a['ETCD_METRICS'], undefined);
 });
 
 test('bad specs are refused with a sentence that names the problem', () => {

@@ -1,9 +1,13 @@
 // `eval "$(tsetcdutl cluster up)"` leaves the real etcdctl talking mutual TLS to three
 // members with one leader; `cluster down` stops exactly those members; `up` again on the
-// same directory brings the same cluster back with its data.
+// same directory brings the same cluster back with its data. Each member serves the web
+// dashboard on its own port (HTTPS, the client certificate required), whose Cluster view
+// has every member's raft status, asked over the mutual-TLS peer port, and tells a
+// stopped member as unreachable.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -36,6 +40,23 @@ function sh(script: string, env: NodeJS.ProcessEnv = {}): { code: number | null;
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
+interface MemberStatus {
+  ID: string;
+  error?: string;
+  status?: { header: { member_id: string }; raftTerm: string; raftIndex: string; dbSize: string };
+}
+
+function httpsGet(url: string, tls: { ca: Buffer; cert?: Buffer; key?: Buffer }): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.get(url, tls, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+  });
+}
+
 /** Running, not just an unreaped zombie (members outlive the tsetcdutl that started them). */
 function alive(pid: number): boolean {
   try {
@@ -49,7 +70,7 @@ function alive(pid: number): boolean {
 test('cluster up / down: three members with mutual TLS for etcdctl in one command', async () => {
   const { dir, cleanup } = tempDir();
   const d = path.join(dir, 'c');
-  const base = await freeRange(6);
+  const base = await freeRange(9);
   const up = `${UTL} cluster up --dir ${d} --base-port ${base}`;
   try {
     const first = sh(`eval "$(${up})" && etcdctl put tutorial done && etcdctl get tutorial --print-value-only && etcdctl endpoint status -w json`);
@@ -63,8 +84,31 @@ test('cluster up / down: three members with mutual TLS for etcdctl in one comman
     assert.equal(leaders.size, 1, 'all members agree on one leader');
     assert.ok(status.some((s) => s.Status.header.member_id === [...leaders][0]), 'the leader is one of the three');
     assert.match(first.err, /3 members healthy, m\d is the leader/);
+    const dashboards = [6, 7, 8].map((i) => `https://127.0.0.1:${base + i}`);
+    assert.ok(first.err.includes(`dashboard: ${dashboards.join(' ')}`), first.err);
 
-    // what it printed: etcdctl's environment, pointing into the directory
+    const pki = { ca: fs.readFileSync(path.join(d, 'pki/ca.pem')), cert: fs.readFileSync(path.join(d, 'pki/client.pem')), key: fs.readFileSync(path.join(d, 'pki/client-key.pem')) };
+    assert.equal((await httpsGet(`${dashboards[1]}/api/session`, { ca: pki.ca })).status, 403, 'no client certificate, no dashboard');
+    const all = JSON.parse((await httpsGet(`${dashboards[1]}/api/cluster/status`, pki)).body) as { members: MemberStatus[] };
+    assert.equal(all.members.length, 3);
+    for (const m of all.members) {
+      assert.equal(m.error, undefined, `member ${m.ID} answers over the peer port`);
+      assert.equal(String(m.status!.header.member_id), m.ID, 'each member answered for itself');
+      assert.ok(Number(m.status!.raftIndex) > 0 && Number(m.status!.dbSize) > 0);
+    }
+    assert.equal(new Set(all.members.map((m) => String(m.status!.raftTerm))).size, 1, 'one term across the cluster');
+    const m3 = Number(fs.readFileSync(path.join(d, 'm3.pid'), 'utf8'));
+    process.kill(m3, 'SIGTERM');
+    for (let i = 0; i < 100 && alive(m3); i++) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 1100)); // past the dashboard's 1 s answer cache
+    const without = JSON.parse((await httpsGet(`${dashboards[0]}/api/cluster/status`, pki)).body) as { members: MemberStatus[] };
+    const answering = without.members.filter((m) => m.status);
+    const stopped = without.members.filter((m) => m.error);
+    assert.equal(answering.length, 2, JSON.stringify(without));
+    assert.equal(stopped.length, 1, 'the stopped member is reported unreachable, with the reason');
+    assert.ok(!answering.some((m) => String(m.status!.header.member_id) === stopped[0]!.ID), 'and it is the one that does not answer');
+
+    // what it printed: etcdctl's environment, pointing into the directory (and m3 is back)
     const exports = sh(up).out;
     assert.equal(
       exports,

@@ -146,6 +146,11 @@ export class Cluster {
     }
   }
 
+  /** A cluster with no member yet: the test adds, configures and spawns them itself. */
+  static empty(opts: ClusterOptions = {}): Cluster {
+    return new Cluster(fs.mkdtempSync(path.join(os.tmpdir(), 'tsetcd-cluster-')), opts);
+  }
+
   /** A member's ports and directories, not started. */
   async newMember(name: string): Promise<ClusterMember> {
     const m = new ClusterMember(name, await freePorts(), path.join(this.dir, name), path.join(this.dir, `${name}.partition`));

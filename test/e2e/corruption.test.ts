@@ -4,7 +4,11 @@
 //    data differs from its peers (etcd's "<id> found data inconsistency with peers"),
 //    while an intact member passes the same check and rejoins;
 //  - with --experimental-corrupt-check-time the leader finds the difference on its own,
-//    raises the CORRUPT alarm (etcdctl alarm list), and writes fail as etcd fails them.
+//    raises the CORRUPT alarm (etcdctl alarm list), and writes fail as etcd fails them;
+//  - with --experimental-compact-hash-check-enabled the leader compares the hashes every
+//    member recorded at a compaction: equal after a compaction of intact data, and after a
+//    compaction of the corrupted member's data the alarm names that member (the other two
+//    agree, a quorum).
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -91,5 +95,36 @@ describe('--experimental-corrupt-check-time', () => {
     const put = await etcdctl(leader.clientUrl, ['put', 'after', 'x']);
     assert.notEqual(put.code, 0);
     assert.match(put.stderr, /etcdserver: corrupt cluster/);
+  });
+});
+
+describe('--experimental-compact-hash-check-enabled', () => {
+  let c: Cluster;
+  after(async () => c?.destroy());
+
+  it('finds the member whose compaction hash differs and raises CORRUPT for it', async () => {
+    c = await Cluster.start({ extraArgs: ['--experimental-compact-hash-check-enabled', '--experimental-compact-hash-check-time=1s'] });
+    const leader = await c.waitLeader();
+    const follower = c.members.find((m) => m !== leader)!;
+    await putKeys(c, leader, 5);
+    const compact = async (): Promise<void> => {
+      const rev = (await c.status(leader)).header!.revision;
+      const r = await etcdctl(leader.clientUrl, ['compact', String(rev)]);
+      assert.equal(r.code, 0, r.stderr);
+    };
+    await compact();
+    await eventually('a clean check', 30_000, async () => (/successfully checked hash on whole cluster/.test(leader.log()) ? true : undefined));
+
+    await c.stop(follower);
+    await corruptBackend(follower);
+    await c.restart(follower);
+    await putKeys(c, leader, 3);
+    await compact();
+    const list = await eventually('the CORRUPT alarm', 60_000, async () => {
+      const r = await etcdctl(leader.clientUrl, ['alarm', 'list']);
+      return r.stdout.includes('alarm:CORRUPT') ? r.stdout : undefined;
+    });
+    assert.equal(list.trim(), `memberID:${BigInt('0x' + follower.id).toString()} alarm:CORRUPT`);
+    assert.match(leader.log(), /"msg":"Detected compaction hash mismatch"/);
   });
 });

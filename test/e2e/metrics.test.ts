@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../helpers/tmp.js';
-import { etcdctl, freePort, freePorts, startMember, TSETCD_BIN } from './harness.js';
+import { etcdctl, freePort, freePorts, haveBinary, startMember, TSETCD_BIN } from './harness.js';
 
 function metric(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
   for (const line of text.split('\n')) {
@@ -51,6 +51,47 @@ test('etcd metric names with live values', async () => {
     assert.deepEqual(await health.json(), { health: 'true', reason: '' });
   } finally {
     await member.stop();
+    cleanup();
+  }
+});
+
+/** The label sets (le included) of a histogram's buckets for one method, sorted. */
+function bucketLabels(text: string, name: string, method: string): string[] {
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(`${name}_bucket{`) && l.includes(`grpc_method="${method}"`))
+    .map((l) => l.slice(l.indexOf('{') + 1, l.indexOf('}')).split(',').sort().join(','))
+    .sort();
+}
+
+// --metrics=extensive adds go-grpc-prometheus's grpc_server_handling_seconds: the same
+// labels and buckets as real etcd 3.4's (compared when etcd is installed), one count per
+// call; with the default (basic) it is absent, as in etcd.
+test('--metrics=extensive: the gRPC handling-time histogram as etcd exports it', async () => {
+  const { dir, cleanup } = tempDir();
+  const scrape = async (bin: string, metrics: string): Promise<string> => {
+    const member = await startMember({ bin, dataDir: path.join(dir, `${path.basename(bin)}-${metrics}`), ports: await freePorts(), extraArgs: [`--metrics=${metrics}`] });
+    try {
+      for (let i = 0; i < 3; i++) assert.equal((await etcdctl(member.clientUrl, ['put', `k${i}`, 'v'])).code, 0);
+      return await (await fetch(`${member.clientUrl}/metrics`)).text();
+    } finally {
+      await member.stop();
+    }
+  };
+  try {
+    const basic = await scrape(TSETCD_BIN, 'basic');
+    assert.equal(metric(basic, 'grpc_server_handling_seconds_count', { grpc_method: 'Put' }), undefined, 'basic metrics have no handling histogram');
+    const extensive = await scrape(TSETCD_BIN, 'extensive');
+    assert.equal(metric(extensive, 'grpc_server_handling_seconds_count', { grpc_method: 'Put', grpc_type: 'unary', grpc_service: 'etcdserverpb.KV' }), 3);
+    assert.ok(metric(extensive, 'grpc_server_handling_seconds_sum', { grpc_method: 'Put' })! > 0);
+    assert.equal(metric(extensive, 'grpc_server_handling_seconds_bucket', { grpc_method: 'Put', le: '+Inf' }), 3);
+    const ours = bucketLabels(extensive, 'grpc_server_handling_seconds', 'Put');
+    assert.equal(ours.length, 12, 'eleven default buckets and +Inf');
+    if (haveBinary('etcd')) {
+      const etcd = await scrape('etcd', 'extensive');
+      assert.deepEqual(ours, bucketLabels(etcd, 'grpc_server_handling_seconds', 'Put'), 'the same label sets as etcd 3.4');
+    }
+  } finally {
     cleanup();
   }
 });

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { Backend } from '../../src/backend/backend.js';
 import { LeaseError, Lessor, MAX_LEASE_TTL_SEC, type LessorClock } from '../../src/lease/lessor.js';
+import { LeaseCheckpointer, type LeaseCheckpoint } from '../../src/lease/checkpoint.js';
 import { minLeaseTtlSec } from '../../src/server/server.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -137,5 +138,102 @@ describe('lessor', () => {
     assert.equal(expired.length, 2000);
     clock.advance(1_000);
     assert.equal(expired.length, 2500);
+  });
+});
+
+// Lease checkpoints (--experimental-enable-lease-checkpoint): the primary writes remaining
+// TTLs into the log; a member promoted later restarts the clock from them, a renewal clears
+// them, and with -persist they survive a restart.
+describe('lessor with lease checkpoints', () => {
+  let backend: Backend;
+  let cleanup: () => void;
+  let clock: FakeClock;
+  let proposed: LeaseCheckpoint[][];
+  let tick: (() => void) | undefined;
+  const make = (persist: boolean) =>
+    new Lessor(backend, {
+      minTtlSec: 2,
+      clock,
+      onExpired: () => {},
+      checkpointer: new LeaseCheckpointer({
+        intervalMs: 10_000,
+        persist,
+        propose: (cps) => proposed.push(cps),
+        every: (_ms, fn) => ((tick = fn), () => (tick = undefined)),
+      }),
+    });
+  /** time passes in 500 ms steps, as the checkpoint loop runs */
+  const pass = (ms: number) => {
+    for (let t = 0; t < ms; t += 500) {
+      clock.advance(500);
+      tick?.();
+    }
+  };
+  /** what the log would do: every member applies what was proposed */
+  const applyTo = (...lessors: Lessor[]) => {
+    const all = proposed.flat();
+    proposed = [];
+    backend.write(() => {
+      for (const l of lessors) for (const c of all) l.checkpoint(c.id, c.remainingTtlSec);
+    });
+    return all;
+  };
+
+  beforeEach(() => {
+    const t = tempDir();
+    cleanup = t.cleanup;
+    backend = Backend.open(path.join(t.dir, 'db'));
+    clock = new FakeClock();
+    proposed = [];
+  });
+  afterEach(async () => {
+    await backend.close();
+    cleanup();
+  });
+
+  it('a new primary restarts a lease from its checkpointed TTL, not the full TTL', () => {
+    const leader = make(false);
+    leader.promote(0);
+    backend.write(() => leader.grant(1n, 100));
+    backend.write(() => leader.grant(2n, 8)); // shorter than the interval: never checkpointed
+    pass(10_000);
+    assert.deepEqual(applyTo(leader), [{ id: 1n, remainingTtlSec: 90 }]);
+    pass(10_000);
+    assert.deepEqual(applyTo(leader), [{ id: 1n, remainingTtlSec: 80 }], 'rescheduled after each applied checkpoint');
+    leader.demote();
+    pass(20_000);
+    assert.deepEqual(proposed, [], 'only the primary checkpoints');
+    leader.promote(1000);
+    assert.equal(leader.remainingSec(leader.lookup(1n)!), 81, 'checkpointed 80 s plus the election slack');
+  });
+
+  it('a renewal clears the checkpoint through the log, and the next primary starts from the full TTL', () => {
+    const leader = make(false);
+    leader.promote(0);
+    backend.write(() => leader.grant(1n, 100));
+    pass(10_000);
+    applyTo(leader);
+    assert.equal(leader.renew(1n), 100);
+    assert.deepEqual(applyTo(leader), [{ id: 1n, remainingTtlSec: 0 }]);
+    leader.demote();
+    leader.promote(0);
+    assert.equal(leader.remainingSec(leader.lookup(1n)!), 100);
+  });
+
+  it('with -persist the checkpointed TTL is in the lease record and survives a restart', () => {
+    for (const persist of [true, false]) {
+      const leader = make(persist);
+      leader.promote(0);
+      const id = persist ? 5n : 6n;
+      backend.write(() => leader.grant(id, 100));
+      pass(30_000);
+      applyTo(leader);
+      leader.stop();
+      const restarted = make(persist);
+      restarted.restore(new Map());
+      restarted.promote(0);
+      assert.equal(restarted.remainingSec(restarted.lookup(id)!), persist ? 90 : 100, 'the one checkpoint proposed (at 10 s), applied');
+      restarted.stop();
+    }
   });
 });

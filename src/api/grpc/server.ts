@@ -16,7 +16,11 @@ export interface CallContext {
   /** the verified client certificate's CN, when the connection is mutual TLS */
   readonly peerCommonName?: string;
   readonly remoteAddress?: string;
+  /** performance.now() when the call arrived: handling-time metrics measure from here */
+  readonly startedAtMs?: number;
 }
+
+type CallTiming = Pick<CallContext, 'path' | 'startedAtMs'>;
 
 /** Returns the response message, or a Framed one (encoded with headroom, not copied again). */
 export type UnaryHandler = (request: Uint8Array, ctx: CallContext) => Promise<Uint8Array | Framed> | Uint8Array | Framed;
@@ -41,7 +45,7 @@ export interface GrpcServerOptions {
   /** largest request message accepted, in bytes (etcd: --max-request-bytes plus 512 KiB) */
   maxReceiveMessageBytes: number;
   /** called for each call that ends, for metrics */
-  onCallDone?: (path: string, code: GrpcCode, kind: 'unary' | 'stream') => void;
+  onCallDone?: (path: string, code: GrpcCode, kind: 'unary' | 'stream', startedAtMs?: number) => void;
   /**
    * turns what a handler throws into the status to answer (the API's one error mapping,
    * src/api/errors.ts); default: a GrpcError as is, anything else Unknown with its text
@@ -95,7 +99,7 @@ export class GrpcRouter {
         ? `unknown method ${method} for service ${service}`
         : `unknown service ${service}`;
       stream.onData = () => {};
-      this.respondError(stream, path, new GrpcError(GrpcCode.Unimplemented, message), 'unary');
+      this.respondError(stream, { path }, new GrpcError(GrpcCode.Unimplemented, message), 'unary');
       return;
     }
     const ctx = makeContext(stream, path);
@@ -117,23 +121,23 @@ export class GrpcRouter {
         }
       } catch (err) {
         failed = true;
-        this.respondError(stream, ctx.path, this.toStatus(err), 'unary');
+        this.respondError(stream, ctx, this.toStatus(err), 'unary');
       }
     };
     stream.onEnd = () => {
       if (failed) return;
       if (request === undefined) {
-        this.respondError(stream, ctx.path, new GrpcError(GrpcCode.Internal, 'grpc: no request message received'), 'unary');
+        this.respondError(stream, ctx, new GrpcError(GrpcCode.Internal, 'grpc: no request message received'), 'unary');
         return;
       }
       let result: Promise<Uint8Array | Framed> | Uint8Array | Framed;
       try {
         result = handler(request, ctx);
       } catch (err) {
-        this.respondError(stream, ctx.path, this.toStatus(err), 'unary');
+        this.respondError(stream, ctx, this.toStatus(err), 'unary');
         return;
       }
-      if (result instanceof Uint8Array || result instanceof Framed) this.respondOk(stream, ctx.path, result);
+      if (result instanceof Uint8Array || result instanceof Framed) this.respondOk(stream, ctx, result);
       else this.awaitUnary(stream, ctx, result);
     };
   }
@@ -150,7 +154,7 @@ export class GrpcRouter {
       timer = setTimeout(() => {
         if (settled) return;
         settled = true;
-        this.respondError(stream, ctx.path, DEADLINE_EXCEEDED, 'unary');
+        this.respondError(stream, ctx, DEADLINE_EXCEEDED, 'unary');
       }, Math.max(0, ctx.deadlineMs - Date.now()));
     }
     const finish = (answer: () => void): void => {
@@ -160,21 +164,21 @@ export class GrpcRouter {
       answer();
     };
     result.then(
-      (bytes) => finish(() => this.respondOk(stream, ctx.path, bytes)),
-      (err) => finish(() => this.respondError(stream, ctx.path, this.toStatus(err), 'unary')),
+      (bytes) => finish(() => this.respondOk(stream, ctx, bytes)),
+      (err) => finish(() => this.respondError(stream, ctx, this.toStatus(err), 'unary')),
     );
   }
 
-  private respondOk(stream: H2ServerStream, path: string, response: Uint8Array | Framed): void {
-    this.opts.onCallDone?.(path, GrpcCode.OK, 'unary');
+  private respondOk(stream: H2ServerStream, call: CallTiming, response: Uint8Array | Framed): void {
+    this.opts.onCallDone?.(call.path, GrpcCode.OK, 'unary', call.startedAtMs);
     if (stream.closed) return;
     stream.respond(RESPONSE_HEADERS);
     stream.write(response instanceof Framed ? response.bytes : frameMessage(response));
     stream.end(OK_TRAILERS);
   }
 
-  private respondError(stream: H2ServerStream, path: string, err: GrpcError, kind: 'unary' | 'stream'): void {
-    this.opts.onCallDone?.(path, err.code, kind);
+  private respondError(stream: H2ServerStream, call: CallTiming, err: GrpcError, kind: 'unary' | 'stream'): void {
+    this.opts.onCallDone?.(call.path, err.code, kind, call.startedAtMs);
     if (stream.closed) return;
     const trailers = { 'grpc-status': String(err.code), 'grpc-message': encodeGrpcMessage(err.message) };
     if (stream.headersSent) stream.end(trailers);
@@ -207,7 +211,7 @@ export class GrpcRouter {
         if (ended) return;
         ended = true;
         const code = error ? error.code : GrpcCode.OK;
-        router.opts.onCallDone?.(ctx.path, code, 'stream');
+        router.opts.onCallDone?.(ctx.path, code, 'stream', ctx.startedAtMs);
         if (stream.closed) {
           notifyClose();
           return;
@@ -240,7 +244,7 @@ export class GrpcRouter {
     stream.onClose = () => {
       if (!ended) {
         ended = true;
-        router.opts.onCallDone?.(ctx.path, GrpcCode.Canceled, 'stream');
+        router.opts.onCallDone?.(ctx.path, GrpcCode.Canceled, 'stream', ctx.startedAtMs);
       }
       notifyClose();
     };
@@ -298,6 +302,7 @@ function makeContext(stream: H2ServerStream, path: string): { ctx: CallContext; 
       deadlineMs,
       peerCommonName,
       remoteAddress: socket.remoteAddress,
+      startedAtMs: performance.now(),
     },
     abort,
   };

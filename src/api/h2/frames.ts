@@ -129,3 +129,20 @@ export function buildFrame(type: number, flags: number, streamId: number, payloa
 }
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * Hands an error to a connection's onError hook; without one, only what is neither a
+ * peer's protocol error nor a socket error (a bug of ours or of a callback) is warned.
+ */
+export function reportError(hook: ((err: Error) => void) | undefined, err: unknown): void {
+  const error = err instanceof Error ? err : new Error(String(err));
+  if (hook !== undefined) {
+    try {
+      hook(error);
+    } catch {
+      // An error handler that throws has nowhere left to report to.
+    }
+  } else if (!(error instanceof H2Error) && typeof (error as NodeJS.ErrnoException).code !== 'string') {
+    process.emitWarning(error);
+  }
+}

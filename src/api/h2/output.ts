@@ -60,3 +60,24 @@ export class OutputBuffer {
     }
   }
 }
+
+// One setImmediate flushes every connection with pending output, so that all the
+// frames a turn produced leave in one socket write per connection.
+let flushList: Array<{ flush(): void }> = [];
+let flushScheduled = false;
+
+function runFlushes(): void {
+  flushScheduled = false;
+  const list = flushList;
+  flushList = [];
+  for (const c of list) c.flush();
+}
+
+/** Calls target.flush() once at the end of this event-loop turn (the caller dedupes). */
+export function scheduleFlush(target: { flush(): void }): void {
+  flushList.push(target);
+  if (!flushScheduled) {
+    flushScheduled = true;
+    setImmediate(runFlushes);
+  }
+}

@@ -25,6 +25,11 @@ export interface H2Settings {
   keepaliveIntervalMs?: number;
   /** etcd's --grpc-keepalive-timeout: close a connection whose client stays silent this long after our ping. Default 20 s. */
   keepaliveTimeoutMs?: number;
+  /**
+   * gRPC's MaxConnectionIdle: a connection with no open stream for this long is closed
+   * with GOAWAY(NO_ERROR) (clients reconnect on their next call). 0 (default): never.
+   */
+  idleTimeoutMs?: number;
 }
 
 export type OutgoingHeaders = Readonly<Record<string, string | number>>;
@@ -75,8 +80,25 @@ export interface H2ServerStream {
    * is gone. Called exactly once, possibly from inside end() or reset().
    */
   onClose: () => void;
-  /** The queued bytes fell to 64 KiB or below after a write() returned false. */
+  /**
+   * The queued bytes fell to 64 KiB or below (and the connection's queued output below
+   * its bound) after a write() returned false.
+   */
   onDrain: () => void;
+  /**
+   * true (default): request bytes count as consumed once onData returns, and the
+   * connection's receive window reopens for them. Set false in onStream to keep them
+   * counted (bounding what a client can make the handler buffer) until consumed(n).
+   */
+  consumeOnDelivery: boolean;
+  /** With consumeOnDelivery false: the handler is done with n more delivered bytes. */
+  consumed(n: number): void;
+  /**
+   * Marks handler work under way for this stream until the returned function is called.
+   * Work still running after the stream closed (the client reset it) counts against the
+   * connection's stream limit, so a client cannot start more work by resetting streams.
+   */
+  holdWork(): () => void;
   readonly closed: boolean;
 }
 

@@ -14,6 +14,7 @@ import { AuthService } from '../../proto/etcdserverpb.js';
 import type { MethodDescriptor, MessageCodec } from '../../proto/runtime.js';
 import { endpointTarget, type ConnectionSettings } from './connection.js';
 import { CtlExit, ExitCode } from './io.js';
+import { zapLine, type ZapField } from './zaplog.js';
 
 /** The messages clientv3 turns back into etcd's own errors (rpctypes). */
 const ETCD_ERROR_MESSAGES = new Set([
@@ -88,6 +89,33 @@ const CODE_NAMES = new Map<number, string>(Object.entries(GrpcCode).map(([name, 
 /** A failed call; `message` is what etcdctl prints after "Error: ". */
 export class RpcError extends Error {
   override name = 'RpcError';
+  constructor(
+    message: string,
+    /** the gRPC status as grpc-go prints it ("rpc error: code = ... desc = ..."), for the log */
+    readonly grpcText?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** grpc-go's error for a call whose deadline passed: never connected, or no answer in time. */
+function deadlineError(neverConnected: boolean, lastConnectionError?: string): RpcError {
+  const failure = lastConnectionError === undefined ? 'all SubConns are in TransientFailure' : `last connection error: ${lastConnectionError}`;
+  const desc = neverConnected ? `latest balancer error: ${failure}` : DEADLINE_EXCEEDED;
+  return new RpcError(DEADLINE_EXCEEDED, `rpc error: code = DeadlineExceeded desc = ${desc}`);
+}
+
+/**
+ * The line clientv3's retry interceptor logs to stderr for every failed attempt of a unary
+ * call (etcdctl 3.5's shape); scripts and etcd's e2e tests look for it.
+ */
+function retryWarning(target: string, attempt: number, err: RpcError): string {
+  const fields: ZapField[] = [
+    ['target', target],
+    ['attempt', attempt],
+    ['error', err.grpcText ?? err.message],
+  ];
+  return zapLine('warn', 'retrying of unary invoker failed', fields, { logger: 'etcd-client', caller: 'v3/retry_interceptor.go:62' });
 }
 
 /** Retries of read-only calls on "unavailable" answers (clientv3's default budget). */
@@ -104,9 +132,9 @@ function isTransportFailure(err: unknown): boolean {
 function toRpcError(err: unknown): RpcError {
   if (err instanceof RpcError) return err;
   if (err instanceof GrpcError) {
-    if (ETCD_ERROR_MESSAGES.has(err.message)) return new RpcError(err.message);
     const name = CODE_NAMES.get(err.code) ?? `Code(${err.code})`;
-    return new RpcError(`rpc error: code = ${name} desc = ${err.message}`);
+    const grpcText = `rpc error: code = ${name} desc = ${err.message}`;
+    return new RpcError(ETCD_ERROR_MESSAGES.has(err.message) ? err.message : grpcText, grpcText);
   }
   return new RpcError((err as Error)?.message ?? String(err));
 }
@@ -136,6 +164,14 @@ export class CtlClient {
   ) {
     if (!settings?.auth) this.token = '';
   }
+
+  /** clientv3's name for its connection in log lines: an address and the first endpoint */
+  private get logTarget(): string {
+    const first = this.endpoints[0] ?? '';
+    return `etcd-endpoints://0x${this.logId}/${first.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '')}`;
+  }
+
+  private readonly logId = `c000${Math.floor(Math.random() * 0x1000000).toString(16).padStart(6, '0')}`;
 
   private conn(endpoint: string): UnaryClient {
     let c = this.conns.get(endpoint);
@@ -167,6 +203,7 @@ export class CtlClient {
       const ans = await this.send(AuthService.methods.Authenticate, { name: auth.username, password: auth.password }, deadline, { repeatable: false });
       this.token = ans.msg.token;
     } catch (err) {
+      if (err instanceof RpcError) this.settings?.log?.(retryWarning(this.logTarget, 0, err));
       if (err instanceof RpcError && err.message === AUTH_NOT_ENABLED) this.token = '';
       else throw err;
     }
@@ -192,9 +229,16 @@ export class CtlClient {
    */
   async openStream(path: string): Promise<ClientStream> {
     await this.ensureAuthenticated();
-    const endpoint = this.endpoints[this.current % this.endpoints.length]!;
+    const at = this.current;
+    const endpoint = this.endpoints[at % this.endpoints.length]!;
     const { url, tls } = endpointTarget(endpoint, this.settings);
-    return openStream(url, path, tls, this.metadata());
+    const stream = openStream(url, path, tls, this.metadata());
+    // a stream that lost its connection: the next one goes to the next endpoint (as
+    // clientv3's balancer moves away from a member that went down)
+    stream.done.catch((err: unknown) => {
+      if (isTransportFailure(err) && this.current === at) this.current++;
+    });
+    return stream;
   }
 
   /**
@@ -212,6 +256,7 @@ export class CtlClient {
       try {
         return await this.send(method, request, deadline, opts);
       } catch (err) {
+        if (err instanceof RpcError) this.settings?.log?.(retryWarning(this.logTarget, attempt - 1, err));
         if (!(err instanceof RpcError) || attempt >= MAX_AUTH_RETRIES || !this.shouldRefreshToken(err.message)) throw err;
         // clientv3's retry interceptor: a new token (if it logs in), then the call again
         if (this.settings?.auth) await this.authenticate(deadline);
@@ -240,20 +285,24 @@ export class CtlClient {
     const targets = opts.endpoint !== undefined ? [opts.endpoint] : this.endpoints;
     let unavailableRetries = 0;
     let failedInARow = 0;
+    let connected = false;
+    let lastConnectionError: string | undefined;
     for (;;) {
       const remaining = deadline - Date.now();
-      if (remaining <= 0) throw new RpcError(DEADLINE_EXCEEDED);
+      if (remaining <= 0) throw deadlineError(!connected, lastConnectionError);
       const endpoint = targets[this.current % targets.length]!;
       try {
-        const raw = await this.withDeadline(this.conn(endpoint).call(method.path, body, { timeoutMs: remaining, ...(metadata && { metadata }) }), deadline);
+        const raw = await this.withDeadline(this.conn(endpoint).call(method.path, body, { timeoutMs: remaining, ...(metadata && { metadata }) }), deadline, () => (!connected && !this.conn(endpoint).connected ? lastConnectionError ?? '' : undefined));
         return { msg: method.response.decode(raw), raw };
       } catch (err) {
         if (err instanceof RpcError) throw err;
         // the server gives up at the deadline we sent it (grpc-timeout): that is our deadline
         if (err instanceof GrpcError && err.code === GrpcCode.DeadlineExceeded && deadline - Date.now() < 50) {
-          throw new RpcError(DEADLINE_EXCEEDED);
+          throw deadlineError(false);
         }
+        if (!isTransportFailure(err)) connected = true;
         if (isTransportFailure(err)) {
+          if ((err as GrpcError).message.startsWith('connection error: ')) lastConnectionError = (err as GrpcError).message;
           this.current++;
           failedInARow++;
           if (failedInARow % targets.length === 0) await sleep(Math.min(RECONNECT_WAIT_MS, Math.max(0, deadline - Date.now())));
@@ -270,14 +319,18 @@ export class CtlClient {
     }
   }
 
-  private withDeadline<T>(p: Promise<T>, deadline: number): Promise<T> {
+  /** `p`, or the deadline error; `connectionFailure` says undefined once connected, else the last failure ('' for none). */
+  private withDeadline<T>(p: Promise<T>, deadline: number, connectionFailure: () => string | undefined): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<never>((_, reject) => {
       // timers may fire a little early; the deadline must really have passed
       const arm = (): void => {
         const left = deadline - Date.now();
-        if (left <= 0) reject(new RpcError(DEADLINE_EXCEEDED));
-        else timer = setTimeout(arm, left + 1);
+        if (left > 0) timer = setTimeout(arm, left + 1);
+        else {
+          const failure = connectionFailure();
+          reject(deadlineError(failure !== undefined, failure || undefined));
+        }
       };
       arm();
     });

@@ -31,6 +31,8 @@ export interface ConnectionSettings {
   auth?: AuthSettings;
   /** --dial-timeout in milliseconds: the time authentication may take */
   dialTimeoutMs: number;
+  /** where clientv3's log lines go (stderr in a command); none when absent */
+  log?: (line: string) => void;
 }
 
 /** The security flags (etcdctl's secureCfg). */

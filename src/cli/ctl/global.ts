@@ -142,7 +142,7 @@ export function settingsFromFlags(ctx: RunContext, endpoints: string[], beforeFi
   const secure = checkConnectionFlags(ctx.flags, endpoints);
   const auth = authSettings(ctx.flags, ctx.io);
   beforeFiles?.();
-  return connectionSettings(secure, auth, ctx.flags, exitCode);
+  return { ...connectionSettings(secure, auth, ctx.flags, exitCode), log: (line) => ctx.io.err(line) };
 }
 
 /** The output format picked by -w, or exit 4 for an unknown one. */

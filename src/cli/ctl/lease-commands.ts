@@ -6,6 +6,7 @@
 import { LeaseService, type LeaseKeepAliveResponse, type LeaseTimeToLiveResponse } from '../../proto/etcdserverpb.js';
 import type { Answer } from './client.js';
 import { RpcError } from './client.js';
+import type { ClientStream } from '../../client/unary-client.js';
 import type { CommandSpec, RunContext } from './cmdtree.js';
 import { exitOnRpcError, headerText, hex016, jsonWithEmbeddedHeader, noDeadline } from './cmd-support.js';
 import { commandDeadline, connect } from './global.js';
@@ -165,34 +166,61 @@ function printKeepAlive(printer: Printer, r: LeaseKeepAliveResponse): void {
 
 /** clientv3 renews a lease again a third of its TTL after the last answer. */
 const MIN_RENEW_WAIT_MS = 500;
+/** clientv3's retryConnWait: pause before a broken keep-alive stream is opened again */
+const RECONNECT_WAIT_MS = 500;
+/** clientv3's defaultTTL: how long the first answer may take when no dial timeout says more */
+const FIRST_ANSWER_MIN_MS = 5000;
+/** how often the lease's deadline is looked at (clientv3's deadLoop) */
+const DEADLINE_CHECK_MS = 500;
 
 /**
- * Renews `id` until the server says it is gone (TTL 0), as clientv3's KeepAlive
- * channel delivers it: each answer printed, then the channel closes.
+ * Renews `id` as clientv3's lessor does for etcdctl's KeepAlive channel: every answer is
+ * printed; a renewal goes out a third of the TTL after the last answer; when the stream
+ * breaks (its member went away) it is opened again after a pause, on the next endpoint of
+ * --endpoints, and the renewal resent. It ends — "expired or revoked" — when the server
+ * answers TTL 0, or when no answer came for a whole TTL (the first one: within
+ * --dial-timeout + 1 s, at least 5 s), as the lease may then have expired on the server.
  */
 async function keepAliveLoop(ctx: RunContext, id: bigint): Promise<void> {
   const { client, printer } = connect(ctx);
-  const stream = await client.openStream(LeaseService.methods.LeaseKeepAlive.path);
   const request = Buffer.from(LeaseService.methods.LeaseKeepAlive.request.encode({ ID: id }));
+  const firstAnswerMs = Math.max(FIRST_ANSWER_MIN_MS, Number(ctx.flags.get('dial-timeout').duration / 1_000_000n) + 1000);
+  let deadline = Date.now() + firstAnswerMs;
+  let stream: ClientStream | undefined;
+  let renewTimer: NodeJS.Timeout | undefined;
+  let reconnectTimer: NodeJS.Timeout | undefined;
   await new Promise<void>((resolve, reject) => {
-    let timer: NodeJS.Timeout | undefined;
-    stream.onMessage = (bytes) => {
-      const r = LeaseService.methods.LeaseKeepAlive.response.decode(bytes);
-      if (r.TTL <= 0) {
-        clearTimeout(timer);
-        stream.cancel();
-        resolve();
-        return;
-      }
-      printKeepAlive(printer, r);
-      const waitMs = Math.max(MIN_RENEW_WAIT_MS, (r.TTL * 1000) / 3);
-      timer = setTimeout(() => stream.send(request), waitMs);
+    const finish = (err?: Error): void => {
+      clearInterval(deadlineTimer);
+      clearTimeout(renewTimer);
+      clearTimeout(reconnectTimer);
+      stream?.cancel();
+      if (err) reject(err);
+      else resolve();
     };
-    stream.done.then(resolve, (err: Error) => {
-      clearTimeout(timer);
-      reject(new RpcError(err.message));
-    });
-    stream.send(request);
+    const deadlineTimer = setInterval(() => {
+      if (Date.now() > deadline) finish();
+    }, DEADLINE_CHECK_MS);
+    const open = async (): Promise<void> => {
+      const s = await client.openStream(LeaseService.methods.LeaseKeepAlive.path);
+      stream = s;
+      s.onMessage = (bytes) => {
+        const r = LeaseService.methods.LeaseKeepAlive.response.decode(bytes);
+        if (r.TTL <= 0) return finish();
+        printKeepAlive(printer, r);
+        deadline = Date.now() + r.TTL * 1000;
+        clearTimeout(renewTimer);
+        renewTimer = setTimeout(() => s.send(request), Math.max(MIN_RENEW_WAIT_MS, (r.TTL * 1000) / 3));
+      };
+      const broken = (): void => {
+        if (stream !== s) return;
+        clearTimeout(renewTimer);
+        reconnectTimer = setTimeout(() => void open().catch(finish), RECONNECT_WAIT_MS);
+      };
+      s.done.then(broken, broken);
+      s.send(request);
+    };
+    open().catch(finish);
   }).catch(exitOnRpcError(ExitCode.BadConnection));
   if (printer.format === 'simple') printer.line(`lease ${hex016(id)} expired or revoked.`);
 }

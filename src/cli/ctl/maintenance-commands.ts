@@ -14,7 +14,6 @@ import { CtlExit, ExitCode, type Io } from './io.js';
 import { failed, parseHexId, printWhole } from './member-commands.js';
 import type { Printer } from './printers.js';
 import { renderTable } from './table.js';
-import { defragData } from '../utl/defrag.js';
 
 /** The four header lines of the fields format. */
 export function fieldsHeader(io: Io, h: ResponseHeader | undefined): void {
@@ -79,6 +78,8 @@ async function defragCommand(ctx: RunContext): Promise<void> {
   const dataDir = ctx.flags.get('data-dir').string;
   if (dataDir !== '') {
     ctx.io.err('Use `etcdutl defrag` instead. The --data-dir is going to be decomissioned in v3.6.\n\n');
+    // the backend (LMDB, a native module) is loaded only for this offline form
+    const { defragData } = await import('../utl/defrag.js');
     await defragData(dataDir, ctx.io).catch((err: Error) => {
       throw new CtlExit(ExitCode.Error, err.message);
     });

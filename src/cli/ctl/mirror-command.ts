@@ -70,7 +70,7 @@ async function destClient(ctx: RunContext, endpoint: string): Promise<CtlClient>
   }
   const auth = destAuth(ctx);
   const dialTimeoutMs = Number(ctx.flags.get('dial-timeout').duration / 1_000_000n);
-  const settings: ConnectionSettings = { dialTimeoutMs, ...(tls && { tls }), ...(auth && { auth }) };
+  const settings: ConnectionSettings = { dialTimeoutMs, ...(tls && { tls }), ...(auth && { auth }), log: (line) => ctx.io.err(line) };
   const client = new CtlClient([endpoint], settings);
   try {
     // clientv3.New waits, up to --dial-timeout, for a connection (and authenticates)

@@ -1,6 +1,7 @@
 // tsetcdutl cluster up / down: the tutorials' whole TLS walk-through as one command.
 // `up` makes a CA and certificates (cluster-pki.ts), starts the members in the
-// background with mutual TLS on client and peer URLs, waits until every member is
+// background with mutual TLS on client and peer URLs (and, for tsetcd members, the web
+// dashboard on its own port, with the client API's TLS), waits until every member is
 // healthy and one leads, and prints `export ETCDCTL_...` lines for `eval`. `down` stops
 // exactly the members it started, found through pid files that are checked against the
 // process's command line, so a recycled pid is never signalled.
@@ -19,6 +20,8 @@ const STATE_FILE = 'cluster.json';
 const DEFAULT_DIR = 'tsetcd-cluster';
 const DEFAULT_BASE_PORT = 2379;
 const MAX_SIZE = 9;
+/** client, peer and dashboard */
+const PORTS_PER_MEMBER = 3;
 const HOST = '127.0.0.1';
 const READY_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 15_000;
@@ -37,6 +40,8 @@ interface MemberLayout {
   name: string;
   clientPort: number;
   peerPort: number;
+  /** after every member's client/peer pair: m1 at basePort + 2 * size, m2 next, ... */
+  dashboardPort: number;
   dataDir: string;
   pidFile: string;
   logFile: string;
@@ -54,6 +59,7 @@ function layout(dir: string, s: ClusterState): MemberLayout[] {
       // m1 2379/2380, m2 2381/2382, ...: contiguous, and m1 sits on etcd's default ports
       clientPort: s.basePort + 2 * i,
       peerPort: s.basePort + 2 * i + 1,
+      dashboardPort: s.basePort + 2 * s.size + i,
       dataDir: path.join(dir, name),
       pidFile: path.join(dir, `${name}.pid`),
       logFile: path.join(dir, `${name}.log`),
@@ -63,6 +69,9 @@ function layout(dir: string, s: ClusterState): MemberLayout[] {
 
 const clientUrl = (m: MemberLayout): string => `https://${HOST}:${m.clientPort}`;
 const peerUrl = (m: MemberLayout): string => `https://${HOST}:${m.peerPort}`;
+const dashboardUrl = (m: MemberLayout): string => `https://${HOST}:${m.dashboardPort}`;
+/** other member binaries (etcd itself, via --bin) have no dashboard */
+const hasDashboard = (s: ClusterState): boolean => s.bin === 'tsetcd';
 
 function readState(dir: string): ClusterState | undefined {
   const file = path.join(dir, STATE_FILE);
@@ -135,6 +144,7 @@ function memberArgs(m: MemberLayout, all: MemberLayout[], pki: ClusterPki, s: Cl
     `--peer-trusted-ca-file=${pki.ca}`,
     `--peer-cert-file=${own.cert}`,
     `--peer-key-file=${own.key}`,
+    ...(hasDashboard(s) ? [`--listen-dashboard-urls=${dashboardUrl(m)}`, '--metrics=extensive'] : []),
   ];
 }
 
@@ -217,7 +227,7 @@ function dirOf(ctx: RunContext): string {
 export async function clusterUpCommand(ctx: RunContext): Promise<void> {
   const dir = dirOf(ctx);
   const size = intFlag(ctx, 'size', 1, MAX_SIZE);
-  const basePort = intFlag(ctx, 'base-port', 1024, 65535 - 2 * MAX_SIZE);
+  const basePort = intFlag(ctx, 'base-port', 1024, 65535 - PORTS_PER_MEMBER * MAX_SIZE);
   const binFlag = ctx.flags.get('bin');
   let state = readState(dir);
   if (state) {
@@ -242,7 +252,7 @@ export async function clusterUpCommand(ctx: RunContext): Promise<void> {
     return pid === undefined;
   });
   for (const m of toStart) {
-    for (const port of [m.clientPort, m.peerPort]) {
+    for (const port of hasDashboard(state) ? [m.clientPort, m.peerPort, m.dashboardPort] : [m.clientPort, m.peerPort]) {
       if (!(await portFree(port))) {
         throw new CtlExit(ExitCode.Error, `port ${port} (${m.name}) is in use by another program; pick other ports with --base-port (on a new --dir)`);
       }
@@ -250,7 +260,8 @@ export async function clusterUpCommand(ctx: RunContext): Promise<void> {
   }
   for (const m of toStart) {
     const pid = startMember(m, memberArgs(m, members, pki, state), state.bin);
-    log(`started ${m.name} (pid ${pid}): client ${clientUrl(m)}, peer ${peerUrl(m)}, log ${m.logFile}`);
+    const dashboard = hasDashboard(state) ? `, dashboard ${dashboardUrl(m)}` : '';
+    log(`started ${m.name} (pid ${pid}): client ${clientUrl(m)}, peer ${peerUrl(m)}${dashboard}, log ${m.logFile}`);
   }
   let leader: MemberLayout;
   try {
@@ -261,6 +272,9 @@ export async function clusterUpCommand(ctx: RunContext): Promise<void> {
     throw err;
   }
   log(`${members.length} member${members.length === 1 ? '' : 's'} healthy, ${leader.name} is the leader; stop them with: tsetcdutl cluster down --dir ${shellQuote(dir)}`);
+  if (hasDashboard(state)) {
+    log(`dashboard: ${members.map(dashboardUrl).join(' ')} (the browser presents ${pki.client.cert} with ${pki.client.key}, trusting ${pki.ca})`);
+  }
   ctx.io.out(
     [
       'export ETCDCTL_API=3',

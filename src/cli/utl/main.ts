@@ -87,12 +87,12 @@ export function utlRoot(): CommandSpec {
             use: 'up',
             short: 'Makes a CA and certificates, starts the members with mutual TLS, waits until healthy, prints ETCDCTL_* exports',
             long:
-              'Use it as: eval "$(tsetcdutl cluster up)". Members listen on 127.0.0.1: m1 on --base-port (client) and the next port (peer), m2 on the two after, and so on.\n' +
+              'Use it as: eval "$(tsetcdutl cluster up)". Members listen on 127.0.0.1: m1 on --base-port (client) and the next port (peer), m2 on the two after, and so on; the web dashboards (HTTPS, with the client certificate) follow: m1 on --base-port + 2 × size, m2 on the next port, ...\n' +
               'Running it again on the same --dir starts the members that are not running, with their data.',
             flags: [
               { name: 'dir', kind: 'string', def: 'tsetcd-cluster', usage: 'directory for certificates, data, logs and pid files' },
               { name: 'size', kind: 'int64', def: '3', usage: 'number of members (1 to 9)' },
-              { name: 'base-port', kind: 'int64', def: '2379', usage: 'client port of m1; members use consecutive pairs from here' },
+              { name: 'base-port', kind: 'int64', def: '2379', usage: 'client port of m1; members use consecutive pairs from here, then one dashboard port each' },
               { name: 'bin', kind: 'string', def: '', usage: 'member binary to run instead of tsetcd (for example /usr/bin/etcd)' },
             ],
             run: clusterUpCommand,

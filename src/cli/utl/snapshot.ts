@@ -6,8 +6,7 @@ import type { CommandSpec, RunContext } from '../ctl/cmdtree.js';
 import { CtlExit, ExitCode, type Io } from '../ctl/io.js';
 import { renderTable } from '../ctl/table.js';
 import { Progress, stderrSink } from '../progress.js';
-import { restoreSnapshot, RestoreUsageError } from '../../snapshot/restore.js';
-import { snapshotStatus, type SnapshotStatus } from '../../snapshot/status.js';
+import type { SnapshotStatus } from '../../snapshot/status.js';
 import { rfc3339Local } from '../ctl/gofmt.js';
 import { GLOBAL_FLAGS } from '../ctl/global.js';
 import { snapshotSaveCommand } from '../ctl/snapshot-commands.js';
@@ -64,6 +63,8 @@ async function statusCommand(ctx: RunContext): Promise<void> {
   const format = ctx.flags.get('write-out').string;
   let status: SnapshotStatus;
   try {
+    // loaded here, not at start-up: tsetcdctl carries these commands as deprecated aliases
+    const { snapshotStatus } = await import('../../snapshot/status.js');
     status = snapshotStatus(ctx.args[0]!);
   } catch (err) {
     throw new CtlExit(ExitCode.Error, (err as Error).message);
@@ -94,6 +95,7 @@ export function printStatus(io: Io, format: string, s: SnapshotStatus): void {
 async function restoreCommand(ctx: RunContext): Promise<void> {
   if (ctx.args.length !== 1) throw new CtlExit(ExitCode.BadArgs, 'snapshot restore requires exactly one argument');
   const f = ctx.flags;
+  const { restoreSnapshot, RestoreUsageError } = await import('../../snapshot/restore.js');
   const progress = new Progress('restoring', stderrSink());
   try {
     await restoreSnapshot({

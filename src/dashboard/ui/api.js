@@ -20,6 +20,14 @@ export async function post(path, body = {}) {
 
 export const v3 = (path, body) => post('/api/v3' + path, body);
 
+export async function getJson(path) {
+  const res = await fetch(path, { credentials: 'same-origin' });
+  const json = await res.json().catch(() => ({}));
+  if (res.status === 401) dispatchEvent(new Event('tsetcd-unauthorized'));
+  if (!res.ok) throw new ApiError(res.status, json.error || `HTTP ${res.status}`);
+  return json;
+}
+
 export async function session() {
   const res = await fetch('/api/session', { credentials: 'same-origin' });
   return { status: res.status, ...(await res.json()) };
@@ -81,7 +89,8 @@ export function watch(createRequest, onResponse, onError) {
         const line = JSON.parse(buffered.slice(0, nl));
         buffered = buffered.slice(nl + 1);
         if (line.error) throw new ApiError(500, line.error);
-        onResponse(line.result);
+        // the member thins a busy watch: {skipped: n} stands for n events it left out
+        onResponse(line.skipped ? { skipped: line.skipped } : line.result);
       }
     }
   })().catch((err) => {

@@ -1,18 +1,31 @@
 // Metrics: scrapes the member's own /metrics every few seconds and charts rates and
-// gauges with uPlot. History lives only in the browser (about ten minutes).
+// gauges with uPlot. History lives only in the browser (ten minutes). Latency
+// percentiles come from histogram bucket differences between two scrapes, so each point
+// is the latency of the calls made in that interval, not since start.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
 import { parseMetrics, quantile, sum } from './api.js';
 
-const EVERY_MS = 2000;
-const KEEP_POINTS = 300;
+/** a scrape costs the member milliseconds (LMDB statistics, every gauge): not more often */
+const EVERY_MS = 5000;
+/** ten minutes of history */
+const KEEP_POINTS = 120;
 
-/** Cumulative histogram buckets of one metric, as [{le, count}] sorted by le. */
-function buckets(m, name) {
-  return (m.get(name + '_bucket') || [])
-    .map((s) => ({ le: s.labels.le === '+Inf' ? Infinity : Number(s.labels.le), count: s.value }))
-    .sort((a, b) => a.le - b.le);
+/**
+ * Cumulative histogram buckets of one metric, as [{le, count}] sorted by le; series
+ * that pass filter (e.g. every unary gRPC method) are added up bucket by bucket.
+ */
+function buckets(m, name, filter = () => true) {
+  const byLe = new Map();
+  for (const s of m.get(name + '_bucket') || []) {
+    if (!filter(s.labels)) continue;
+    const le = s.labels.le === '+Inf' ? Infinity : Number(s.labels.le);
+    byLe.set(le, (byLe.get(le) || 0) + s.value);
+  }
+  return [...byLe].map(([le, count]) => ({ le, count })).sort((a, b) => a.le - b.le);
 }
+
+const UNARY = (labels) => labels.grpc_type === 'unary';
 
 function delta(now, before) {
   return now.map((b, i) => ({ le: b.le, count: b.count - (before[i]?.count ?? 0) }));
@@ -26,11 +39,17 @@ function sample(m, prev, dtSec) {
   const applied = sum(m, 'etcd_server_proposals_applied_total');
   const fsync = buckets(m, 'etcd_disk_wal_fsync_duration_seconds');
   const commit = buckets(m, 'etcd_disk_backend_commit_duration_seconds');
+  const handling = buckets(m, 'grpc_server_handling_seconds', UNARY);
   const fsyncD = prev ? delta(fsync, prev.raw.fsync) : fsync;
   const commitD = prev ? delta(commit, prev.raw.commit) : commit;
+  const handlingD = prev ? delta(handling, prev.raw.handling) : handling;
   return {
-    raw: { requests, committed, applied, fsync, commit },
+    raw: { requests, committed, applied, fsync, commit, handling },
+    hasHandling: handling.length > 0,
     values: {
+      latencyP50: quantile(0.5, handlingD) * 1000,
+      latencyP90: quantile(0.9, handlingD) * 1000,
+      latencyP99: quantile(0.99, handlingD) * 1000,
       requests: rate(requests, prev?.raw.requests),
       committed: rate(committed, prev?.raw.committed),
       applied: rate(applied, prev?.raw.applied),
@@ -49,6 +68,7 @@ function sample(m, prev, dtSec) {
 
 const CHARTS = [
   { title: 'Requests per second (gRPC, all methods)', series: [['requests', 'req/s']] },
+  { title: 'Request latency, unary gRPC (ms)', series: [['latencyP50', 'p50'], ['latencyP90', 'p90'], ['latencyP99', 'p99']] },
   { title: 'Proposals per second', series: [['committed', 'committed'], ['applied', 'applied'], ['pending', 'pending (count)']] },
   { title: 'WAL fsync latency (ms)', series: [['fsyncP50', 'p50'], ['fsyncP99', 'p99']] },
   { title: 'Backend commit latency (ms)', series: [['commitP50', 'p50'], ['commitP99', 'p99']] },
@@ -83,6 +103,7 @@ function Chart({ title, series, history }) {
 export function MetricsView() {
   const [history, setHistory] = useState([]);
   const [error, setError] = useState('');
+  const [hasHandling, setHasHandling] = useState(true);
   useEffect(() => {
     let prev;
     let live = true;
@@ -94,6 +115,7 @@ export function MetricsView() {
         const t = Date.now() / 1000;
         const s = sample(m, prev, prev ? t - prev.t : 0);
         prev = { ...s, t };
+        if (live) setHasHandling(s.hasHandling);
         if (live) setHistory((h) => [...h, { t, values: s.values }].slice(-KEEP_POINTS));
         setError('');
       } catch (err) {
@@ -113,6 +135,7 @@ export function MetricsView() {
       <h1 id="metrics-h">Metrics</h1>
       {error && <p role="alert" class="error">{error}</p>}
       {last && <p>Leader changes seen: {last.leaderChanges}; proposals pending: {last.pending}</p>}
+      {!hasHandling && <p role="note">Request latency needs the member started with --metrics=extensive (gRPC handling-time histogram).</p>}
       <div class="charts">
         {CHARTS.map((c) => (
           <Chart title={c.title} series={c.series} history={history} />

@@ -1,7 +1,8 @@
 // The dashboard's views. Each reads through the member's API (api.js), so what a user
 // may see or change is what the member's auth allows; errors are shown, never hidden.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { dec, decBytes, enc, prefixEnd, v3, watch } from './api.js';
+import { dec, decBytes, enc, getJson, prefixEnd, v3, watch } from './api.js';
+import { usePermissions } from './perms.js';
 
 function useAsync(load, deps, everyMs) {
   const [state, setState] = useState({ data: null, error: '' });
@@ -61,12 +62,37 @@ function bytesText(n) {
 
 // ---- Cluster ----
 
+/** One member's Status as the serving member got it over the peer port, or why not. */
+function MemberStatusCells({ id, entry, fallback }) {
+  if (!entry || entry.error) return <td colspan="7" class="error" data-unreachable>{`unreachable: ${entry?.error || fallback || 'no answer'}`}</td>;
+  const s = entry.status;
+  // Status lists the whole cluster's alarms; this row shows the ones raised for this member
+  const alarms = (s.errors || []).filter((e) => e.startsWith(`memberID:${id} `)).map((e) => e.replace(/^.*alarm:(\S+).*$/, '$1'));
+  return (
+    <>
+      <td>{s.raftTerm}</td>
+      <td>{s.raftIndex}</td>
+      <td>{s.raftAppliedIndex ?? s.raftIndex}</td>
+      <td>{bytesText(s.dbSize)}</td>
+      <td>{bytesText(s.dbSizeInUse)}</td>
+      <td>{s.version}</td>
+      <td>{alarms.join(', ') || 'none'}</td>
+    </>
+  );
+}
+
 export function ClusterView() {
   const [leaders, setLeaders] = useState([]);
   const { data, error } = useAsync(
     async () => {
-      const [members, status, alarms] = await Promise.all([v3('/cluster/member/list'), v3('/maintenance/status'), v3('/maintenance/alarm', { action: 'GET' }).catch((err) => ({ alarmError: err.message }))]);
-      return { members: members.members || [], status, alarms: alarms.alarms || [], alarmError: alarms.alarmError };
+      const [members, status, alarms, statuses] = await Promise.all([
+        v3('/cluster/member/list'),
+        v3('/maintenance/status'),
+        v3('/maintenance/alarm', { action: 'GET' }).catch((err) => ({ alarmError: err.message })),
+        getJson('/api/cluster/status').catch((err) => ({ error: err.message })),
+      ]);
+      const byId = new Map((statuses.members || []).map((m) => [m.ID, m]));
+      return { members: members.members || [], status, alarms: alarms.alarms || [], alarmError: alarms.alarmError, byId, statusError: statuses.error };
     },
     [],
     2000,
@@ -85,7 +111,9 @@ export function ClusterView() {
       <div class="scroll">
         <table aria-label="Members">
           <thead>
-            <tr><th>Name</th><th>ID</th><th>Role</th><th>Peer URLs</th><th>Client URLs</th></tr>
+            <tr>
+              <th>Name</th><th>ID</th><th>Role</th><th>Raft term</th><th>Raft index</th><th>Applied</th><th>DB size</th><th>DB in use</th><th>Version</th><th>Alarms</th><th>Peer URLs</th><th>Client URLs</th>
+            </tr>
           </thead>
           <tbody>
             {data.members.map((m) => (
@@ -93,6 +121,7 @@ export function ClusterView() {
                 <td>{m.name || '(unstarted)'}</td>
                 <td>{hexId(m.ID)}</td>
                 <td>{m.ID === leader ? 'leader' : m.isLearner ? 'learner' : 'voter'}</td>
+                <MemberStatusCells id={m.ID} entry={data.byId.get(m.ID)} fallback={data.statusError} />
                 <td>{(m.peerURLs || []).join(', ')}</td>
                 <td>{(m.clientURLs || []).join(', ')}</td>
               </tr>
@@ -152,7 +181,7 @@ function showValue(bytes, mode) {
   return text;
 }
 
-function KeyDetail({ kv, onChanged, run }) {
+function KeyDetail({ kv, onChanged, run, canDelete }) {
   const [mode, setMode] = useState('text');
   const key = dec(kv.key);
   const del = () => run(`Delete key "${key}"?`, async () => {
@@ -178,13 +207,14 @@ function KeyDetail({ kv, onChanged, run }) {
         </select>
       </label>
       <pre class="value" aria-label="Value">{showValue(decBytes(kv.value), mode)}</pre>
-      <button onClick={del}>Delete</button>
+      {canDelete && <button onClick={del}>Delete</button>}
     </section>
   );
 }
 
-export function KeysView({ arg }) {
+export function KeysView({ arg, session }) {
   const prefix = arg;
+  const perms = usePermissions(session);
   const [selected, setSelected] = useState(null);
   const [tick, setTick] = useState(0);
   const [opts, setOpts] = useState({ limit: 1000, revision: '', serializable: false });
@@ -244,13 +274,19 @@ export function KeysView({ arg }) {
           {data && <p>{data.count || 0} keys{data.more ? ' (more not shown)' : ''} at revision {data.header?.revision}</p>}
         </nav>
         <div>
-          {current && <KeyDetail kv={current} run={run} onChanged={() => (setSelected(null), refresh())} />}
-          <h2>Put a key</h2>
-          <form class="stack" onSubmit={put} aria-label="Put a key">
-            <label>Key <input name="key" required value={draft.key} onInput={(e) => setDraft({ ...draft, key: e.target.value })} /></label>
-            <label>Value <textarea name="value" rows="3" value={draft.value} onInput={(e) => setDraft({ ...draft, value: e.target.value })} /></label>
-            <button type="submit">Put</button>
-          </form>
+          {current && <KeyDetail kv={current} run={run} canDelete={perms.canWrite(current.key)} onChanged={() => (setSelected(null), refresh())} />}
+          {perms.anyWrite ? (
+            <>
+              <h2>Put a key</h2>
+              <form class="stack" onSubmit={put} aria-label="Put a key">
+                <label>Key <input name="key" required value={draft.key} onInput={(e) => setDraft({ ...draft, key: e.target.value })} /></label>
+                <label>Value <textarea name="value" rows="3" value={draft.value} onInput={(e) => setDraft({ ...draft, value: e.target.value })} /></label>
+                <button type="submit">Put</button>
+              </form>
+            </>
+          ) : (
+            <p role="note" class="readonly">Read-only: {session.user}'s roles grant no write permission.</p>
+          )}
           {progress}
         </div>
       </div>
@@ -279,14 +315,16 @@ export function WatchView({ arg }) {
       (resp) => {
         if (resp.created) setSince(resp.header?.revision);
         if (resp.canceled) setError(resp.cancel_reason || 'the member cancelled the watch');
-        if (pausedRef.current || !resp.events) return;
+        if (pausedRef.current) return;
+        if (resp.skipped) return setEvents((list) => [...list, { type: 'SKIPPED', key: '', value: '', n: resp.skipped }].slice(-500));
+        if (!resp.events) return;
         const added = resp.events.map((e) => ({ type: e.type || 'PUT', key: dec(e.kv.key), value: dec(e.kv.value), rev: e.kv.mod_revision }));
         setEvents((list) => [...list, ...added].slice(-500));
       },
       (err) => setError(err.message),
     );
   }, [prefix]);
-  const shown = events.filter((e) => !filter || e.key.includes(filter) || e.value.includes(filter));
+  const shown = events.filter((e) => !filter || e.type === 'SKIPPED' || e.key.includes(filter) || e.value.includes(filter));
   return (
     <section aria-labelledby="watch-h">
       <h1 id="watch-h">Watch</h1>
@@ -300,9 +338,13 @@ export function WatchView({ arg }) {
       <ErrorLine error={error} />
       <p role="status">{since ? `Watching “${prefix}” from revision ${Number(since) + 1}${paused ? ' (paused)' : ''}` : 'Connecting…'}</p>
       <ol class="events" aria-label="Watch events" aria-live="polite">
-        {shown.map((e) => (
-          <li>{`${e.type} ${e.key}${e.type === 'PUT' ? ' = ' + e.value : ''} @${e.rev}`}</li>
-        ))}
+        {shown.map((e) =>
+          e.type === 'SKIPPED' ? (
+            <li class="skipped">{`… ${e.n} events not shown (more than the view streams)`}</li>
+          ) : (
+            <li>{`${e.type} ${e.key}${e.type === 'PUT' ? ' = ' + e.value : ''} @${e.rev}`}</li>
+          ),
+        )}
       </ol>
     </section>
   );
@@ -347,6 +389,10 @@ export function AuthView({ session }) {
   const [tick, setTick] = useState(0);
   const { data, error } = useAsync(
     async () => {
+      if (session.authEnabled && !session.root) {
+        // users and roles are root's to list; anyone may read their own roles
+        return { users: [[session.user, (await v3('/auth/user/get', { name: session.user })).roles || []]], roles: [] };
+      }
       const [users, roles] = await Promise.all([v3('/auth/user/list'), v3('/auth/role/list')]);
       const details = await Promise.all((users.users || []).map((name) => v3('/auth/user/get', { name }).then((u) => [name, u.roles || []])));
       return { users: details, roles: roles.roles || [] };
@@ -383,7 +429,7 @@ export function AuthView({ session }) {
           <tbody>{data.users.map(([name, roles]) => <tr><td>{name}</td><td>{roles.join(', ')}</td></tr>)}</tbody>
         </table>
       )}
-      {data && <p>Roles: {data.roles.join(', ') || 'none'}</p>}
+      {data && session.root && <p>Roles: {data.roles.join(', ') || 'none'}</p>}
       {session.root && (
         <div class="row">
           <form class="stack" onSubmit={addUser} aria-label="Add a user">
@@ -427,7 +473,10 @@ export function MaintenanceView({ session }) {
   return (
     <section aria-labelledby="maint-h">
       <h1 id="maint-h">Maintenance</h1>
-      {!session.root && <p>These actions need the root role; the member will refuse them for this user.</p>}
+      {!session.root ? (
+        <p role="note" class="readonly">Read-only: snapshot, defragment, compact, move leader and alarm disarm need the root role.</p>
+      ) : (
+      <>
       <div class="row">
         <button disabled={busy} onClick={download}>Download snapshot</button>
         <button disabled={busy} onClick={() => run('Defragment this member? It blocks reads and writes while it runs.', () => v3('/maintenance/defragment').then(() => 'Defragmented.'))}>Defragment</button>
@@ -451,6 +500,8 @@ export function MaintenanceView({ session }) {
         </label>
         <button disabled={busy} type="submit">Move leader</button>
       </form>
+      </>
+      )}
       {progress}
     </section>
   );

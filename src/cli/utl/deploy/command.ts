@@ -30,6 +30,7 @@ const SPEC_FLAGS: FlagSpec[] = [
   { name: 'bin-dir', kind: 'string', def: '/usr/local/bin', usage: 'systemd/openrc: where the install script puts the programs' },
   { name: 'client-port', kind: 'int64', def: '2379', usage: 'client port of every member' },
   { name: 'peer-port', kind: 'int64', def: '2380', usage: 'peer port of every member' },
+  { name: 'dashboard-port', kind: 'int64', def: '2382', usage: 'web dashboard port of every member, with the client TLS and auth (0: no dashboard)' },
   { name: 'quota-backend-bytes', kind: 'int64', def: '0', usage: '--quota-backend-bytes of the members' },
   { name: 'auto-compaction-mode', kind: 'string', def: '', usage: '--auto-compaction-mode of the members (periodic or revision)' },
   { name: 'auto-compaction-retention', kind: 'string', def: '', usage: '--auto-compaction-retention of the members' },

@@ -5,7 +5,7 @@
 import net from 'node:net';
 import YAML from 'yaml';
 import { FLAGS, yamlKeyOf } from '../../../config/flags.js';
-import { clientUrl, initialCluster, peerUrl, scheme, tuningFlags, type DeploySpec, type MemberSpec } from './spec.js';
+import { clientUrl, dashboardFlags, initialCluster, peerUrl, scheme, tuningFlags, type DeploySpec, type MemberSpec } from './spec.js';
 
 export type FlagList = Array<[string, string]>;
 
@@ -54,6 +54,8 @@ export function memberFlags(s: DeploySpec, m: MemberSpec, p: MemberPaths, o: Mem
     ['initial-cluster-state', 'new'],
   );
   if (o.metricsUrl !== undefined) out.push(['listen-metrics-urls', o.metricsUrl]);
+  // the dashboard binds like the client URLs: the member's address (containers: every address)
+  out.push(...dashboardFlags(s, o.bindAll ? '0.0.0.0' : bindHost(m)));
   if (s.tls) {
     const ca = `${p.pkiDir}/ca.pem`;
     const cert = `${p.pkiDir}/${m.name}.pem`;

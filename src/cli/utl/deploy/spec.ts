@@ -22,6 +22,8 @@ export interface DeploySpec {
   /** cluster name: the initial cluster token, and the StatefulSet/release name in Kubernetes */
   name: string;
   members: MemberSpec[];
+  /** every member's web dashboard port (same TLS and auth as its client URLs); 0: off */
+  dashboardPort: number;
   tls: boolean;
   rootPassword?: string;
   dataDir: string;
@@ -55,6 +57,7 @@ export const SPEC_KEYS = [
   'bin-dir',
   'client-port',
   'peer-port',
+  'dashboard-port',
   'quota-backend-bytes',
   'auto-compaction-mode',
   'auto-compaction-retention',
@@ -67,6 +70,8 @@ export type SpecKey = (typeof SPEC_KEYS)[number];
 export type RawSpec = Partial<Record<SpecKey, unknown>>;
 
 export const DEFAULT_IMAGE = 'localhost/tsetcd:0.1.0';
+/** after etcd's 2379 (client), 2380 (peer) and the 2381 that kubeadm and these targets give /metrics */
+export const DEFAULT_DASHBOARD_PORT = 2382;
 
 export class SpecError extends Error {
   override name = 'SpecError';
@@ -192,6 +197,7 @@ export function buildSpec(raw: RawSpec, target: Target): DeploySpec {
   if (!NAME_RE.test(name) || name.length > 40) throw new SpecError(`name "${name}" must be lower-case letters, digits and '-', at most 40 characters`);
   const clientPort = int(raw, 'client-port', 1, 65535) ?? 2379;
   const peerPort = int(raw, 'peer-port', 1, 65535) ?? 2380;
+  const dashboardPort = int(raw, 'dashboard-port', 0, 65535) ?? DEFAULT_DASHBOARD_PORT;
   const namespace = str(raw, 'namespace') ?? 'default';
   if (!NAME_RE.test(namespace)) throw new SpecError(`namespace "${namespace}" is not a valid Kubernetes namespace name`);
   const k8s = target === 'kubernetes' || target === 'helm';
@@ -214,6 +220,7 @@ export function buildSpec(raw: RawSpec, target: Target): DeploySpec {
   const spec: DeploySpec = {
     name,
     members,
+    dashboardPort,
     tls: bool(raw, 'tls'),
     dataDir,
     configDir: absolute(raw, 'config-dir', '/etc/tsetcd')!,
@@ -239,6 +246,9 @@ export function buildSpec(raw: RawSpec, target: Target): DeploySpec {
 export const scheme = (s: DeploySpec): string => (s.tls ? 'https' : 'http');
 export const clientUrl = (s: DeploySpec, m: MemberSpec): string => `${scheme(s)}://${hostPort(m.host, m.clientPort)}`;
 export const peerUrl = (s: DeploySpec, m: MemberSpec): string => `${scheme(s)}://${hostPort(m.host, m.peerPort)}`;
+/** The member flags that turn the dashboard on (and the latency histogram its charts read). */
+export const dashboardFlags = (s: DeploySpec, host: string): Array<[string, string]> =>
+  s.dashboardPort === 0 ? [] : [['listen-dashboard-urls', `${scheme(s)}://${host}:${s.dashboardPort}`], ['metrics', 'extensive']];
 export const initialCluster = (s: DeploySpec): string => s.members.map((m) => `${m.name}=${peerUrl(s, m)}`).join(',');
 
 function hostPort(host: string, port: number): string {

@@ -6,7 +6,7 @@
 // learner, promotes, and removes members whose pod is gone.
 import YAML from 'yaml';
 import { shipped, shippedTree, type Bundle } from './bundle.js';
-import { tuningFlags, type DeploySpec } from './spec.js';
+import { dashboardFlags, DEFAULT_DASHBOARD_PORT, tuningFlags, type DeploySpec } from './spec.js';
 
 export const PKI_MOUNT = '/etc/tsetcd/pki';
 export const AUTH_MOUNT = '/etc/tsetcd/auth';
@@ -49,7 +49,7 @@ function runMemberArgs(s: DeploySpec): string[] {
   ];
   if (s.tls) args.push('--tls');
   if (s.rootPassword !== undefined) args.push(`--root-password-file=${AUTH_MOUNT}/etcd-root-password`);
-  args.push('--', `--listen-metrics-urls=http://0.0.0.0:${METRICS_PORT}`, ...tuningFlags(s).map(([k, v]) => `--${k}=${v}`));
+  args.push('--', `--listen-metrics-urls=http://0.0.0.0:${METRICS_PORT}`, ...[...dashboardFlags(s, '0.0.0.0'), ...tuningFlags(s)].map(([k, v]) => `--${k}=${v}`));
   return args;
 }
 
@@ -103,6 +103,7 @@ function statefulSet(s: DeploySpec): object {
                 { name: 'client', containerPort: client },
                 { name: 'peer', containerPort: peer },
                 { name: 'metrics', containerPort: METRICS_PORT },
+                ...(s.dashboardPort ? [{ name: 'dashboard', containerPort: s.dashboardPort }] : []),
               ],
               // liveness: a member that lost quorum is alive; give it minutes before a restart
               livenessProbe: { ...probe('/livez', 10, 30), initialDelaySeconds: 30 },
@@ -184,6 +185,8 @@ export function helmBundle(s: DeploySpec, pki: Map<string, string>): Bundle {
       peer: { secureTransport: s.tls },
     },
     persistence: { size: s.storageSize },
+    dashboard: { enabled: s.dashboardPort !== 0 },
+    containerPorts: { client: s.members[0]!.clientPort, peer: s.members[0]!.peerPort, metrics: METRICS_PORT, dashboard: s.dashboardPort || DEFAULT_DASHBOARD_PORT },
   };
   const tuning = Object.fromEntries(tuningFlags(s).map(([k, v]) => [k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()), /^\d+$/.test(v) ? Number(v) : v]));
   Object.assign(values, tuning);
