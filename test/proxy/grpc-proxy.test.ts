@@ -1,5 +1,6 @@
 // Proves `tsetcd grpc-proxy start` in front of a three-member tsetcd cluster serves real
-// etcdctl as a member would (put/get/txn/lease/del, auth with the caller's own token),
+// etcdctl as a member would (put/get/txn/lease/del, snapshot and lock through its streams,
+// auth with the caller's own token),
 // caches serializable reads and forgets them when a write goes through it, coalesces many
 // identical watches into one upstream watch (its metrics and every watcher's output show
 // it), keeps a --namespace's keys apart, registers under --resolver-prefix with a lease
@@ -49,6 +50,14 @@ test('etcdctl through the proxy: put, get, txn, lease, del', async () => {
   assert.equal((await ctl(['lease', 'revoke', id])).code, 0);
   assert.equal((await ctl(['get', 'p/leased'])).stdout, '');
   assert.equal((await ctl(['del', 'p/a'])).stdout, '1\n');
+  // streaming calls are passed through: a snapshot arrives whole; a lock is taken and released
+  const file = path.join(cluster.dir, 'through-proxy.db');
+  const snap = await ctl(['snapshot', 'save', file]);
+  assert.equal(snap.code, 0, snap.stderr);
+  const status = await etcdctl(proxy.addr, ['snapshot', 'status', file, '-w', 'json']);
+  assert.ok(JSON.parse(status.stdout).totalKey > 0, status.stdout + status.stderr);
+  const lock = await ctl(['lock', 'p/mutex', 'echo', 'held']);
+  assert.equal(lock.stdout, 'held\n', lock.stderr);
 });
 
 test('serializable reads are served from the cache until a write through the proxy touches them', async () => {
