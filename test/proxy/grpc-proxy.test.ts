@@ -285,3 +285,25 @@ test('a watching client that stops reading is cut off once 1024 responses wait f
     await healthy.stop();
   }
 });
+
+test('--max-send-bytes and --max-recv-bytes bound what the proxy sends to and takes from the cluster', async () => {
+  const limited = await startProxy({
+    endpoints: [cluster.members[1]!.clientUrl],
+    logPath: path.join(cluster.dir, 'proxy-limits.log'),
+    extraArgs: ['--max-send-bytes=1024', '--max-recv-bytes=2048'],
+  });
+  try {
+    const big = await etcdctl(limited.addr, ['put', 'lim/big', 'x'.repeat(2000)]);
+    assert.match(big.stderr, /ResourceExhausted desc = trying to send message larger than max \(\d+ vs\. 1024\)/);
+    for (const k of ['a', 'b', 'c']) assert.equal((await etcdctl(limited.addr, ['put', `lim/${k}`, 'y'.repeat(900)])).stdout, 'OK\n');
+    const many = await etcdctl(limited.addr, ['get', 'lim/', '--prefix']);
+    assert.match(many.stderr, /ResourceExhausted desc = grpc: received message larger than max \(\d+ vs\. 2048\)/);
+    assert.equal((await etcdctl(limited.addr, ['get', 'lim/a', '--print-value-only'])).stdout, `${'y'.repeat(900)}\n`);
+    // streams too: a snapshot comes in pieces far above 2048 bytes
+    const snap = await etcdctl(limited.addr, ['snapshot', 'save', path.join(cluster.dir, 'limited.db')]);
+    assert.notEqual(snap.code, 0);
+    assert.match(snap.stderr, /received message larger than max \(\d+ vs\. 2048\)/);
+  } finally {
+    await limited.stop();
+  }
+});
