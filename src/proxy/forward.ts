@@ -37,8 +37,20 @@ export function forwardUnary(router: GrpcRouter, upstream: Upstream, path: strin
 export function pipeStream(call: StreamCall, upstream: Upstream, path: string): void {
   const { stream, url } = upstream.stream(path, forwardedMetadata(call.ctx));
   let closed = false;
-  stream.onMessage = (m) => void call.send(m);
-  call.onMessage = (m) => stream.send(m);
+  // --max-send-bytes / --max-recv-bytes hold for each message of a stream too
+  const checked = (check: (m: Uint8Array) => void, pass: (m: Uint8Array) => void) => (m: Uint8Array) => {
+    try {
+      check(m);
+    } catch (err) {
+      closed = true;
+      stream.cancel();
+      call.end(asGrpcError(err));
+      return;
+    }
+    pass(m);
+  };
+  stream.onMessage = checked((m) => upstream.checkReceived(m), (m) => void call.send(m));
+  call.onMessage = checked((m) => upstream.checkSend(m), (m) => stream.send(m));
   call.onHalfClose = () => stream.end();
   call.onClose = () => {
     closed = true;

@@ -64,7 +64,7 @@ export class Upstream {
   constructor(
     endpoints: readonly string[],
     tls: UpstreamTls,
-    private readonly limits: MessageLimits = { maxSendBytes: 1.5 * 1024 * 1024, maxRecvBytes: 2 ** 31 - 1 },
+    readonly limits: MessageLimits = { maxSendBytes: 1.5 * 1024 * 1024, maxRecvBytes: 2 ** 31 - 1 },
   ) {
     if (tls.cert || tls.key) {
       if (!tls.cert || !tls.key) throw new Error('--cert and --key must be given together');
@@ -100,23 +100,32 @@ export class Upstream {
    * transport failure; writes only when they surely never left.
    */
   async call(path: string, request: Uint8Array, metadata: Record<string, string>, opts: { repeatable: boolean; timeoutMs?: number }): Promise<Buffer> {
-    if (request.length > this.limits.maxSendBytes) {
-      throw new GrpcError(GrpcCode.ResourceExhausted, `trying to send message larger than max (${request.length} vs. ${this.limits.maxSendBytes})`);
-    }
+    this.checkSend(request);
     const deadline = Date.now() + (opts.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS);
     for (let failedInARow = 0; ; ) {
       const url = this.endpoint;
       try {
         const answer = await this.client(url).call(path, request, { metadata, timeoutMs: Math.max(1, deadline - Date.now()) });
-        if (answer.length > this.limits.maxRecvBytes) {
-          throw new GrpcError(GrpcCode.ResourceExhausted, `grpc: received message larger than max (${answer.length} vs. ${this.limits.maxRecvBytes})`);
-        }
+        this.checkReceived(answer);
         return answer;
       } catch (err) {
         if (!isTransportFailure(err) || (!opts.repeatable && !neverSent(err)) || Date.now() >= deadline) throw err;
         this.failed(url);
         if (++failedInARow % this.urls.length === 0) await new Promise((r) => setTimeout(r, ROUND_PAUSE_MS));
       }
+    }
+  }
+
+  /** grpc-go's client-side limits, with its messages */
+  checkSend(message: Uint8Array): void {
+    if (message.length > this.limits.maxSendBytes) {
+      throw new GrpcError(GrpcCode.ResourceExhausted, `trying to send message larger than max (${message.length} vs. ${this.limits.maxSendBytes})`);
+    }
+  }
+
+  checkReceived(message: Uint8Array): void {
+    if (message.length > this.limits.maxRecvBytes) {
+      throw new GrpcError(GrpcCode.ResourceExhausted, `grpc: received message larger than max (${message.length} vs. ${this.limits.maxRecvBytes})`);
     }
   }
 

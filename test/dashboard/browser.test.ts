@@ -33,7 +33,8 @@ test('dashboard in a browser: login, keys, watch, move-leader, snapshot, refusal
   fs.mkdirSync(OUT_DIR, { recursive: true });
   const dashboardPorts = new Map<string, number>();
   for (const name of ['m1', 'm2', 'm3']) dashboardPorts.set(name, await freePort());
-  const cluster = await Cluster.start({ memberArgs: (m) => [`--listen-dashboard-urls=http://127.0.0.1:${dashboardPorts.get(m.name)}`] });
+  // --metrics=extensive: the Metrics view's latency chart reads the gRPC handling histogram
+  const cluster = await Cluster.start({ extraArgs: ['--metrics=extensive'], memberArgs: (m) => [`--listen-dashboard-urls=http://127.0.0.1:${dashboardPorts.get(m.name)}`] });
   let browser: Browser | undefined;
   try {
     const leader = await cluster.waitLeader();
@@ -184,6 +185,8 @@ test('dashboard in a browser: login, keys, watch, move-leader, snapshot, refusal
       await page.goto(`${base}/#/metrics`);
       await page.waitForSelector('figure.chart canvas');
       await waitText(page, 'main', /Leader changes seen: \d+/);
+      await page.waitForSelector('figure[aria-label="Request latency, unary gRPC (ms)"] canvas');
+      assert.doesNotMatch(await text(page, 'main'), /needs the member started with --metrics=extensive/, 'the handling histogram is there');
       await shot(page, 'metrics');
     });
 

@@ -1,5 +1,6 @@
 // Proves `tsetcd grpc-proxy start` in front of a three-member tsetcd cluster serves real
-// etcdctl as a member would (put/get/txn/lease/del, auth with the caller's own token),
+// etcdctl as a member would (put/get/txn/lease/del, snapshot and lock through its streams,
+// auth with the caller's own token),
 // caches serializable reads and forgets them when a write goes through it, coalesces many
 // identical watches into one upstream watch (its metrics and every watcher's output show
 // it), keeps a --namespace's keys apart, registers under --resolver-prefix with a lease
@@ -49,6 +50,14 @@ test('etcdctl through the proxy: put, get, txn, lease, del', async () => {
   assert.equal((await ctl(['lease', 'revoke', id])).code, 0);
   assert.equal((await ctl(['get', 'p/leased'])).stdout, '');
   assert.equal((await ctl(['del', 'p/a'])).stdout, '1\n');
+  // streaming calls are passed through: a snapshot arrives whole; a lock is taken and released
+  const file = path.join(cluster.dir, 'through-proxy.db');
+  const snap = await ctl(['snapshot', 'save', file]);
+  assert.equal(snap.code, 0, snap.stderr);
+  const status = await etcdctl(proxy.addr, ['snapshot', 'status', file, '-w', 'json']);
+  assert.ok(JSON.parse(status.stdout).totalKey > 0, status.stdout + status.stderr);
+  const lock = await ctl(['lock', 'p/mutex', 'echo', 'held']);
+  assert.equal(lock.stdout, 'held\n', lock.stderr);
 });
 
 test('serializable reads are served from the cache until a write through the proxy touches them', async () => {
@@ -274,5 +283,27 @@ test('a watching client that stops reading is cut off once 1024 responses wait f
     writer.close();
     session.destroy();
     await healthy.stop();
+  }
+});
+
+test('--max-send-bytes and --max-recv-bytes bound what the proxy sends to and takes from the cluster', async () => {
+  const limited = await startProxy({
+    endpoints: [cluster.members[1]!.clientUrl],
+    logPath: path.join(cluster.dir, 'proxy-limits.log'),
+    extraArgs: ['--max-send-bytes=1024', '--max-recv-bytes=2048'],
+  });
+  try {
+    const big = await etcdctl(limited.addr, ['put', 'lim/big', 'x'.repeat(2000)]);
+    assert.match(big.stderr, /ResourceExhausted desc = trying to send message larger than max \(\d+ vs\. 1024\)/);
+    for (const k of ['a', 'b', 'c']) assert.equal((await etcdctl(limited.addr, ['put', `lim/${k}`, 'y'.repeat(900)])).stdout, 'OK\n');
+    const many = await etcdctl(limited.addr, ['get', 'lim/', '--prefix']);
+    assert.match(many.stderr, /ResourceExhausted desc = grpc: received message larger than max \(\d+ vs\. 2048\)/);
+    assert.equal((await etcdctl(limited.addr, ['get', 'lim/a', '--print-value-only'])).stdout, `${'y'.repeat(900)}\n`);
+    // streams too: a snapshot comes in pieces far above 2048 bytes
+    const snap = await etcdctl(limited.addr, ['snapshot', 'save', path.join(cluster.dir, 'limited.db')]);
+    assert.notEqual(snap.code, 0);
+    assert.match(snap.stderr, /received message larger than max \(\d+ vs\. 2048\)/);
+  } finally {
+    await limited.stop();
   }
 });
