@@ -71,7 +71,10 @@ export interface MethodDescriptor {
   readonly path: string;
   readonly requestStream: boolean;
   readonly responseStream: boolean;
+  // a service's methods each have their own message types; the descriptor holds them side by side
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   readonly request: MessageCodec<any>;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   readonly response: MessageCodec<any>;
 }
 

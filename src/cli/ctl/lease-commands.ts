@@ -85,7 +85,7 @@ function printTimeToLive(printer: Printer, r: LeaseTimeToLiveResponse, withKeys:
   switch (printer.format) {
     case 'simple': {
       if (r.grantedTTL === 0 && r.TTL === -1) return printer.line(`lease ${hex016(r.ID)} already expired`);
-      let text = `lease ${hex016(r.ID)} granted with TTL(${r.grantedTTL}s), remaining(${r.TTL}s)`;
+      const text = `lease ${hex016(r.ID)} granted with TTL(${r.grantedTTL}s), remaining(${r.TTL}s)`;
       // Go's %v of a []string: [a b c], the keys as raw bytes
       if (withKeys) {
         const keys = Buffer.concat(r.keys.flatMap((k, i) => (i === 0 ? [Buffer.from(k)] : [Buffer.from(' '), Buffer.from(k)])));
