@@ -86,7 +86,8 @@ export async function restoreSnapshot(o: RestoreOptions): Promise<RestoreResult>
   try {
     const self = members.find((m) => m.name === o.name)!;
     const clusterId = clusterIdFor(members.map((m) => m.id));
-    const backend = Backend.open(path.join(tmpData, 'member', 'snap', 'db'));
+    // a new file nothing else opens until the restore is done: LMDB may write through its map
+    const backend = Backend.open(path.join(tmpData, 'member', 'snap', 'db'), { writeMap: true });
     let revision: number;
     let tail: TailEntry[] = [];
     try {
