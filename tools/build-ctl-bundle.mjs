@@ -1,10 +1,11 @@
-// Bundles tsetcdctl (dist/src/cli/tsetcdctl.js and what it imports) into a few files in
-// dist/src/cli/ctl-bundle/, which bin/tsetcdctl loads: Node resolves and compiles ~80
-// small modules on every start otherwise, a good part of a command's time on a busy
-// machine (scripts and etcd's e2e tests run tsetcdctl hundreds of times). Packages stay
-// external (native ones among them), and the modules tsetcdctl loads only for its
-// offline commands (snapshot restore/status, defrag --data-dir: the storage engine and a
-// worker thread found by its URL) stay where tsc wrote them. Runs as part of `npm run build`.
+// Bundles tsetcdctl (dist/src/cli/tsetcdctl.js and what it imports) and `tsetcdutl pki`
+// into a few files in dist/src/cli/ctl-bundle/, which bin/tsetcdctl and bin/tsetcdutl
+// load: Node resolves and compiles ~80 small modules on every start otherwise, a good part
+// of a command's time on a busy machine (scripts and etcd's e2e tests run tsetcdctl
+// hundreds of times; a cfssl pipeline starts two processes per certificate). Packages
+// stay external (native ones among them), and the storage side, which tsetcdctl loads only
+// for its offline commands (snapshot restore/status, defrag --data-dir: LMDB and a worker
+// thread found by its URL), stays where tsc wrote it. Runs as part of `npm run build`.
 import { build } from 'esbuild';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -35,7 +36,8 @@ const keepStorageOut = {
 fs.rmSync(outdir, { recursive: true, force: true });
 
 await build({
-  entryPoints: { tsetcdctl: path.join(root, 'dist/src/cli/tsetcdctl.js') },
+  // tsetcdctl, and tsetcdutl's pki half (cfssl's commands: one process per pipeline step)
+  entryPoints: { tsetcdctl: path.join(root, 'dist/src/cli/tsetcdctl.js'), pki: path.join(root, 'dist/src/cli/utl/pki.js') },
   bundle: true,
   splitting: true,
   format: 'esm',

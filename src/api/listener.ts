@@ -6,7 +6,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
-import { serveHttp2, type H2ServerStream, type H2Settings } from './h2/index.js';
+import { PREFACE_TIMEOUT_MS, serveHttp2, type H2ServerStream, type H2Settings } from './h2/index.js';
 import { askForClientCertificate, refuseConnection, refuseUnverified, trustOf } from '../pki/tls-context.js';
 import { RevocationList } from './crl.js';
 
@@ -46,6 +46,10 @@ export const HTTP2_SETTINGS: H2Settings = {
   initialWindowSize: 1 << 20,
   connectionWindowSize: 8 << 20,
   maxHeaderListSize: 1 << 20,
+  // gRPC's MaxConnectionIdle, which etcd leaves unset: a client with no call open for this
+  // long gets GOAWAY(NO_ERROR) and reconnects on its next call, so abandoned connections
+  // do not hold their buffers and HPACK tables forever
+  idleTimeoutMs: 10 * 60 * 1000,
 };
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0');
@@ -145,15 +149,16 @@ export async function listenTls(
  */
 function connectionRouter(handlers: ClientListenerHandlers): (socket: net.Socket, alpn: string | undefined) => void {
   const h1 = http.createServer({ keepAlive: true }, (req, res) => handlers.onHttpRequest(req, res));
-  const startH2 = (socket: net.Socket, head: Buffer): void => {
-    const conn = serveHttp2(socket, head, (s) => routeHttp2Stream(s, handlers), handlers.http2Settings ?? HTTP2_SETTINGS);
+  const startH2 = (socket: net.Socket, head: Buffer, prefaceTimeoutMs = PREFACE_TIMEOUT_MS): void => {
+    const settings = { ...(handlers.http2Settings ?? HTTP2_SETTINGS), prefaceTimeoutMs };
+    const conn = serveHttp2(socket, head, (s) => routeHttp2Stream(s, handlers), settings);
     conn.onError = () => {};
   };
   return (socket, alpn) => {
     if (alpn === 'h2') return startH2(socket, Buffer.alloc(0));
     if (alpn === 'http/1.1') return void h1.emit('connection', socket);
-    sniff(socket, (isHttp2, head) => {
-      if (isHttp2) return startH2(socket, head);
+    sniff(socket, (isHttp2, head, leftMs) => {
+      if (isHttp2) return startH2(socket, head, leftMs);
       socket.pause();
       socket.unshift(head);
       h1.emit('connection', socket);
@@ -188,17 +193,24 @@ async function listenOn(server: net.Server, host: ListenHost, port: number, sock
     });
 }
 
-function sniff(socket: net.Socket, route: (isHttp2: boolean, head: Buffer) => void): void {
+/** Routes by the first bytes; `leftMs`: what is left of the preface timeout for HTTP/2 to use. */
+function sniff(socket: net.Socket, route: (isHttp2: boolean, head: Buffer, leftMs: number) => void): void {
   let head: Buffer = Buffer.alloc(0);
+  const startMs = performance.now();
+  // a client that trickles its first bytes holds a socket: the HTTP/2 preface timeout bounds it
+  const timer = setTimeout(() => socket.destroy(), PREFACE_TIMEOUT_MS);
+  timer.unref();
   const onData = (chunk: Buffer): void => {
     head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
     const n = Math.min(head.length, PREFACE.length);
     const matchesSoFar = head.subarray(0, n).equals(PREFACE.subarray(0, n));
     if (matchesSoFar && head.length < PREFACE.length) return; // need more bytes to decide
+    clearTimeout(timer);
     socket.off('data', onData);
-    route(matchesSoFar, head);
+    route(matchesSoFar, head, Math.max(1, PREFACE_TIMEOUT_MS - (performance.now() - startMs)));
   };
   socket.on('data', onData);
+  socket.once('close', () => clearTimeout(timer));
 }
 
 const HTTP1_ONLY_FIELDS = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);

@@ -258,30 +258,33 @@ export class Backend {
   }
 
   /**
-   * Loads records straight into LMDB, IMPORT_BATCH at a time per transaction, bypassing
-   * the overlay: for restore and migration, where nothing else reads or writes meanwhile.
+   * Loads records straight into LMDB, IMPORT_BATCH records or IMPORT_BATCH_BYTES at a time
+   * per transaction, bypassing the overlay: for restore and migration, where nothing else
+   * reads or writes meanwhile. Each record is written as it is pulled, so the source may
+   * reuse its buffers from one record to the next and nothing piles up in memory.
    */
   importRecords(bucket: BucketName, records: Iterable<readonly [Uint8Array, Uint8Array]>): number {
     this.commit();
     const db = this.db(bucket);
-    let batch: Array<readonly [Uint8Array, Uint8Array]> = [];
-    let batchBytes = 0;
+    const it = records[Symbol.iterator]();
     let n = 0;
-    const flush = (): void => {
-      const rows = batch;
+    let more = true;
+    while (more) {
       this.env.transactionSync(() => {
-        for (const [k, v] of rows) db.putSync(asBuffer(k), asBuffer(v));
+        let batchBytes = 0;
+        for (let rows = 0; rows < IMPORT_BATCH && batchBytes < IMPORT_BATCH_BYTES; rows++) {
+          const r = it.next();
+          if (r.done) {
+            more = false;
+            return;
+          }
+          const [k, v] = r.value;
+          db.putSync(asBuffer(k), asBuffer(v));
+          batchBytes += k.length + v.length;
+          n++;
+        }
       });
-      batch = [];
-      batchBytes = 0;
-    };
-    for (const r of records) {
-      batch.push(r);
-      batchBytes += r[0].length + r[1].length;
-      n++;
-      if (batch.length >= IMPORT_BATCH || batchBytes >= IMPORT_BATCH_BYTES) flush();
     }
-    if (batch.length > 0) flush();
     this.fileSizeBytes = -1;
     return n;
   }

@@ -29,6 +29,10 @@ export function usageText(): string {
   tsetcd [flags]
     Start a tsetcd member.
 
+  tsetcd gateway start [flags]
+    Run etcd's L4 gateway: a TCP proxy to the cluster's client endpoints
+    (tsetcd gateway start --help lists its flags).
+
   tsetcd --version
     Print the version and exit.
 

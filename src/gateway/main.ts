@@ -32,7 +32,7 @@ function gatewayFlags(): FlagSet {
 export function gatewayUsage(): string {
   const lines = gatewayFlags()
     .sorted()
-    .map((f) => `      --${f.spec.name} ${f.spec.kind === 'bool' ? '' : f.spec.kind + ' '}  ${f.spec.usage}${f.spec.def !== '' && f.spec.def !== 'false' ? ` (default "${f.spec.def}")` : ''}`);
+    .map((f) => `      --${f.spec.name} ${f.spec.kind === 'bool' ? '' : (f.spec.kind === 'stringSlice' ? 'strings' : f.spec.kind) + ' '}  ${f.spec.usage}${f.spec.def !== '' && f.spec.def !== 'false' ? ` (default "${f.spec.def}")` : ''}`);
   return `start the gateway\n\nUsage:\n  tsetcd gateway start [flags]\n\nFlags:\n${lines.join('\n')}\n  -h, --help   help for start\n`;
 }
 
@@ -87,6 +87,7 @@ export type GatewayOutcome = { ok: true; proxy: TcpProxy; server: net.Server } |
 
 /** Parses `gateway ...` arguments and starts the gateway (the caller keeps the process alive). */
 export async function startGateway(args: readonly string[], logger: Logger = createLogger()): Promise<GatewayOutcome | 'help'> {
+  if (args.includes('-h') || args.includes('--help')) return 'help';
   const flags = gatewayFlags();
   let positional: string[];
   try {
@@ -95,7 +96,7 @@ export async function startGateway(args: readonly string[], logger: Logger = cre
     if (err instanceof FlagError) return { ok: false, code: 1, message: `Error: ${err.message}\n${gatewayUsage()}` };
     throw err;
   }
-  if (args.includes('-h') || args.includes('--help') || positional[0] !== 'start') return 'help';
+  if (positional[0] !== 'start') return 'help';
 
   let endpoints: string[] = [];
   const domain = flags.get('discovery-srv').string;

@@ -57,7 +57,7 @@ export interface RestoreOptions {
   /** told how many database bytes were loaded so far, for a progress display */
   onProgress?: (phase: 'load', doneBytes: number, totalBytes: number) => void;
   /** zap-style info lines: message and fields */
-  log?: (msg: string, fields: Record<string, string | number>) => void;
+  log?: (msg: string, fields: Record<string, string | number | string[]>) => void;
 }
 
 export interface RestoreResult {
@@ -86,7 +86,12 @@ export async function restoreSnapshot(o: RestoreOptions): Promise<RestoreResult>
   try {
     const self = members.find((m) => m.name === o.name)!;
     const clusterId = clusterIdFor(members.map((m) => m.id));
-    const backend = Backend.open(path.join(tmpData, 'member', 'snap', 'db'));
+    // etcd's restore logs each member it writes into the new cluster (scripts wait for it)
+    for (const m of members) {
+      o.log?.('added member', { 'cluster-id': clusterId.toString(16), 'local-member-id': '0', 'added-peer-id': m.id.toString(16), 'added-peer-peer-urls': m.peerURLs });
+    }
+    // a new file nothing else opens until the restore is done: LMDB may write through its map
+    const backend = Backend.open(path.join(tmpData, 'member', 'snap', 'db'), { writeMap: true });
     let revision: number;
     let tail: TailEntry[] = [];
     try {

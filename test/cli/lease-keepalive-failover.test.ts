@@ -10,7 +10,8 @@ import { test } from 'node:test';
 import { Cluster, eventually, sleep } from '../e2e/cluster.js';
 import { BIN, cleanEnv, haveBinary, run } from './helpers.js';
 
-const TTL_S = 4;
+// long enough that a loaded machine still renews in time (renewals go every TTL/3)
+const TTL_S = 10;
 
 /** A running `keep-alive` with its stdout so far. */
 interface KeepAlive {
@@ -30,7 +31,8 @@ function keepAlive(bin: string, endpoints: string, lease: string): KeepAlive {
 const renewals = (k: KeepAlive, lease: string): number => k.out().split(`lease ${lease} keepalived with TTL(${TTL_S})\n`).length - 1;
 
 test('lease keep-alive moves to another endpoint when its member is killed', async () => {
-  const cluster = await Cluster.start({ size: 3 });
+  // slow elections: on a starved machine 500 ms ones flap, and renewals need a leader
+  const cluster = await Cluster.start({ size: 3, heartbeatMs: 200, electionMs: 2000 });
   const running: KeepAlive[] = [];
   try {
     const [m1, m2, m3] = cluster.members as [(typeof cluster.members)[0], (typeof cluster.members)[0], (typeof cluster.members)[0]];
@@ -45,7 +47,10 @@ test('lease keep-alive moves to another endpoint when its member is killed', asy
     const clients: Array<[string, string]> = [[BIN.tsetcdctl, await grant()]];
     if (haveBinary('etcdctl')) clients.push(['etcdctl', await grant()]);
     for (const [bin, lease] of clients) running.push(keepAlive(bin, endpoints, lease));
-    await eventually('first renewals', 10_000, async () => (running.every((k, i) => renewals(k, clients[i]![1]) >= 1) ? true : undefined));
+    const renewing = async (): Promise<true | undefined> => (running.every((k, i) => renewals(k, clients[i]![1]) >= 1) ? true : undefined);
+    await eventually('first renewals', 60_000, renewing).catch((err: Error) => {
+      throw new Error(`${err.message}: ${running.map((k) => JSON.stringify(k.out())).join(' / ')}`);
+    });
 
     await cluster.kill(m1);
     const before = running.map((k, i) => renewals(k, clients[i]![1]));

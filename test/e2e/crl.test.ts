@@ -6,31 +6,13 @@
 // applies to new connections. With --client-cert-allowed-hostname, only certificates
 // valid for that name are served.
 import assert from 'node:assert/strict';
-import { createPrivateKey, webcrypto, X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { x509 } from '../../src/pki/x509.js';
-import type { X509Crl } from '@peculiar/x509';
 import { tempDir } from '../helpers/tmp.js';
 import { etcdctl, freePorts, startMember, TSETCD_BIN } from './harness.js';
-import { issue, makePki, type TestPki } from './pki-helpers.js';
-
-/** A CRL signed by the test CA listing `serials`, whose nextUpdate is already past. */
-async function expiredCrl(p: TestPki, caKey: string, serials: string[]): Promise<X509Crl> {
-  const pkcs8 = createPrivateKey(fs.readFileSync(caKey)).export({ format: 'der', type: 'pkcs8' });
-  const signingKey = await webcrypto.subtle.importKey('pkcs8', pkcs8, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign']);
-  const issuer = new X509Certificate(fs.readFileSync(p.ca)).subject.split('\n').reverse().join(', ');
-  const day = 24 * 3600 * 1000;
-  return x509.X509CrlGenerator.create({
-    issuer,
-    thisUpdate: new Date(Date.now() - 30 * day),
-    nextUpdate: new Date(Date.now() - 20 * day),
-    entries: serials.map((serialNumber) => ({ serialNumber, revocationDate: new Date(Date.now() - 30 * day) })),
-    signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
-    signingKey: signingKey as never,
-  });
-}
+import { expiredCrl, issue, makePki } from './pki-helpers.js';
 
 test('--client-crl-file refuses revoked client certificates and serves the others', async () => {
   const { dir, cleanup } = tempDir();

@@ -1,6 +1,9 @@
 // Certificates for e2e tests, made with our own `tsetcdutl pki` from cfssl-style JSON
 // (the tutorials' workflow), so the tests exercise the tool too.
 import { execFileSync } from 'node:child_process';
+import { createPrivateKey, webcrypto, X509Certificate } from 'node:crypto';
+import type { X509Crl } from '@peculiar/x509';
+import { x509 } from '../../src/pki/x509.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from './harness.js';
@@ -57,4 +60,20 @@ export function issue(p: TestPki, caName: string, bare: string, profile: Record<
   fs.writeFileSync(path.join(p.dir, `${bare}-csr.json`), JSON.stringify({ key: { algo: 'ecdsa', size: 256 }, ...csr }));
   pki(p.dir, ['gencert', `-ca=${caName}.pem`, `-ca-key=${caName}-key.pem`, `-config=${bare}-config.json`, '-profile=one', `${bare}-csr.json`], bare);
   return { cert: path.join(p.dir, `${bare}.pem`), key: path.join(p.dir, `${bare}-key.pem`) };
+}
+
+/** A CRL signed by the test CA listing `serials`, whose nextUpdate is already past. */
+export async function expiredCrl(p: TestPki, caKey: string, serials: string[]): Promise<X509Crl> {
+  const pkcs8 = createPrivateKey(fs.readFileSync(caKey)).export({ format: 'der', type: 'pkcs8' });
+  const signingKey = await webcrypto.subtle.importKey('pkcs8', pkcs8, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign']);
+  const issuer = new X509Certificate(fs.readFileSync(p.ca)).subject.split('\n').reverse().join(', ');
+  const day = 24 * 3600 * 1000;
+  return x509.X509CrlGenerator.create({
+    issuer,
+    thisUpdate: new Date(Date.now() - 30 * day),
+    nextUpdate: new Date(Date.now() - 20 * day),
+    entries: serials.map((serialNumber) => ({ serialNumber, revocationDate: new Date(Date.now() - 30 * day) })),
+    signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+    signingKey: signingKey as never,
+  });
 }

@@ -247,3 +247,20 @@ test('records written by tsetcd survive tsetcd -> etcd -> tsetcd', async () => {
     cleanup();
   }
 });
+
+test("a persisted lease checkpoint travels as leasepb.Lease's RemainingTTL (field 3), both ways", () => {
+  const key = Buffer.alloc(8);
+  key.writeBigInt64BE(0x1234n);
+  const ours = Buffer.alloc(16);
+  ours.writeBigInt64BE(600n, 0);
+  ours.writeBigInt64BE(420n, 8);
+  const [[, etcd]] = [...toEtcdBucket('lease', [[key, ours]], {} as never)] as Record[];
+  // ID=0x1234 (field 1), TTL=600 (field 2), RemainingTTL=420 (field 3), as varints
+  assert.deepEqual([...etcd!], [0x08, 0xb4, 0x24, 0x10, 0xd8, 0x04, 0x18, 0xa4, 0x03]);
+  const [[, back]] = [...fromEtcdBucket('lease', [[key, etcd!]])] as Record[];
+  assert.deepEqual(back, ours);
+  const plain = Buffer.alloc(8);
+  plain.writeBigInt64BE(600n);
+  const [[, noCheckpoint]] = [...toEtcdBucket('lease', [[key, plain]], {} as never)] as Record[];
+  assert.deepEqual([...noCheckpoint!], [0x08, 0xb4, 0x24, 0x10, 0xd8, 0x04], 'no field 3 without a checkpoint');
+});

@@ -12,6 +12,8 @@ export interface CallContext {
   readonly metadata: Record<string, string | string[] | undefined>;
   /** aborted when the client cancels, the connection drops or the deadline passes */
   readonly signal: AbortSignal;
+  /** true once the client reset the call or its connection is gone: a point check cheaper than `signal` */
+  readonly cancelled?: boolean;
   readonly deadlineMs?: number;
   /** the verified client certificate's CN, when the connection is mutual TLS */
   readonly peerCommonName?: string;
@@ -112,10 +114,11 @@ export class GrpcRouter {
     let request: Uint8Array | undefined;
     let failed = false;
     stream.onClose = abort;
+    stream.consumeOnDelivery = false;
     stream.onData = (chunk) => {
-      if (failed) return;
+      if (failed) return stream.consumed(chunk.length);
       try {
-        for (const m of deframer.push(chunk)) {
+        for (const m of pushConsuming(stream, deframer, chunk)) {
           if (request !== undefined) throw new GrpcError(GrpcCode.Unimplemented, 'grpc: too many messages for a unary call');
           request = m;
         }
@@ -130,16 +133,35 @@ export class GrpcRouter {
         this.respondError(stream, ctx, new GrpcError(GrpcCode.Internal, 'grpc: no request message received'), 'unary');
         return;
       }
-      let result: Promise<Uint8Array | Framed> | Uint8Array | Framed;
-      try {
-        result = handler(request, ctx);
-      } catch (err) {
-        this.respondError(stream, ctx, this.toStatus(err), 'unary');
-        return;
-      }
-      if (result instanceof Uint8Array || result instanceof Framed) this.respondOk(stream, ctx, result);
-      else this.awaitUnary(stream, ctx, result);
+      // the handler's work counts against the connection until it settles, even if the client resets the call
+      const release = stream.holdWork();
+      // a microtask later: a reset that came in the same read from the socket is known by then
+      const message = request;
+      queueMicrotask(() => this.startUnary(stream, ctx, handler, message, release));
     };
+  }
+
+  private startUnary(stream: H2ServerStream, ctx: CallContext, handler: UnaryHandler, request: Uint8Array, release: () => void): void {
+    if (stream.closed) {
+      // reset before it started: nothing was done, nothing is answered
+      release();
+      this.opts.onCallDone?.(ctx.path, GrpcCode.Canceled, 'unary', ctx.startedAtMs);
+      return;
+    }
+    let result: Promise<Uint8Array | Framed> | Uint8Array | Framed;
+    try {
+      result = handler(request, ctx);
+    } catch (err) {
+      release();
+      this.respondError(stream, ctx, this.toStatus(err), 'unary');
+      return;
+    }
+    if (result instanceof Uint8Array || result instanceof Framed) {
+      release();
+      this.respondOk(stream, ctx, result);
+    } else {
+      this.awaitUnary(stream, ctx, result, release);
+    }
   }
 
   /**
@@ -147,7 +169,7 @@ export class GrpcRouter {
    * grpc-timeout passes first (grpc-go servers end the call's context then, and etcd's
    * handlers return "context deadline exceeded"); whatever comes later is dropped.
    */
-  private awaitUnary(stream: H2ServerStream, ctx: CallContext, result: Promise<Uint8Array | Framed>): void {
+  private awaitUnary(stream: H2ServerStream, ctx: CallContext, result: Promise<Uint8Array | Framed>, release: () => void): void {
     let settled = false;
     let timer: NodeJS.Timeout | undefined;
     if (ctx.deadlineMs !== undefined) {
@@ -166,7 +188,7 @@ export class GrpcRouter {
     result.then(
       (bytes) => finish(() => this.respondOk(stream, ctx, bytes)),
       (err) => finish(() => this.respondError(stream, ctx, this.toStatus(err), 'unary')),
-    );
+    ).finally(release);
   }
 
   private respondOk(stream: H2ServerStream, call: CallTiming, response: Uint8Array | Framed): void {
@@ -223,11 +245,12 @@ export class GrpcRouter {
       onClose: () => {},
       onDrain: () => {},
     };
+    stream.consumeOnDelivery = false;
     stream.onData = (chunk) => {
-      if (ended) return;
+      if (ended) return stream.consumed(chunk.length);
       let messages: Uint8Array[];
       try {
-        messages = deframer.push(chunk);
+        messages = pushConsuming(stream, deframer, chunk);
       } catch (err) {
         call.end(router.toStatus(err));
         return;
@@ -253,6 +276,19 @@ export class GrpcRouter {
     } catch (err) {
       call.end(router.toStatus(err));
     }
+  }
+}
+
+/**
+ * Feeds the deframer; the bytes of complete messages count as consumed (the client may
+ * send more in their place), those of a partial message stay held until it completes.
+ */
+function pushConsuming(stream: H2ServerStream, deframer: MessageDeframer, chunk: Buffer): Uint8Array[] {
+  const before = deframer.pendingBytes;
+  try {
+    return deframer.push(chunk);
+  } finally {
+    stream.consumed(before + chunk.length - deframer.pendingBytes);
   }
 }
 
@@ -298,6 +334,9 @@ function makeContext(stream: H2ServerStream, path: string): { ctx: CallContext; 
       metadata: stream.headers,
       get signal() {
         return signal();
+      },
+      get cancelled() {
+        return finished;
       },
       deadlineMs,
       peerCommonName,

@@ -39,6 +39,12 @@ const FLUSH_DATA_BUDGET = 256 * 1024;
  * plus the responses of handlers already running; one reading normally never gets near.
  */
 export const MAX_QUEUED_RESPONSE_BYTES = 16 << 20;
+/**
+ * Handler work (holdWork: unary calls) running at once per connection; further streams
+ * wait (nginx's default http2_max_concurrent_streams is also 128). The bound
+ * also caps what handlers already running can add to the queued responses above.
+ */
+export const MAX_RUNNING_WORK = 128;
 
 const TOO_LARGE_RESPONSE: OutgoingHeaders = Object.freeze({ ':status': 431 });
 
@@ -68,6 +74,8 @@ export class Connection extends SocketLink implements H2Connection, FrameSink {
   private settingsAcked = false;
   /** holdWork() still running for streams that are closed */
   private orphanedWork = 0;
+  /** holdWork() still running, for open or closed streams */
+  private runningWork = 0;
 
   private goawaySent = false;
   private goawayLastId = MAX_WINDOW_SIZE;
@@ -156,6 +164,7 @@ export class Connection extends SocketLink implements H2Connection, FrameSink {
   private onSocketData(chunk: Buffer): void {
     if (this.dead) return;
     this.lastReadMs = performance.now();
+    this.takeTurn(chunk.length);
     try {
       this.reader.push(chunk);
     } catch (err) {
@@ -267,8 +276,13 @@ export class Connection extends SocketLink implements H2Connection, FrameSink {
 
   /** New streams wait while earlier ones wait, the output is full, or reset streams' work fills the stream limit. */
   private mustDefer(): boolean {
-    if (this.deferred.length > 0 || this.outputFull) return true;
-    return this.streams.size - this.deferred.length + this.orphanedWork > this.s.maxConcurrentStreams;
+    return this.deferred.length > 0 || !this.canStart(this.streams.size - this.deferred.length - 1);
+  }
+
+  /** A stream may start beside `others` started ones (see the contract; MAX_RUNNING_WORK). */
+  private canStart(others: number): boolean {
+    if (this.outputFull || this.runningWork >= MAX_RUNNING_WORK) return false;
+    return others + this.orphanedWork < this.s.maxConcurrentStreams;
   }
 
   /** Hands a stream to the user and replays input that arrived meanwhile. */
@@ -291,10 +305,7 @@ export class Connection extends SocketLink implements H2Connection, FrameSink {
   private startDeferred(): void {
     while (this.deferred.length > 0 && !this.dead) {
       const next = this.deferred[0]!;
-      if (!next.closed) {
-        const others = this.streams.size - this.deferred.length + this.orphanedWork;
-        if (this.outputFull || others >= this.s.maxConcurrentStreams) return;
-      }
+      if (!next.closed && !this.canStart(this.streams.size - this.deferred.length)) return;
       this.deferred.shift();
       if (!next.closed) this.start(next);
     }
@@ -348,6 +359,7 @@ export class Connection extends SocketLink implements H2Connection, FrameSink {
 
   /** @internal Applies what a SETTINGS frame changed: O(1), whatever the number of streams. */
   settings(changed: Readonly<PeerSettings>): void {
+    if (!this.guards.takeSettings()) throw new H2Error(ErrorCode.ENHANCE_YOUR_CALM, 'too many SETTINGS frames');
     if (changed.headerTableSize >= 0) this.writer.setPeerTableSize(changed.headerTableSize);
     if (changed.maxFrameSize >= 0) this.writer.peerMaxFrameSize = changed.maxFrameSize;
     if (changed.initialWindowSize >= 0) this.send.setInitialWindow(changed.initialWindowSize);
@@ -441,10 +453,15 @@ export class Connection extends SocketLink implements H2Connection, FrameSink {
     this.closeStream(stream);
   }
 
-  /** @internal holdWork() released: work for a closed stream no longer counts. */
+  /** @internal */
+  workStarted(): void {
+    this.runningWork++;
+  }
+
+  /** @internal holdWork() released; work for a closed stream no longer counts as orphaned. */
   workEnded(stream: ServerStream): void {
-    if (!stream.closed) return;
-    this.orphanedWork--;
+    this.runningWork--;
+    if (stream.closed) this.orphanedWork--;
     if (this.deferred.length > 0) this.requestFlush();
   }
 

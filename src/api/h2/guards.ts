@@ -17,6 +17,14 @@ export const PREFACE_TIMEOUT_MS = 10_000;
  */
 export const RESET_BURST = 1000;
 export const RESET_RATE_PER_S = 33;
+/**
+ * SETTINGS frames a client may send at once, and per second after. A client sends one
+ * when it connects and a few more as its windows grow; each costs us work in its size,
+ * and on one event loop that work delays every other client (issue 13: floods of 16 KiB
+ * frames). Past it: GOAWAY ENHANCE_YOUR_CALM.
+ */
+export const SETTINGS_BURST = 100;
+export const SETTINGS_RATE_PER_S = 10;
 /** gRPC servers allow this many pings too early; the next one closes the connection */
 export const MAX_PING_STRIKES = 2;
 /** without open streams a client may ping once per this (gRPC's defaultPingTimeout) */
@@ -39,14 +47,15 @@ export interface GuardOptions {
   keepaliveIntervalMs: number;
   keepaliveTimeoutMs: number;
   idleTimeoutMs: number;
+  prefaceTimeoutMs: number;
   /** a clock in ms (performance.now by default) */
   nowMs: () => number;
 }
 
 export class Guards {
   private readonly timers: NodeJS.Timeout[] = [];
-  private resetTokens = RESET_BURST;
-  private resetRefillAtMs: number;
+  private readonly resets: TokenBucket;
+  private readonly settingsFrames: TokenBucket;
   private pingStrikes = 0;
   private lastPingAtMs = -Infinity;
   /** when the connection last had no open streams, or -1 while it has some */
@@ -57,9 +66,10 @@ export class Guards {
     private readonly opts: GuardOptions,
   ) {
     const now = opts.nowMs();
-    this.resetRefillAtMs = now;
+    this.resets = new TokenBucket(RESET_BURST, RESET_RATE_PER_S, now);
+    this.settingsFrames = new TokenBucket(SETTINGS_BURST, SETTINGS_RATE_PER_S, now);
     this.idleSinceMs = now;
-    this.after(PREFACE_TIMEOUT_MS, () => {
+    this.after(opts.prefaceTimeoutMs, () => {
       if (!conn.established) conn.drop('no HTTP/2 preface and SETTINGS within the preface timeout');
     });
     // as etcd: the server pings only when both the interval and the timeout are set
@@ -83,15 +93,12 @@ export class Guards {
 
   /** A client RST_STREAM closed an open stream; false when the client is past its budget. */
   takeReset(): boolean {
-    const now = this.opts.nowMs();
-    const refill = ((now - this.resetRefillAtMs) / 1000) * RESET_RATE_PER_S;
-    if (refill >= 1) {
-      this.resetTokens = Math.min(RESET_BURST, this.resetTokens + Math.floor(refill));
-      this.resetRefillAtMs = now;
-    }
-    if (this.resetTokens <= 0) return false;
-    this.resetTokens--;
-    return true;
+    return this.resets.take(this.opts.nowMs());
+  }
+
+  /** A SETTINGS frame (not an ACK) arrived; false when the client is past its budget. */
+  takeSettings(): boolean {
+    return this.settingsFrames.take(this.opts.nowMs());
   }
 
   /**
@@ -149,5 +156,29 @@ export class Guards {
       this.after(this.idleSinceMs >= 0 ? Math.max(1, idleMs - (now - this.idleSinceMs)) : idleMs, check);
     };
     this.after(idleMs, check);
+  }
+}
+
+/** `burst` tokens, refilled at `ratePerS`; take() spends one. */
+class TokenBucket {
+  private tokens: number;
+
+  constructor(
+    private readonly burst: number,
+    private readonly ratePerS: number,
+    private refilledAtMs: number,
+  ) {
+    this.tokens = burst;
+  }
+
+  take(nowMs: number): boolean {
+    const refill = Math.floor(((nowMs - this.refilledAtMs) / 1000) * this.ratePerS);
+    if (refill >= 1) {
+      this.tokens = Math.min(this.burst, this.tokens + refill);
+      this.refilledAtMs = nowMs;
+    }
+    if (this.tokens <= 0) return false;
+    this.tokens--;
+    return true;
   }
 }

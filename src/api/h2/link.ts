@@ -1,6 +1,6 @@
 // The socket end of an HTTP/2 server connection: the FrameWriter's output handed to the
-// socket once per event-loop turn, back-pressure from the socket, the linger after a
-// GOAWAY, and error reporting. Connection (the state machine) extends it.
+// socket once per event-loop turn, back-pressure from the socket, input fairness between
+// connections, the linger after a GOAWAY, and error reporting. Connection (the state machine) extends it.
 //
 // Contract: frames are only appended to `writer`; requestFlush() makes flush() run at
 // the end of the turn; writeOut() is the only place bytes reach the socket.
@@ -14,6 +14,12 @@ import { scheduleFlush } from './output.js';
 const MAX_SOCKET_BACKLOG = 8 << 20;
 /** Time given to a GOAWAY to leave before the socket is destroyed. */
 const LINGER_MS = 2000;
+/**
+ * Input handled per connection per event-loop turn before its socket is paused until
+ * the next: libuv reads up to 32 chunks from a busy socket at once, which would let one
+ * flooding client delay every other connection by milliseconds per turn.
+ */
+const MAX_INPUT_BYTES_PER_TURN = 64 * 1024;
 
 export abstract class SocketLink {
   onError: ((err: Error) => void) | undefined = undefined;
@@ -25,6 +31,8 @@ export abstract class SocketLink {
   protected inFlush = false;
   private flushQueued = false;
   private lingerTimer: NodeJS.Timeout | undefined = undefined;
+  /** bytes read since the socket was last paused for fairness */
+  private turnBytes = 0;
 
   constructor(readonly socket: Socket) {
     socket.setNoDelay?.(true);
@@ -44,6 +52,17 @@ export abstract class SocketLink {
   abstract flush(): void;
   /** The socket is closed: release everything. */
   protected abstract socketClosed(): void;
+
+  /** Reads at most MAX_INPUT_BYTES_PER_TURN from the socket per event-loop turn, so that one busy client cannot hold the loop. */
+  protected takeTurn(n: number): void {
+    this.turnBytes += n;
+    if (this.turnBytes < MAX_INPUT_BYTES_PER_TURN || this.socket.isPaused?.() !== false) return;
+    this.socket.pause();
+    setImmediate(() => {
+      this.turnBytes = 0;
+      if (!this.dead) this.socket.resume();
+    });
+  }
 
   protected requestFlush(): void {
     if (this.flushQueued || this.inFlush) return;

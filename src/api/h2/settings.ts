@@ -5,6 +5,7 @@
 // first value out of range); prefaceEntries() lists what our first SETTINGS announces.
 
 import { DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW_SIZE, MAX_ALLOWED_FRAME_SIZE, MAX_WINDOW_SIZE, SettingId } from './frames.js';
+import { PREFACE_TIMEOUT_MS } from './guards.js';
 import type { H2Settings } from './types.js';
 
 const DEFAULTS: Required<H2Settings> = {
@@ -17,6 +18,7 @@ const DEFAULTS: Required<H2Settings> = {
   keepaliveIntervalMs: 0,
   keepaliveTimeoutMs: 20_000,
   idleTimeoutMs: 0,
+  prefaceTimeoutMs: PREFACE_TIMEOUT_MS,
 };
 
 export function resolveSettings(settings: H2Settings): Required<H2Settings> {

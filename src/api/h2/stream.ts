@@ -125,6 +125,7 @@ export class ServerStream implements H2ServerStream {
 
   holdWork(): () => void {
     this.workHeld++;
+    this.connection.workStarted();
     let released = false;
     return () => {
       if (released) return;

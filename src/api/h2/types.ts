@@ -30,6 +30,8 @@ export interface H2Settings {
    * with GOAWAY(NO_ERROR) (clients reconnect on their next call). 0 (default): never.
    */
   idleTimeoutMs?: number;
+  /** The client preface and first SETTINGS must arrive within this, or the socket is destroyed. Default 10 s (Go's). */
+  prefaceTimeoutMs?: number;
 }
 
 export type OutgoingHeaders = Readonly<Record<string, string | number>>;

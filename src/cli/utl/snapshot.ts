@@ -127,9 +127,9 @@ function bumpRevision(n: bigint): number {
 }
 
 /** A zap console line on stderr, as etcdutl's logger writes it. */
-function logLine(io: Io, msg: string, fields: Record<string, string | number>): void {
+function logLine(io: Io, msg: string, fields: Record<string, string | number | string[]>): void {
   const json = Object.entries(fields)
-    .map(([k, v]) => `${JSON.stringify(k)}: ${typeof v === 'string' ? JSON.stringify(v) : v}`)
+    .map(([k, v]) => `${JSON.stringify(k)}: ${typeof v === 'number' ? v : JSON.stringify(v)}`)
     .join(', ');
   io.err(`${rfc3339Local()}\tinfo\tsnapshot/restore.ts\t${msg}\t{${json}}\n`);
 }
