@@ -1,5 +1,5 @@
-// bin/tsetcd refuses what it cannot honour before it touches any data: unsupported
-// etcd flags by name, bad values with the flag and the reason, unknown flags as etcd.
+// bin/tsetcd refuses what it cannot honour before it touches any data: the v2 proxy's
+// flags by name, bad values with the flag and the reason, unknown flags as etcd.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -13,15 +13,15 @@ function run(args: string[], env: NodeJS.ProcessEnv = {}) {
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
-test('an unsupported etcd flag is refused by name and no data dir is created', () => {
+test('a v2 proxy flag is refused by name, with what to run instead, and no data dir is created', () => {
   const { dir, cleanup } = tempDir();
   try {
     const dataDir = path.join(dir, 'd');
-    const r = run([`--data-dir=${dataDir}`, '--proxy=on', '--discovery-srv=example.com']);
+    const r = run([`--data-dir=${dataDir}`, '--proxy=on']);
     assert.notEqual(r.code, 0);
-    assert.match(r.err, /--proxy/);
-    assert.match(r.err, /--discovery-srv/);
+    assert.match(r.err, /--proxy is a v2 proxy setting/);
     assert.match(r.err, /not supported/);
+    assert.match(r.err, /tsetcd grpc-proxy start/);
     assert.equal(fs.existsSync(dataDir), false);
   } finally {
     cleanup();
