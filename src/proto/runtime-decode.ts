@@ -160,18 +160,15 @@ function toBig(lo: number, hi: number, signed: boolean): bigint {
 
 /** int64 varint as a bigint. */
 export function rdI64B(buf: Uint8Array, pos: number, end: number): bigint {
-  if (pos >= end) eof();
-  const b = buf[pos++]!;
-  if (b < 0x80) {
-    R.p = pos;
-    return BigInt(b);
-  }
-  const lo = rdV(buf, pos, end, b) >>> 0;
-  return toBig(lo, hi64, true);
+  return rd64B(buf, pos, end, true);
 }
 
 /** uint64 varint as a bigint. */
 export function rdU64B(buf: Uint8Array, pos: number, end: number): bigint {
+  return rd64B(buf, pos, end, false);
+}
+
+function rd64B(buf: Uint8Array, pos: number, end: number, signed: boolean): bigint {
   if (pos >= end) eof();
   const b = buf[pos++]!;
   if (b < 0x80) {
@@ -179,7 +176,7 @@ export function rdU64B(buf: Uint8Array, pos: number, end: number): bigint {
     return BigInt(b);
   }
   const lo = rdV(buf, pos, end, b) >>> 0;
-  return toBig(lo, hi64, false);
+  return toBig(lo, hi64, signed);
 }
 
 export function rdZ64(buf: Uint8Array, pos: number, end: number): number {
